@@ -1,0 +1,27 @@
+//! One module per subcommand; `run` dispatches.
+
+pub mod apply;
+pub mod check;
+pub mod health;
+pub mod list;
+pub mod plan;
+// pub mod sandbox;
+pub mod spec_schema;
+
+use anyhow::Result;
+
+use crate::cli::Command;
+use crate::context::Ctx;
+
+/// Runs a command and returns the process exit code.
+pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
+    match command {
+        Command::Check(a) => check::run(a, ctx),
+        Command::Plan(a) => plan::run(a, ctx).await,
+        Command::Apply(a) => apply::run(a, ctx).await,
+        Command::List(a) => list::run(a, ctx).await,
+        Command::Health => health::run(ctx).await,
+        Command::SpecSchema(a) => spec_schema::run(a, ctx),
+        Command::Sandbox(_) => todo!(),
+    }
+}

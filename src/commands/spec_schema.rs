@@ -1,0 +1,49 @@
+//! `spec-schema`: the JSON Schemas of the workspace file kinds, for editor completion.
+
+use anyhow::{Context, Result};
+
+use crate::cli::{SchemaKind, SpecSchemaArgs};
+use crate::context::Ctx;
+use crate::exit::SUCCESS;
+
+const SCHEMAS: [(SchemaKind, &str, &str); 3] = [
+    (
+        SchemaKind::Manifest,
+        "manifest.schema.json",
+        include_str!("../../spec-schema/manifest.schema.json"),
+    ),
+    (
+        SchemaKind::Indexes,
+        "indexes.schema.json",
+        include_str!("../../spec-schema/indexes.schema.json"),
+    ),
+    (
+        SchemaKind::Seeds,
+        "seeds.schema.json",
+        include_str!("../../spec-schema/seeds.schema.json"),
+    ),
+];
+
+pub fn run(args: SpecSchemaArgs, ctx: &Ctx) -> Result<u8> {
+    match &args.write {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            for (_, file, text) in SCHEMAS {
+                let path = dir.join(file);
+                std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                if !ctx.global.quiet {
+                    println!("wrote {}", path.display());
+                }
+            }
+        }
+        None => {
+            let (_, _, text) = SCHEMAS
+                .iter()
+                .find(|(k, _, _)| std::mem::discriminant(k) == std::mem::discriminant(&args.kind))
+                .expect("every kind has a schema");
+            print!("{text}");
+        }
+    }
+    Ok(SUCCESS)
+}

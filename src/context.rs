@@ -1,0 +1,209 @@
+//! Resolves command-line values, environment variables and the manifest once, at the edge,
+//! into the settings commands use: the workspace, the environment, database names, the URI.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use mongodb::{Client, options::ClientOptions};
+
+use crate::cli::{GlobalArgs, OutputFormat};
+use crate::exit::{ERROR, Reported};
+use crate::model::ClusterState;
+use crate::redact::redact_uri;
+use crate::render;
+use crate::spec::{self, Environment, ResolvedDatabase, Workspace};
+
+pub struct Ctx {
+    pub global: GlobalArgs,
+    /// The connection, kept so that `close` can shut it down before the runtime stops
+    /// (the driver's drop handler needs a running runtime).
+    client: std::sync::Mutex<Option<Client>>,
+}
+
+/// The connection string and where it came from (for messages; already redacted).
+pub struct UriChoice {
+    pub uri: String,
+    pub source: String,
+    pub shown: String,
+}
+
+impl Ctx {
+    pub fn new(global: GlobalArgs) -> Self {
+        Ctx {
+            global,
+            client: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Ends server sessions and closes connections.
+    pub async fn close(&self) {
+        let client = self.client.lock().ok().and_then(|mut c| c.take());
+        if let Some(c) = client {
+            c.shutdown().await;
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.global.output == OutputFormat::Json
+    }
+
+    /// Progress bars only for people: a terminal on stderr, not JSON, not quiet.
+    pub fn show_progress(&self) -> bool {
+        !self.global.no_progress
+            && !self.global.quiet
+            && !self.json()
+            && std::io::stderr().is_terminal()
+            && std::io::stdout().is_terminal()
+    }
+
+    /// Loads the workspace; on any error diagnostic, prints them all and fails before
+    /// anything touches a cluster.
+    pub fn workspace(&self) -> Result<Workspace> {
+        let loaded = spec::load(&self.global.spec);
+        let errors = loaded.errors();
+        if errors > 0 || loaded.workspace.is_none() {
+            render::diagnostics(&loaded.diagnostics, self.json());
+            eprintln!(
+                "error: the spec in {} has {errors} problem(s); nothing was sent to the cluster (run `mongoctl check`)",
+                self.global.spec.display()
+            );
+            return Err(Reported(ERROR).into());
+        }
+        if !self.global.quiet {
+            for d in loaded.diagnostics.iter().filter(|d| !d.is_error()) {
+                eprintln!("{d}");
+            }
+        }
+        Ok(loaded.workspace.expect("checked above"))
+    }
+
+    /// The selected environment: `--env`/`MONGOCTL_ENV`, else the manifest's default.
+    pub fn environment<'w>(&self, ws: &'w Workspace) -> Result<Option<(String, &'w Environment)>> {
+        let name = self
+            .global
+            .environment
+            .clone()
+            .or_else(|| ws.manifest.default_environment.clone());
+        let Some(name) = name else { return Ok(None) };
+        match ws.manifest.environments.get(&name) {
+            Some(env) => Ok(Some((name, env))),
+            None => {
+                let known: Vec<&str> = ws
+                    .manifest
+                    .environments
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                bail!(
+                    "environment \"{name}\" is not declared in {} (declared: {})",
+                    spec::MANIFEST_FILE,
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )
+            }
+        }
+    }
+
+    pub fn databases(&self, ws: &Workspace) -> Result<Vec<ResolvedDatabase>> {
+        let env = self.environment(ws)?;
+        let resolved = spec::resolve_databases(&ws.manifest, env.map(|(_, e)| e), &|k| {
+            std::env::var(k).ok()
+        });
+        for r in &resolved {
+            if let Some(problem) = spec::manifest::database_name_problem(&r.name) {
+                bail!(
+                    "domain {}: database name from {}: {problem}",
+                    r.domain,
+                    r.source
+                );
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// Checks `--domain` values against the manifest.
+    pub fn domains(&self, ws: &Workspace, requested: &[String]) -> Result<Vec<String>> {
+        for d in requested {
+            if ws.manifest.domain(d).is_none() {
+                let hint = spec::fields::did_you_mean(
+                    d,
+                    ws.manifest.domains.iter().map(|x| x.name.as_str()),
+                )
+                .map(|s| format!("; did you mean \"{s}\"?"))
+                .unwrap_or_default();
+                bail!(
+                    "--domain {d}: no such domain in {}{hint}",
+                    spec::MANIFEST_FILE
+                );
+            }
+        }
+        Ok(requested.to_vec())
+    }
+
+    pub fn desired(&self, ws: &Workspace, domains: &[String]) -> Result<ClusterState> {
+        let names: BTreeMap<String, String> = self
+            .databases(ws)?
+            .into_iter()
+            .map(|r| (r.domain, r.name))
+            .collect();
+        Ok(ws.desired_state(&names, domains))
+    }
+
+    /// `--uri`, then `MONGODB_URI`, then the environment's `uriEnv` variable.
+    pub fn uri(&self, ws: Option<&Workspace>) -> Result<UriChoice> {
+        let env = match ws {
+            Some(ws) => self.environment(ws)?,
+            None => None,
+        };
+        let env_var = env.as_ref().and_then(|(_, e)| e.uri_env.clone());
+        let (uri, source) = if let Some(u) = &self.global.uri {
+            (u.clone(), "--uri".to_string())
+        } else if let Some(u) = std::env::var("MONGODB_URI").ok().filter(|u| !u.is_empty()) {
+            (u, "MONGODB_URI".to_string())
+        } else if let Some(var) = &env_var
+            && let Some(u) = std::env::var(var).ok().filter(|u| !u.is_empty())
+        {
+            (u, var.clone())
+        } else {
+            let via_env = match (&env, &env_var) {
+                (Some((name, _)), Some(var)) => {
+                    format!(", or {var} (uriEnv of environment \"{name}\")")
+                }
+                _ => String::new(),
+            };
+            bail!("no connection string: pass --uri or set MONGODB_URI{via_env}");
+        };
+        let shown = redact_uri(&uri);
+        Ok(UriChoice { uri, source, shown })
+    }
+
+    pub async fn connect(&self, ws: Option<&Workspace>) -> Result<(Client, UriChoice)> {
+        let choice = self.uri(ws)?;
+        let client = connect_uri(&choice.uri)
+            .await
+            .with_context(|| format!("connecting to {} (from {})", choice.shown, choice.source))?;
+        if let Ok(mut slot) = self.client.lock() {
+            *slot = Some(client.clone());
+        }
+        Ok((client, choice))
+    }
+}
+
+/// A client with mongoctl's defaults (5 s server selection unless the URI says otherwise).
+pub async fn connect_uri(uri: &str) -> Result<Client> {
+    let mut opts = ClientOptions::parse(uri)
+        .await
+        .context("invalid connection string")?;
+    if opts.server_selection_timeout.is_none() {
+        opts.server_selection_timeout = Some(Duration::from_secs(5));
+    }
+    if opts.app_name.is_none() {
+        opts.app_name = Some(format!("mongoctl {}", env!("CARGO_PKG_VERSION")));
+    }
+    Ok(Client::with_options(opts)?)
+}

@@ -1,0 +1,989 @@
+//! `diff(desired, live) -> Plan`: a pure function, no client, no clock, no printing.
+//!
+//! Both sides are normalised before comparing (option defaults, the server's expansion of
+//! collations and text indexes, numeric types), and every change carries the exact commands
+//! `apply` will send, so the plan a user reads is the plan that runs.
+
+use bson::{Bson, Document, doc};
+use serde::Serialize;
+
+use crate::model::{
+    ClusterState, CollectionState, DatabaseState, INDEX_OPTIONS, INDEX_OPTIONS_MODIFIABLE,
+    IndexDef, SeedSet, as_i64, bson_eq, doc_eq, doc_to_json, to_json,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    CreateDatabase,
+    CreateCollection,
+    UpdateValidator,
+    UpdateOptions,
+    CreateIndex,
+    ModifyIndex,
+    ReplaceIndex,
+    InsertSeeds,
+    UpdateSeed,
+    DropIndex,
+    DropCollection,
+    /// A difference MongoDB cannot converge in place (e.g. making a collection capped);
+    /// `apply` refuses the whole plan while one is present.
+    Blocked,
+}
+
+impl Action {
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::CreateDatabase => "create database",
+            Action::CreateCollection => "create collection",
+            Action::UpdateValidator => "update validator",
+            Action::UpdateOptions => "update options",
+            Action::CreateIndex => "create index",
+            Action::ModifyIndex => "modify index",
+            Action::ReplaceIndex => "replace index",
+            Action::InsertSeeds => "insert seeds",
+            Action::UpdateSeed => "update seed",
+            Action::DropIndex => "drop index",
+            Action::DropCollection => "drop collection",
+            Action::Blocked => "blocked",
+        }
+    }
+}
+
+/// One step of a plan: what changes, why, and the commands (run against `database`) that do it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub action: Action,
+    pub database: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    pub destructive: bool,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+    #[serde(serialize_with = "ser_commands")]
+    pub commands: Vec<Document>,
+}
+
+/// Something that exists live but is not declared.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unmanaged {
+    pub kind: &'static str,
+    pub database: String,
+    pub collection: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub unmanaged: Vec<Unmanaged>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+    pub fn destructive(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.destructive)
+    }
+    pub fn blocked(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action == Action::Blocked)
+    }
+}
+
+fn ser_commands<S: serde::Serializer>(cmds: &[Document], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(cmds.len()))?;
+    for c in cmds {
+        seq.serialize_element(&doc_to_json(c))?;
+    }
+    seq.end()
+}
+
+/// Computes what must change for `live` to match `desired`. With `prune`, unmanaged
+/// collections and indexes become drop changes; without it they are only listed.
+pub fn diff(desired: &ClusterState, live: &ClusterState, prune: bool) -> Plan {
+    let mut plan = Plan::default();
+    // Phases keep a safe order: collections and validators, then indexes, then seeds (which
+    // the new validator and unique indexes then check), then drops.
+    let mut phased: Vec<(u8, Change)> = Vec::new();
+    for db in &desired.databases {
+        let live_db = live.database(&db.name);
+        diff_database(db, live_db, &mut phased, &mut plan.unmanaged);
+    }
+    if prune {
+        for u in &plan.unmanaged {
+            phased.push((9, prune_change(u)));
+        }
+    }
+    phased.sort_by_key(|(phase, _)| *phase);
+    plan.changes = phased.into_iter().map(|(_, c)| c).collect();
+    plan
+}
+
+fn change(action: Action, db: &str, coll: Option<&str>, summary: String) -> Change {
+    Change {
+        action,
+        database: db.to_string(),
+        collection: coll.map(str::to_string),
+        index: None,
+        destructive: matches!(
+            action,
+            Action::ReplaceIndex | Action::DropIndex | Action::DropCollection
+        ),
+        summary,
+        details: Vec::new(),
+        commands: Vec::new(),
+    }
+}
+
+fn diff_database(
+    db: &DatabaseState,
+    live_db: Option<&DatabaseState>,
+    out: &mut Vec<(u8, Change)>,
+    unmanaged: &mut Vec<Unmanaged>,
+) {
+    if live_db.is_none() && !db.collections.is_empty() {
+        let mut c = change(
+            Action::CreateDatabase,
+            &db.name,
+            None,
+            format!("domain {}", db.domain),
+        );
+        c.details.push("created by its first collection".into());
+        out.push((0, c));
+    }
+    for coll in &db.collections {
+        match live_db.and_then(|l| l.collection(&coll.name)) {
+            None => create_collection(&db.name, coll, out),
+            Some(l) => diff_collection(&db.name, coll, l, out),
+        }
+    }
+    let Some(live_db) = live_db else { return };
+    for l in &live_db.collections {
+        if l.name.starts_with("system.") {
+            continue;
+        }
+        match db.collection(&l.name) {
+            None => unmanaged.push(Unmanaged {
+                kind: if l.is_view { "view" } else { "collection" },
+                database: db.name.clone(),
+                collection: l.name.clone(),
+                index: None,
+            }),
+            Some(d) if !l.is_view => {
+                for idx in &l.indexes {
+                    if !is_id_index(idx)
+                        && !d.indexes.iter().any(|x| x.name == idx.name)
+                        && !matched_by_key(d, l, idx)
+                    {
+                        unmanaged.push(Unmanaged {
+                            kind: "index",
+                            database: db.name.clone(),
+                            collection: l.name.clone(),
+                            index: Some(idx.name.clone()),
+                        });
+                    }
+                }
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+fn prune_change(u: &Unmanaged) -> Change {
+    match &u.index {
+        Some(name) => {
+            let mut c = change(
+                Action::DropIndex,
+                &u.database,
+                Some(&u.collection),
+                format!("{name} (not declared)"),
+            );
+            c.index = Some(name.clone());
+            c.commands
+                .push(doc! {"dropIndexes": &u.collection, "index": name});
+            c
+        }
+        None => {
+            let mut c = change(
+                Action::DropCollection,
+                &u.database,
+                Some(&u.collection),
+                format!("{} (not declared; its data is deleted)", u.kind),
+            );
+            c.commands.push(doc! {"drop": &u.collection});
+            c
+        }
+    }
+}
+
+/// The `create` command for a collection, validator included.
+pub fn create_command(coll: &CollectionState) -> Document {
+    let mut cmd = doc! {"create": &coll.name};
+    let o = &coll.options;
+    if let Some(c) = &o.capped {
+        cmd.insert("capped", true);
+        cmd.insert("size", c.size);
+        if let Some(max) = c.max {
+            cmd.insert("max", max);
+        }
+    }
+    if let Some(t) = &o.timeseries {
+        let mut ts = doc! {"timeField": &t.time_field};
+        if let Some(m) = &t.meta_field {
+            ts.insert("metaField", m);
+        }
+        if let Some(g) = &t.granularity {
+            ts.insert("granularity", g);
+        }
+        cmd.insert("timeseries", ts);
+        if let Some(e) = t.expire_after_seconds {
+            cmd.insert("expireAfterSeconds", e);
+        }
+    }
+    if let Some(c) = &o.collation {
+        cmd.insert("collation", c.clone());
+    }
+    if o.clustered {
+        cmd.insert("clusteredIndex", doc! {"key": {"_id": 1}, "unique": true});
+    }
+    if o.change_stream_pre_and_post_images {
+        cmd.insert("changeStreamPreAndPostImages", doc! {"enabled": true});
+    }
+    if let Some(v) = &coll.validator {
+        cmd.insert("validator", doc! {"$jsonSchema": v.clone()});
+    }
+    if let Some(l) = &o.validation_level {
+        cmd.insert("validationLevel", l);
+    }
+    if let Some(a) = &o.validation_action {
+        cmd.insert("validationAction", a);
+    }
+    cmd
+}
+
+fn index_document(idx: &IndexDef) -> Document {
+    let mut d = doc! {"key": idx.key.clone(), "name": &idx.name};
+    d.extend(idx.options.clone());
+    d
+}
+
+fn create_index_change(db: &str, coll: &str, idx: &IndexDef) -> Change {
+    let mut c = change(Action::CreateIndex, db, Some(coll), describe_index(idx));
+    c.index = Some(idx.name.clone());
+    c.commands
+        .push(doc! {"createIndexes": coll, "indexes": [index_document(idx)]});
+    c
+}
+
+pub fn describe_index(idx: &IndexDef) -> String {
+    let mut s = format!("{} {}", idx.name, doc_to_json(&idx.key));
+    for (k, v) in &idx.options {
+        match k.as_str() {
+            "unique" | "sparse" | "hidden" if v.as_bool() == Some(true) => {
+                s.push_str(&format!(" {k}"))
+            }
+            "expireAfterSeconds" => s.push_str(&format!(" ttl={}s", to_json(v))),
+            "partialFilterExpression" => s.push_str(&format!(" partial={}", to_json(v))),
+            _ => {}
+        }
+    }
+    s
+}
+
+fn create_collection(db: &str, coll: &CollectionState, out: &mut Vec<(u8, Change)>) {
+    let mut c = change(
+        Action::CreateCollection,
+        db,
+        Some(&coll.name),
+        create_summary(coll),
+    );
+    c.commands.push(create_command(coll));
+    out.push((1, c));
+    for idx in &coll.indexes {
+        out.push((3, create_index_change(db, &coll.name, idx)));
+    }
+    if let Some(seeds) = &coll.seeds
+        && !seeds.documents.is_empty()
+    {
+        out.push((
+            4,
+            insert_seeds_change(
+                db,
+                &coll.name,
+                seeds,
+                &seeds.documents.iter().collect::<Vec<_>>(),
+            ),
+        ));
+    }
+}
+
+fn create_summary(coll: &CollectionState) -> String {
+    let mut parts = Vec::new();
+    if coll.validator.is_some() {
+        let (level, action) = coll.effective_validation();
+        parts.push(format!("validator ({level}/{action})"));
+    }
+    if let Some(c) = &coll.options.capped {
+        parts.push(format!("capped {} bytes", c.size));
+    }
+    if let Some(t) = &coll.options.timeseries {
+        parts.push(format!("time series on {}", t.time_field));
+    }
+    if coll.options.collation.is_some() {
+        parts.push("collation".into());
+    }
+    if coll.options.clustered {
+        parts.push("clustered".into());
+    }
+    if parts.is_empty() {
+        "no validator".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn blocked(db: &str, coll: &str, what: &str, desired: String, live: String) -> Change {
+    let mut c = change(
+        Action::Blocked,
+        db,
+        Some(coll),
+        format!("{what} cannot be changed in place"),
+    );
+    c.details.push(format!("declared: {desired}"));
+    c.details.push(format!("live:     {live}"));
+    c.details
+        .push("recreate the collection (backup, drop, apply, restore) to change this".into());
+    c
+}
+
+fn show<T: Serialize>(v: &Option<T>) -> String {
+    match v {
+        Some(v) => serde_json::to_string(v).unwrap_or_default(),
+        None => "none".into(),
+    }
+}
+
+fn diff_collection(
+    db: &str,
+    d: &CollectionState,
+    l: &CollectionState,
+    out: &mut Vec<(u8, Change)>,
+) {
+    let name = d.name.as_str();
+    if l.is_view {
+        let mut c = change(
+            Action::Blocked,
+            db,
+            Some(name),
+            "a view of that name exists".into(),
+        );
+        c.details
+            .push("drop the view or rename the declared collection".into());
+        out.push((1, c));
+        return;
+    }
+    let (o, lo) = (&d.options, &l.options);
+
+    // Options MongoDB cannot change in place.
+    let capped_kind_differs = o.capped.is_some() != lo.capped.is_some();
+    if capped_kind_differs {
+        out.push((
+            1,
+            blocked(db, name, "capped", show(&o.capped), show(&lo.capped)),
+        ));
+    }
+    match (&o.timeseries, &lo.timeseries) {
+        (Some(a), Some(b))
+            if a.time_field != b.time_field
+                || a.meta_field != b.meta_field
+                || a.granularity.as_deref().unwrap_or("seconds")
+                    != b.granularity.as_deref().unwrap_or("seconds") =>
+        {
+            out.push((
+                1,
+                blocked(
+                    db,
+                    name,
+                    "time-series fields/granularity",
+                    show(&o.timeseries),
+                    show(&lo.timeseries),
+                ),
+            ));
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            out.push((
+                1,
+                blocked(
+                    db,
+                    name,
+                    "time series",
+                    show(&o.timeseries),
+                    show(&lo.timeseries),
+                ),
+            ));
+        }
+        _ => {}
+    }
+    if !collation_matches(o.collation.as_ref(), lo.collation.as_ref()) {
+        out.push((
+            1,
+            blocked(
+                db,
+                name,
+                "collation",
+                show(&o.collation.as_ref().map(doc_to_json)),
+                show(&lo.collation.as_ref().map(doc_to_json)),
+            ),
+        ));
+    }
+    if o.clustered != lo.clustered {
+        out.push((
+            1,
+            blocked(
+                db,
+                name,
+                "clusteredIndex",
+                o.clustered.to_string(),
+                lo.clustered.to_string(),
+            ),
+        ));
+    }
+
+    // Validator and options collMod can change.
+    let live_validator_differs = l.other_validator.is_some()
+        || match (&d.validator, &l.validator) {
+            (Some(a), Some(b)) => !doc_eq(a, b, false),
+            (None, None) => false,
+            _ => true,
+        };
+    let (level, action) = d.effective_validation();
+    let (l_level, l_action) = l.effective_validation();
+    if live_validator_differs {
+        let summary = match &d.validator {
+            Some(_) if l.validator.is_none() && l.other_validator.is_none() => {
+                "add $jsonSchema validator".to_string()
+            }
+            Some(_) => "change $jsonSchema".to_string(),
+            None => "remove validator (not declared)".to_string(),
+        };
+        let mut c = change(Action::UpdateValidator, db, Some(name), summary);
+        let old = l
+            .validator
+            .as_ref()
+            .map(doc_to_json)
+            .or_else(|| l.other_validator.as_ref().map(|v| doc_to_json(v)))
+            .unwrap_or(serde_json::Value::Null);
+        let new = d
+            .validator
+            .as_ref()
+            .map(doc_to_json)
+            .unwrap_or(serde_json::Value::Null);
+        c.details = json_diff(&old, &new);
+        let validator = d
+            .validator
+            .as_ref()
+            .map(|v| doc! {"$jsonSchema": v.clone()})
+            .unwrap_or_default();
+        c.commands.push(doc! {"collMod": name, "validator": validator, "validationLevel": level, "validationAction": action});
+        out.push((2, c));
+    } else if (level, action) != (l_level, l_action) {
+        let mut c = change(
+            Action::UpdateOptions,
+            db,
+            Some(name),
+            format!("validation {l_level}/{l_action} → {level}/{action}"),
+        );
+        c.commands
+            .push(doc! {"collMod": name, "validationLevel": level, "validationAction": action});
+        out.push((2, c));
+    }
+    if o.change_stream_pre_and_post_images != lo.change_stream_pre_and_post_images {
+        let v = o.change_stream_pre_and_post_images;
+        let mut c = change(
+            Action::UpdateOptions,
+            db,
+            Some(name),
+            format!("changeStreamPreAndPostImages {} → {v}", !v),
+        );
+        c.commands
+            .push(doc! {"collMod": name, "changeStreamPreAndPostImages": {"enabled": v}});
+        out.push((2, c));
+    }
+    if let (Some(a), Some(b)) = (&o.capped, &lo.capped) {
+        // The server rounds capped sizes up to a multiple of 256 bytes.
+        let want = (a.size + 255) / 256 * 256;
+        if want != b.size || a.max != b.max {
+            let mut c = change(
+                Action::UpdateOptions,
+                db,
+                Some(name),
+                format!(
+                    "capped size {} → {want}, max {} → {}",
+                    b.size,
+                    show(&b.max),
+                    show(&a.max)
+                ),
+            );
+            let mut cmd = doc! {"collMod": name, "cappedSize": a.size};
+            // cappedMax 0 removes the document limit.
+            cmd.insert("cappedMax", a.max.unwrap_or(0));
+            c.commands.push(cmd);
+            out.push((2, c));
+        }
+    }
+    if let (Some(a), Some(b)) = (&o.timeseries, &lo.timeseries)
+        && a.expire_after_seconds != b.expire_after_seconds
+    {
+        let mut c = change(
+            Action::UpdateOptions,
+            db,
+            Some(name),
+            format!(
+                "expireAfterSeconds {} → {}",
+                show(&b.expire_after_seconds),
+                show(&a.expire_after_seconds)
+            ),
+        );
+        let v: Bson = a
+            .expire_after_seconds
+            .map(Bson::Int64)
+            .unwrap_or_else(|| Bson::String("off".into()));
+        c.commands
+            .push(doc! {"collMod": name, "expireAfterSeconds": v});
+        out.push((2, c));
+    }
+
+    diff_indexes(db, d, l, out);
+    if let Some(seeds) = &d.seeds {
+        diff_seeds(db, name, seeds, l.seeds.as_ref(), out);
+    }
+}
+
+fn is_id_index(idx: &IndexDef) -> bool {
+    idx.name == "_id_"
+}
+
+/// The declared index that a live index of another name stands for (same key and
+/// collation/partial filter): it is renamed by replacing, not reported as unmanaged.
+fn matched_by_key(d: &CollectionState, l: &CollectionState, live_idx: &IndexDef) -> bool {
+    let coll_collation = d.options.collation.as_ref();
+    d.indexes.iter().any(|x| {
+        !l.indexes.iter().any(|li| li.name == x.name)
+            && same_identity(
+                &normalize(x, coll_collation),
+                &normalize(live_idx, coll_collation),
+            )
+    })
+}
+
+/// The identity MongoDB uses to tell indexes apart: key pattern, collation, partial filter.
+fn same_identity(a: &IndexDef, b: &IndexDef) -> bool {
+    doc_eq(&a.key, &b.key, true)
+        && collation_matches(
+            a.options.get_document("collation").ok(),
+            b.options.get_document("collation").ok(),
+        )
+        && opt_eq(
+            a.options.get("partialFilterExpression"),
+            b.options.get("partialFilterExpression"),
+        )
+}
+
+fn opt_eq(a: Option<&Bson>, b: Option<&Bson>) -> bool {
+    match (a, b) {
+        (Some(x), Some(y)) => bson_eq(x, y, false),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// A declared collation matches a live one when every field the user set is equal; the
+/// server fills the rest with the locale's defaults. `simple` is the same as none.
+fn collation_matches(desired: Option<&Document>, live: Option<&Document>) -> bool {
+    let simple = |c: Option<&Document>| c.is_none_or(|c| c.get_str("locale") == Ok("simple"));
+    match (desired, live) {
+        _ if simple(desired) && simple(live) => true,
+        (Some(d), Some(l)) => d
+            .iter()
+            .all(|(k, v)| l.get(k).is_some_and(|w| bson_eq(v, w, false))),
+        _ => false,
+    }
+}
+
+/// Rewrites an index into the form the server reports: text keys become `_fts`/`_ftsx` with
+/// weights and language defaults, false booleans disappear, the collection's collation is
+/// inherited, and server-chosen versions are dropped.
+pub fn normalize(idx: &IndexDef, coll_collation: Option<&Document>) -> IndexDef {
+    let mut options = Document::new();
+    for (k, v) in &idx.options {
+        if !INDEX_OPTIONS.contains(&k.as_str()) || k == "2dsphereIndexVersion" {
+            continue;
+        }
+        if matches!(k.as_str(), "unique" | "sparse" | "hidden") && v.as_bool() != Some(true) {
+            continue;
+        }
+        options.insert(k.clone(), v.clone());
+    }
+    if !options.contains_key("collation")
+        && let Some(c) = coll_collation
+    {
+        options.insert("collation", c.clone());
+    }
+    if options
+        .get_document("collation")
+        .is_ok_and(|c| c.get_str("locale") == Ok("simple"))
+    {
+        options.remove("collation");
+    }
+    // A live text index is already in server form (`_fts`/`_ftsx`): nothing to rewrite.
+    let server_form = idx.key.contains_key("_fts");
+    let text_fields: Vec<String> = idx
+        .key
+        .iter()
+        .filter(|(k, v)| !server_form && v.as_str() == Some("text") && k.as_str() != "_fts")
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut key = idx.key.clone();
+    if !text_fields.is_empty() {
+        key = Document::new();
+        let mut fts_done = false;
+        for (k, v) in &idx.key {
+            if v.as_str() == Some("text") {
+                if !fts_done {
+                    key.insert("_fts", "text");
+                    key.insert("_ftsx", 1);
+                    fts_done = true;
+                }
+            } else {
+                key.insert(k.clone(), v.clone());
+            }
+        }
+        let mut weights = Document::new();
+        for f in &text_fields {
+            weights.insert(f.clone(), 1);
+        }
+        if let Ok(w) = idx.options.get_document("weights") {
+            weights.extend(w.clone());
+        }
+        options.insert("weights", weights);
+        if !options.contains_key("default_language") {
+            options.insert("default_language", "english");
+        }
+        if !options.contains_key("language_override") {
+            options.insert("language_override", "language");
+        }
+    }
+    IndexDef {
+        name: idx.name.clone(),
+        key,
+        options,
+    }
+}
+
+/// The option names whose values differ between two normalised indexes.
+fn differing_options(a: &IndexDef, b: &IndexDef) -> Vec<String> {
+    let mut names: Vec<String> = a.options.keys().chain(b.options.keys()).cloned().collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|k| {
+            if k == "collation" {
+                !collation_matches(
+                    a.options.get_document(k).ok(),
+                    b.options.get_document(k).ok(),
+                )
+            } else {
+                !opt_eq(a.options.get(k), b.options.get(k))
+            }
+        })
+        .collect()
+}
+
+fn diff_indexes(db: &str, d: &CollectionState, l: &CollectionState, out: &mut Vec<(u8, Change)>) {
+    let coll = d.name.as_str();
+    let cc = d.options.collation.as_ref();
+    let mut live_left: Vec<&IndexDef> = l.indexes.iter().filter(|i| !is_id_index(i)).collect();
+    for want in &d.indexes {
+        let nw = normalize(want, cc);
+        let found = live_left.iter().position(|li| li.name == want.name);
+        let Some(pos) = found else {
+            // Same identity under another name: MongoDB refuses a second one, so rename by replacing.
+            if let Some(pos) = live_left
+                .iter()
+                .position(|li| same_identity(&nw, &normalize(li, cc)))
+            {
+                let old = live_left.remove(pos);
+                let mut c = change(
+                    Action::ReplaceIndex,
+                    db,
+                    Some(coll),
+                    format!("{} → {} (rename)", old.name, want.name),
+                );
+                c.index = Some(want.name.clone());
+                c.commands
+                    .push(doc! {"dropIndexes": coll, "index": &old.name});
+                c.commands
+                    .push(doc! {"createIndexes": coll, "indexes": [index_document(want)]});
+                out.push((3, c));
+            } else {
+                out.push((3, create_index_change(db, coll, want)));
+            }
+            continue;
+        };
+        let live = live_left.remove(pos);
+        let nl = normalize(live, cc);
+        let key_same = doc_eq(&nw.key, &nl.key, true);
+        let diffs = differing_options(&nw, &nl);
+        if key_same && diffs.is_empty() {
+            continue;
+        }
+        let details: Vec<String> = (!key_same)
+            .then(|| {
+                format!(
+                    "key: {} → {}",
+                    doc_to_json(&live.key),
+                    doc_to_json(&want.key)
+                )
+            })
+            .into_iter()
+            .chain(diffs.iter().map(|k| {
+                format!(
+                    "{k}: {} → {}",
+                    show(&nl.options.get(k).map(to_json)),
+                    show(&nw.options.get(k).map(to_json))
+                )
+            }))
+            .collect();
+        // collMod changes a TTL's duration or hides an index without a rebuild.
+        let modifiable = key_same
+            && diffs
+                .iter()
+                .all(|k| INDEX_OPTIONS_MODIFIABLE.contains(&k.as_str()))
+            && (nw.options.contains_key("expireAfterSeconds")
+                == nl.options.contains_key("expireAfterSeconds"));
+        let mut c = if modifiable {
+            let mut spec = doc! {"name": &want.name};
+            if diffs.iter().any(|k| k == "expireAfterSeconds") {
+                spec.insert(
+                    "expireAfterSeconds",
+                    nw.options
+                        .get("expireAfterSeconds")
+                        .and_then(as_i64)
+                        .unwrap_or(0),
+                );
+            }
+            if diffs.iter().any(|k| k == "hidden") {
+                spec.insert("hidden", nw.options.get_bool("hidden").unwrap_or(false));
+            }
+            let mut c = change(
+                Action::ModifyIndex,
+                db,
+                Some(coll),
+                format!("{} ({})", want.name, diffs.join(", ")),
+            );
+            c.commands.push(doc! {"collMod": coll, "index": spec});
+            c
+        } else {
+            let mut c = change(
+                Action::ReplaceIndex,
+                db,
+                Some(coll),
+                format!(
+                    "{} (drop and rebuild: {})",
+                    want.name,
+                    if key_same {
+                        diffs.join(", ")
+                    } else {
+                        "key".into()
+                    }
+                ),
+            );
+            c.commands
+                .push(doc! {"dropIndexes": coll, "index": &live.name});
+            c.commands
+                .push(doc! {"createIndexes": coll, "indexes": [index_document(want)]});
+            c
+        };
+        c.index = Some(want.name.clone());
+        c.details = details;
+        out.push((3, c));
+    }
+}
+
+fn insert_seeds_change(db: &str, coll: &str, seeds: &SeedSet, docs: &[&Document]) -> Change {
+    let mut c = change(
+        Action::InsertSeeds,
+        db,
+        Some(coll),
+        format!("{} document(s) by {}", docs.len(), seeds.key.join("+")),
+    );
+    c.details = docs
+        .iter()
+        .filter_map(|d| seeds.key_of(d))
+        .map(|k| format!("+ {}", to_json(&Bson::Array(k))))
+        .collect();
+    // Batches well under the 16 MiB command limit for reference data.
+    for chunk in docs.chunks(500) {
+        let documents: Vec<Bson> = chunk.iter().map(|d| Bson::Document((*d).clone())).collect();
+        c.commands
+            .push(doc! {"insert": coll, "documents": documents, "ordered": true});
+    }
+    c
+}
+
+pub fn key_filter(seeds: &SeedSet, key: &[Bson]) -> Document {
+    seeds.key.iter().cloned().zip(key.iter().cloned()).collect()
+}
+
+fn diff_seeds(
+    db: &str,
+    coll: &str,
+    seeds: &SeedSet,
+    live: Option<&SeedSet>,
+    out: &mut Vec<(u8, Change)>,
+) {
+    let live_docs: &[Document] = live.map(|s| s.documents.as_slice()).unwrap_or(&[]);
+    let mut missing = Vec::new();
+    for want in &seeds.documents {
+        let Some(key) = seeds.key_of(want) else {
+            continue;
+        };
+        let found = live_docs.iter().find(|l| {
+            seeds
+                .key_of(l)
+                .is_some_and(|lk| lk.iter().zip(&key).all(|(a, b)| bson_eq(a, b, false)))
+        });
+        let Some(have) = found else {
+            missing.push(want);
+            continue;
+        };
+        let mut set = Document::new();
+        let mut details = Vec::new();
+        for (k, v) in want {
+            let same = have.get(k).is_some_and(|h| bson_eq(v, h, true));
+            if !same {
+                details.push(format!(
+                    "{k}: {} → {}",
+                    show(&have.get(k).map(to_json)),
+                    to_json(v)
+                ));
+                set.insert(k.clone(), v.clone());
+            }
+        }
+        if set.is_empty() {
+            continue;
+        }
+        let key_json = to_json(&Bson::Array(key.clone()));
+        let mut c = change(
+            Action::UpdateSeed,
+            db,
+            Some(coll),
+            format!("{key_json}: {} field(s)", set.len()),
+        );
+        c.details = details;
+        c.commands.push(
+            doc! {"update": coll, "updates": [{"q": key_filter(seeds, &key), "u": {"$set": set}}]},
+        );
+        out.push((4, c));
+    }
+    if !missing.is_empty() {
+        out.push((4, insert_seeds_change(db, coll, seeds, &missing)));
+    }
+}
+
+/// A readable structural diff of two JSON values: `+ path: value`, `- path: value`,
+/// `~ path: old → new`. Arrays of scalars (required, enum) are compared as sets.
+pub fn json_diff(old: &serde_json::Value, new: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    json_diff_at(old, new, "", &mut out);
+    out
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn compact(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 100 {
+        format!("{}…", s.chars().take(100).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn json_same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value::*;
+    match (a, b) {
+        (Number(x), Number(y)) => x.as_f64() == y.as_f64(),
+        (Object(x), Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_same(v, w)))
+        }
+        (Array(x), Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_same(p, q)),
+        _ => a == b,
+    }
+}
+
+fn json_diff_at(
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value::*;
+    if json_same(old, new) {
+        return;
+    }
+    let shown = if path.is_empty() { "$" } else { path };
+    match (old, new) {
+        (Object(a), Object(b)) => {
+            for (k, v) in a {
+                if !b.contains_key(k) {
+                    out.push(format!("- {}: {}", join(path, k), compact(v)));
+                }
+            }
+            for (k, v) in b {
+                match a.get(k) {
+                    None => out.push(format!("+ {}: {}", join(path, k), compact(v))),
+                    Some(o) => json_diff_at(o, v, &join(path, k), out),
+                }
+            }
+        }
+        (Array(a), Array(b)) if a.iter().chain(b).all(|v| !v.is_object() && !v.is_array()) => {
+            for v in a.iter().filter(|v| !b.iter().any(|w| json_same(v, w))) {
+                out.push(format!("- {shown}: {}", compact(v)));
+            }
+            for v in b.iter().filter(|v| !a.iter().any(|w| json_same(v, w))) {
+                out.push(format!("+ {shown}: {}", compact(v)));
+            }
+            if out.is_empty() {
+                out.push(format!(
+                    "~ {shown}: order {} → {}",
+                    compact(old),
+                    compact(new)
+                ));
+            }
+        }
+        (Array(a), Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                json_diff_at(x, y, &format!("{path}[{i}]"), out);
+            }
+        }
+        (Null, v) => out.push(format!("+ {shown}: {}", compact(v))),
+        (v, Null) => out.push(format!("- {shown}: {}", compact(v))),
+        _ => out.push(format!("~ {shown}: {} → {}", compact(old), compact(new))),
+    }
+}

@@ -1,0 +1,147 @@
+//! The apply history kept in the cluster (`<metadataDatabase>.apply_history`): when, who,
+//! which spec revision, what changed and how it ended. Written only when a plan has changes,
+//! so an idempotent re-apply sends no writes at all.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use bson::{Bson, DateTime, Document, doc, oid::ObjectId};
+use mongodb::Client;
+
+use crate::apply::{ApplyReport, StepStatus};
+use crate::diff::Plan;
+
+pub const COLLECTION: &str = "apply_history";
+
+/// `git rev-parse HEAD` of the spec directory, with `+dirty` when it has uncommitted changes.
+pub fn spec_revision(dir: &Path) -> Option<String> {
+    let head = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()?;
+    if !head.status.success() {
+        return None;
+    }
+    let mut rev = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let status = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["status", "--porcelain", "--", "."])
+        .output()
+        .ok()?;
+    if !status.stdout.is_empty() {
+        rev.push_str("+dirty");
+    }
+    Some(rev)
+}
+
+pub struct Record {
+    pub id: ObjectId,
+}
+
+/// Inserts the "running" record before the first step, so a crash still leaves a trace.
+pub async fn start(
+    client: &Client,
+    meta_db: &str,
+    project: &str,
+    environment: Option<&str>,
+    spec_dir: &Path,
+    plan: &Plan,
+) -> Result<Record> {
+    let id = ObjectId::new();
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    let changes: Vec<Bson> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            Bson::Document(doc! {
+                "action": c.action.label(),
+                "database": &c.database,
+                "collection": c.collection.clone(),
+                "summary": &c.summary,
+            })
+        })
+        .collect();
+    let record = doc! {
+        "_id": id,
+        "project": project,
+        "environment": environment,
+        "started_at": DateTime::now(),
+        "status": "running",
+        "os_user": user,
+        "host": host,
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "spec_revision": spec_revision(spec_dir),
+        "changes": changes,
+    };
+    client
+        .database(meta_db)
+        .collection::<Document>(COLLECTION)
+        .insert_one(record)
+        .await
+        .with_context(|| format!("recording the apply in {meta_db}.{COLLECTION}"))?;
+    Ok(Record { id })
+}
+
+pub async fn finish(
+    client: &Client,
+    meta_db: &str,
+    record: &Record,
+    report: &ApplyReport,
+) -> Result<()> {
+    let (status, error) = match report.failed() {
+        Some((i, e)) => ("failed", Some(format!("step {}: {e}", i + 1))),
+        None => ("succeeded", None),
+    };
+    let steps: Vec<Bson> = report
+        .steps
+        .iter()
+        .map(|s| {
+            Bson::String(
+                match s {
+                    StepStatus::Done { .. } => "done",
+                    StepStatus::Failed { .. } => "failed",
+                    StepStatus::NotRun => "not_run",
+                }
+                .into(),
+            )
+        })
+        .collect();
+    let authenticated = client
+        .database("admin")
+        .run_command(doc! {"connectionStatus": 1})
+        .await
+        .ok()
+        .and_then(|r| {
+            r.get_document("authInfo")
+                .ok()?
+                .get_array("authenticatedUsers")
+                .ok()
+                .cloned()
+        });
+    client
+        .database(meta_db)
+        .collection::<Document>(COLLECTION)
+        .update_one(
+            doc! {"_id": record.id},
+            doc! {"$set": {
+                "finished_at": DateTime::now(),
+                "status": status,
+                "error": error,
+                "steps": steps,
+                "steps_done": report.done() as i64,
+                "authenticated_users": authenticated,
+            }},
+        )
+        .await
+        .with_context(|| format!("recording the apply result in {meta_db}.{COLLECTION}"))?;
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! The cluster as mongoctl sees it: databases, collections with their options and validator,
+//! indexes and seed documents. The spec reader builds the desired side, the live inspector the
+//! actual side, in the same types, so that `diff` compares like with like.
+//!
+//! Later features slot in here: roles and users (per database), tenant templates (a domain
+//! instantiated per tenant), sharding (a shard key per collection).
+
+use bson::{Bson, Document};
+use serde::Serialize;
+
+/// Everything declared for (or found on) the databases mongoctl manages.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClusterState {
+    pub databases: Vec<DatabaseState>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseState {
+    /// The manifest's domain name (`auth`); the live side copies it from the desired side.
+    pub domain: String,
+    /// The resolved database name (`reminderdb_auth`).
+    pub name: String,
+    pub collections: Vec<CollectionState>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CollectionState {
+    pub name: String,
+    pub options: CollectionOptions,
+    /// The `$jsonSchema` document, when the collection is validated by one.
+    pub validator: Option<Document>,
+    /// A live validator that is not a plain `{$jsonSchema: …}` (query operators): kept whole so
+    /// that drift is reported instead of ignored.
+    pub other_validator: Option<Document>,
+    pub indexes: Vec<IndexDef>,
+    /// Desired: the seed set. Live: the documents found for the seed set's keys.
+    pub seeds: Option<SeedSet>,
+    /// Live only: `view` collections are listed but never managed.
+    pub is_view: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CollectionOptions {
+    pub validation_level: Option<String>,
+    pub validation_action: Option<String>,
+    pub capped: Option<Capped>,
+    pub timeseries: Option<Timeseries>,
+    pub collation: Option<Document>,
+    pub clustered: bool,
+    pub change_stream_pre_and_post_images: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Capped {
+    pub size: i64,
+    pub max: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timeseries {
+    pub time_field: String,
+    pub meta_field: Option<String>,
+    pub granularity: Option<String>,
+    pub expire_after_seconds: Option<i64>,
+}
+
+/// An index: its key pattern (order matters) and the options a user can set.
+/// Server-added fields (`v`, `ns`, text/2dsphere versions) are not kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IndexDef {
+    pub name: String,
+    pub key: Document,
+    pub options: Document,
+}
+
+/// Index options mongoctl understands; anything else in a live index is ignored.
+pub const INDEX_OPTIONS: &[&str] = &[
+    "unique",
+    "sparse",
+    "partialFilterExpression",
+    "expireAfterSeconds",
+    "collation",
+    "hidden",
+    "weights",
+    "default_language",
+    "language_override",
+    "wildcardProjection",
+    "2dsphereIndexVersion",
+    "bits",
+    "min",
+    "max",
+];
+
+/// Options `collMod` can change on an existing index without rebuilding it.
+pub const INDEX_OPTIONS_MODIFIABLE: &[&str] = &["expireAfterSeconds", "hidden"];
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeedSet {
+    /// Natural key field paths.
+    pub key: Vec<String>,
+    pub documents: Vec<Document>,
+}
+
+impl ClusterState {
+    pub fn database(&self, name: &str) -> Option<&DatabaseState> {
+        self.databases.iter().find(|d| d.name == name)
+    }
+}
+
+impl DatabaseState {
+    pub fn collection(&self, name: &str) -> Option<&CollectionState> {
+        self.collections.iter().find(|c| c.name == name)
+    }
+}
+
+impl CollectionState {
+    pub fn new(name: impl Into<String>) -> Self {
+        CollectionState {
+            name: name.into(),
+            options: CollectionOptions::default(),
+            validator: None,
+            other_validator: None,
+            indexes: Vec::new(),
+            seeds: None,
+            is_view: false,
+        }
+    }
+
+    /// The effective validation level/action: MongoDB's defaults when unset.
+    pub fn effective_validation(&self) -> (&str, &str) {
+        (
+            self.options.validation_level.as_deref().unwrap_or("strict"),
+            self.options.validation_action.as_deref().unwrap_or("error"),
+        )
+    }
+}
+
+impl SeedSet {
+    /// The natural-key values of a document, in key order (`None` when a key field is missing).
+    pub fn key_of(&self, doc: &Document) -> Option<Vec<Bson>> {
+        self.key.iter().map(|k| get_path(doc, k).cloned()).collect()
+    }
+}
+
+/// Reads a dotted path (`a.b.c`) from a document.
+pub fn get_path<'a>(doc: &'a Document, path: &str) -> Option<&'a Bson> {
+    let mut parts = path.split('.');
+    let mut cur = doc.get(parts.next()?)?;
+    for p in parts {
+        cur = cur.as_document()?.get(p)?;
+    }
+    Some(cur)
+}
+
+/// The name MongoDB derives for an index key pattern: `a_1_b_-1`, `title_text`.
+pub fn derived_index_name(key: &Document) -> String {
+    key.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Bson::String(s) => s.clone(),
+                Bson::Int32(n) => n.to_string(),
+                Bson::Int64(n) => n.to_string(),
+                Bson::Double(f) if f.fract() == 0.0 => format!("{}", *f as i64),
+                other => other.to_string(),
+            };
+            format!("{k}_{v}")
+        })
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// BSON equality as the server applies it to values users write: numbers compare by value
+/// whatever their type (1 == 1i64 == 1.0), and embedded documents compare as unordered maps
+/// when `ordered` is false (validator and filter documents), keeping key order significant
+/// where MongoDB makes it so (index keys).
+pub fn bson_eq(a: &Bson, b: &Bson, ordered: bool) -> bool {
+    match (a, b) {
+        (Bson::Document(x), Bson::Document(y)) => doc_eq(x, y, ordered),
+        (Bson::Array(x), Bson::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| bson_eq(p, q, ordered))
+        }
+        _ => match (as_f64(a), as_f64(b)) {
+            (Some(x), Some(y)) => x == y,
+            _ => a == b,
+        },
+    }
+}
+
+pub fn doc_eq(x: &Document, y: &Document, ordered: bool) -> bool {
+    if x.len() != y.len() {
+        return false;
+    }
+    if ordered {
+        x.iter()
+            .zip(y.iter())
+            .all(|((ka, va), (kb, vb))| ka == kb && bson_eq(va, vb, ordered))
+    } else {
+        x.iter()
+            .all(|(k, v)| y.get(k).is_some_and(|w| bson_eq(v, w, ordered)))
+    }
+}
+
+pub fn as_f64(b: &Bson) -> Option<f64> {
+    match b {
+        Bson::Int32(n) => Some(*n as f64),
+        Bson::Int64(n) => Some(*n as f64),
+        Bson::Double(f) => Some(*f),
+        _ => None,
+    }
+}
+
+pub fn as_i64(b: &Bson) -> Option<i64> {
+    match b {
+        Bson::Int32(n) => Some(*n as i64),
+        Bson::Int64(n) => Some(*n),
+        Bson::Double(f) if f.fract() == 0.0 => Some(*f as i64),
+        _ => None,
+    }
+}
+
+/// BSON → relaxed Extended JSON, for display and JSON output.
+pub fn to_json(b: &Bson) -> serde_json::Value {
+    b.clone().into_relaxed_extjson()
+}
+
+pub fn doc_to_json(d: &Document) -> serde_json::Value {
+    to_json(&Bson::Document(d.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    #[test]
+    fn derived_names_match_mongodb() {
+        assert_eq!(derived_index_name(&doc! {"a": 1, "b": -1}), "a_1_b_-1");
+        assert_eq!(derived_index_name(&doc! {"title": "text"}), "title_text");
+        assert_eq!(
+            derived_index_name(&doc! {"loc": "2dsphere"}),
+            "loc_2dsphere"
+        );
+        assert_eq!(derived_index_name(&doc! {"$**": 1}), "$**_1");
+        assert_eq!(derived_index_name(&doc! {"x": 1.0}), "x_1");
+    }
+
+    #[test]
+    fn numbers_compare_by_value_and_order_matters_only_when_asked() {
+        assert!(bson_eq(&Bson::Int32(5), &Bson::Double(5.0), true));
+        assert!(!bson_eq(&Bson::Int32(5), &Bson::String("5".into()), true));
+        let a = Bson::Document(doc! {"x": 1, "y": 2});
+        let b = Bson::Document(doc! {"y": 2i64, "x": 1});
+        assert!(bson_eq(&a, &b, false));
+        assert!(!bson_eq(&a, &b, true));
+    }
+
+    #[test]
+    fn dotted_paths_and_seed_keys() {
+        let d = doc! {"code": "x", "meta": {"lang": "en"}};
+        let s = SeedSet {
+            key: vec!["code".into(), "meta.lang".into()],
+            documents: vec![],
+        };
+        assert_eq!(
+            s.key_of(&d),
+            Some(vec![Bson::String("x".into()), Bson::String("en".into())])
+        );
+        assert_eq!(s.key_of(&doc! {"code": "x"}), None);
+    }
+}

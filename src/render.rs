@@ -1,0 +1,166 @@
+//! Everything mongoctl prints: tables for people, JSON for machines, progress bars driven by
+//! apply events. Logic modules return data; only this module writes to the terminal.
+
+use std::io::Write;
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use crate::apply::{ApplyReport, Event, StepStatus};
+use crate::diff::{Action, Plan};
+use crate::spec::Diagnostic;
+
+pub fn table(headers: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(headers.to_vec());
+    t
+}
+
+/// Pretty JSON on stdout; a closed pipe (`| head`) is not an error worth a message.
+pub fn json<T: Serialize>(value: &T) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, value);
+    let _ = writeln!(out);
+}
+
+pub fn diagnostics(diags: &[Diagnostic], as_json: bool) {
+    if as_json {
+        json(&serde_json::json!({
+            "ok": !diags.iter().any(Diagnostic::is_error),
+            "errors": diags.iter().filter(|d| d.is_error()).count(),
+            "warnings": diags.iter().filter(|d| !d.is_error()).count(),
+            "diagnostics": diags,
+        }));
+    } else {
+        for d in diags {
+            eprintln!("{d}");
+        }
+    }
+}
+
+fn target(c: &crate::diff::Change) -> String {
+    let mut s = c.database.clone();
+    if let Some(coll) = &c.collection {
+        s.push('.');
+        s.push_str(coll);
+    }
+    s
+}
+
+/// The plan as a table (one row per change, details indented below) plus unmanaged objects.
+pub fn plan(plan: &Plan, prune: bool, verbose: bool) {
+    if plan.is_empty() {
+        println!("No changes: the cluster matches the spec.");
+    } else {
+        let mut t = table(&["#", "action", "target", "change"]);
+        for (i, c) in plan.changes.iter().enumerate() {
+            let mut action = c.action.label().to_string();
+            if c.destructive {
+                action.push_str(" ⚠");
+            }
+            let mut text = c.summary.clone();
+            let limit = if verbose { usize::MAX } else { 12 };
+            for d in c.details.iter().take(limit) {
+                text.push_str("\n  ");
+                text.push_str(d);
+            }
+            if c.details.len() > limit {
+                text.push_str(&format!("\n  … {} more (use -v)", c.details.len() - limit));
+            }
+            t.add_row(vec![(i + 1).to_string(), action, target(c), text]);
+        }
+        println!("{t}");
+        let count = |a: Action| plan.changes.iter().filter(|c| c.action == a).count();
+        let destructive = plan.destructive().count();
+        let blocked = count(Action::Blocked);
+        let mut line = format!("Plan: {} change(s)", plan.changes.len() - blocked);
+        if destructive > 0 {
+            line.push_str(&format!(", {destructive} destructive (⚠)"));
+        }
+        if blocked > 0 {
+            line.push_str(&format!(", {blocked} blocked (cannot be applied in place)"));
+        }
+        println!("{line}.");
+    }
+    if !plan.unmanaged.is_empty() && !prune {
+        let mut t = table(&["unmanaged", "target"]);
+        for u in &plan.unmanaged {
+            let what = match &u.index {
+                Some(i) => format!("{}.{} index {i}", u.database, u.collection),
+                None => format!("{}.{}", u.database, u.collection),
+            };
+            t.add_row(vec![u.kind.to_string(), what]);
+        }
+        println!("{t}");
+        println!(
+            "{} unmanaged object(s) exist live but are not declared; `--prune` drops them.",
+            plan.unmanaged.len()
+        );
+    }
+}
+
+/// A progress bar over apply steps, or nothing when progress is off.
+pub struct ApplyProgress {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+}
+
+impl ApplyProgress {
+    pub fn new(total: usize, show: bool, quiet: bool) -> Self {
+        let bar = show.then(|| {
+            let b = ProgressBar::new(total as u64);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{pos}/{len}] {elapsed_precise} {wide_msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        ApplyProgress { bar, quiet }
+    }
+
+    pub fn on_event(&self, e: Event) {
+        match (&self.bar, e) {
+            (Some(b), Event::Started { label, .. }) => b.set_message(label),
+            (Some(b), Event::Finished { steps, .. }) => b.inc(steps.len() as u64),
+            (None, Event::Started { label, .. }) if !self.quiet => eprintln!("… {label}"),
+            _ => {}
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// After an apply: on success a one-line summary; on failure every step with its status.
+pub fn apply_report(plan: &Plan, report: &ApplyReport) {
+    match report.failed() {
+        None => println!("Applied {} change(s).", report.done()),
+        Some(_) => {
+            let mut t = table(&["#", "status", "action", "target", "change"]);
+            for (i, (c, s)) in plan.changes.iter().zip(&report.steps).enumerate() {
+                let status = match s {
+                    StepStatus::Done { .. } => "done".to_string(),
+                    StepStatus::Failed { error } => format!("FAILED: {error}"),
+                    StepStatus::NotRun => "not run".to_string(),
+                };
+                t.add_row(vec![
+                    (i + 1).to_string(),
+                    status,
+                    c.action.label().to_string(),
+                    target(c),
+                    c.summary.clone(),
+                ]);
+            }
+            println!("{t}");
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! `mongoctl.json`: domains, their databases and collections, and environments.
+
+use std::collections::BTreeMap;
+
+use bson::Document;
+use serde_json::Value;
+
+use super::fields::{Reader, did_you_mean};
+use crate::jsonpath::JsonPath;
+use crate::model::{Capped, CollectionOptions, Timeseries};
+
+pub const MANIFEST_FILE: &str = "mongoctl.json";
+
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    pub project: String,
+    pub metadata_database: String,
+    pub default_environment: Option<String>,
+    pub environments: BTreeMap<String, Environment>,
+    pub domains: Vec<Domain>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub uri_env: Option<String>,
+    pub database_prefix: Option<String>,
+    pub databases: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Domain {
+    pub name: String,
+    pub database: String,
+    pub database_env: String,
+    pub collections: Vec<CollectionDecl>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CollectionDecl {
+    pub name: String,
+    pub options: CollectionOptions,
+}
+
+impl Manifest {
+    pub fn domain(&self, name: &str) -> Option<&Domain> {
+        self.domains.iter().find(|d| d.name == name)
+    }
+}
+
+impl Domain {
+    pub fn collection(&self, name: &str) -> Option<&CollectionDecl> {
+        self.collections.iter().find(|c| c.name == name)
+    }
+}
+
+const TOP: &[&str] = &[
+    "project",
+    "metadataDatabase",
+    "defaultEnvironment",
+    "environments",
+    "domains",
+];
+const ENV: &[&str] = &["uriEnv", "databasePrefix", "databases", "description"];
+const DOMAIN: &[&str] = &["database", "databaseEnv", "description", "collections"];
+const COLLECTION: &[&str] = &[
+    "description",
+    "validationLevel",
+    "validationAction",
+    "capped",
+    "timeseries",
+    "collation",
+    "clusteredIndex",
+    "changeStreamPreAndPostImages",
+];
+pub const COLLATION: &[&str] = &[
+    "locale",
+    "strength",
+    "caseLevel",
+    "caseFirst",
+    "numericOrdering",
+    "alternate",
+    "maxVariable",
+    "backwards",
+    "normalization",
+];
+
+/// Checks a database name against MongoDB's rules (so the error surfaces here, not at apply).
+pub fn database_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("database name must not be empty".into());
+    }
+    if name.len() >= 64 {
+        return Some(format!(
+            "database name \"{name}\" is {} bytes; MongoDB allows at most 63",
+            name.len()
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| "/\\. \"$\0".contains(*c)) {
+        return Some(format!(
+            "database name \"{name}\" contains {c:?}, which MongoDB does not allow"
+        ));
+    }
+    if ["admin", "local", "config"].contains(&name) {
+        return Some(format!(
+            "\"{name}\" is a MongoDB system database and cannot be managed"
+        ));
+    }
+    None
+}
+
+fn collection_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() || name.contains('$') || name.contains('\0') {
+        Some(format!(
+            "collection name \"{name}\" is empty or contains '$' or a NUL byte"
+        ))
+    } else if name.starts_with("system.") {
+        Some(format!(
+            "collection name \"{name}\" is reserved: names starting with \"system.\" belong to MongoDB"
+        ))
+    } else {
+        None
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Validates the manifest, returning what could be read (possibly partial) — the caller
+/// decides from the diagnostics whether it is usable.
+pub fn read(r: &mut Reader, v: &Value) -> Option<Manifest> {
+    let root = JsonPath::root();
+    let top = r.object(&root, v, TOP, "the manifest")?;
+    let project = r
+        .required(&root, top, "project", "the manifest")
+        .and_then(|p| r.string(&root.key("project"), p))
+        .unwrap_or_default();
+    let metadata_database = match top.get("metadataDatabase") {
+        Some(m) => {
+            let p = root.key("metadataDatabase");
+            let name = r.string(&p, m).unwrap_or_default();
+            if let Some(problem) = database_name_problem(&name) {
+                r.error(p, problem);
+            }
+            name
+        }
+        None => "mongoctl".to_string(),
+    };
+
+    let mut environments = BTreeMap::new();
+    if let Some(envs) = top.get("environments") {
+        let p = root.key("environments");
+        match envs.as_object() {
+            Some(map) => {
+                for (name, ev) in map {
+                    environments
+                        .insert(name.clone(), read_environment(r, &p.key(name.as_str()), ev));
+                }
+            }
+            None => r.error(
+                p,
+                format!(
+                    "expected an object of environments, found {}",
+                    super::fields::type_name(envs)
+                ),
+            ),
+        }
+    }
+
+    let default_environment = top.get("defaultEnvironment").and_then(|d| {
+        let p = root.key("defaultEnvironment");
+        let name = r.string(&p, d)?;
+        if !environments.contains_key(&name) {
+            let hint = did_you_mean(&name, environments.keys().map(String::as_str))
+                .map(|s| format!("; did you mean \"{s}\"?"))
+                .unwrap_or_default();
+            r.error(
+                p,
+                format!("environment \"{name}\" is not declared in \"environments\"{hint}"),
+            );
+        }
+        Some(name)
+    });
+
+    let mut domains = Vec::new();
+    if let Some(dv) = r.required(&root, top, "domains", "the manifest") {
+        let p = root.key("domains");
+        match dv.as_object() {
+            Some(map) if map.is_empty() => r.error(p, "declare at least one domain"),
+            Some(map) => {
+                for (name, d) in map {
+                    let dp = p.key(name.as_str());
+                    if !is_identifier(name) {
+                        r.error(
+                            dp.clone(),
+                            format!("domain name \"{name}\" must match ^[a-z][a-z0-9_]*$"),
+                        );
+                    }
+                    if let Some(domain) = read_domain(r, &dp, name, d) {
+                        domains.push(domain);
+                    }
+                }
+            }
+            None => r.error(
+                p,
+                format!(
+                    "expected an object of domains, found {}",
+                    super::fields::type_name(dv)
+                ),
+            ),
+        }
+    }
+
+    // Two domains resolving to the same database would fight over its collections.
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for d in &domains {
+        if let Some(other) = seen.insert(&d.database, &d.name) {
+            r.error(
+                root.key("domains").key(d.name.as_str()).key("database"),
+                format!(
+                    "database \"{}\" is already used by domain \"{other}\"",
+                    d.database
+                ),
+            );
+        }
+    }
+    for (env_name, env) in &environments {
+        for dom in env.databases.keys() {
+            if !domains.iter().any(|d| &d.name == dom) {
+                r.error(
+                    root.key("environments")
+                        .key(env_name.as_str())
+                        .key("databases")
+                        .key(dom.as_str()),
+                    format!("\"{dom}\" is not a declared domain"),
+                );
+            }
+        }
+    }
+
+    Some(Manifest {
+        project,
+        metadata_database,
+        default_environment,
+        environments,
+        domains,
+    })
+}
+
+fn read_environment(r: &mut Reader, p: &JsonPath, v: &Value) -> Environment {
+    let mut env = Environment::default();
+    let Some(map) = r.object(p, v, ENV, "an environment") else {
+        return env;
+    };
+    if let Some(u) = map.get("uriEnv") {
+        env.uri_env = r.string(&p.key("uriEnv"), u);
+    }
+    if let Some(u) = map.get("databasePrefix") {
+        env.database_prefix = r.string(&p.key("databasePrefix"), u);
+    }
+    if let Some(u) = map.get("description") {
+        r.string(&p.key("description"), u);
+    }
+    if let Some(dbs) = map.get("databases") {
+        let dp = p.key("databases");
+        match dbs.as_object() {
+            Some(m) => {
+                for (dom, name) in m {
+                    let np = dp.key(dom.as_str());
+                    if let Some(name) = r.string(&np, name) {
+                        if let Some(problem) = database_name_problem(&name) {
+                            r.error(np, problem);
+                        }
+                        env.databases.insert(dom.clone(), name);
+                    }
+                }
+            }
+            None => r.error(
+                dp,
+                "expected an object mapping domain names to database names",
+            ),
+        }
+    }
+    env
+}
+
+fn read_domain(r: &mut Reader, p: &JsonPath, name: &str, v: &Value) -> Option<Domain> {
+    let map = r.object(p, v, DOMAIN, "a domain")?;
+    let database = r
+        .required(p, map, "database", "a domain")
+        .and_then(|d| r.string(&p.key("database"), d))?;
+    if let Some(problem) = database_name_problem(&database) {
+        r.error(p.key("database"), problem);
+    }
+    let database_env = match map.get("databaseEnv") {
+        Some(e) => r.string(&p.key("databaseEnv"), e).unwrap_or_default(),
+        None => format!("DB_NAME_{}", name.to_uppercase()),
+    };
+    if let Some(d) = map.get("description") {
+        r.string(&p.key("description"), d);
+    }
+    let mut collections = Vec::new();
+    if let Some(cv) = r.required(p, map, "collections", "a domain") {
+        let cp = p.key("collections");
+        match cv.as_object() {
+            Some(cmap) => {
+                for (cname, c) in cmap {
+                    let ccp = cp.key(cname.as_str());
+                    if let Some(problem) = collection_name_problem(cname) {
+                        r.error(ccp.clone(), problem);
+                    }
+                    if let Some(options) = read_collection_options(r, &ccp, c) {
+                        collections.push(CollectionDecl {
+                            name: cname.clone(),
+                            options,
+                        });
+                    }
+                }
+            }
+            None => r.error(
+                cp,
+                "expected an object mapping collection names to their options",
+            ),
+        }
+    }
+    Some(Domain {
+        name: name.to_string(),
+        database,
+        database_env,
+        collections,
+    })
+}
+
+fn read_collection_options(r: &mut Reader, p: &JsonPath, v: &Value) -> Option<CollectionOptions> {
+    let map = r.object(p, v, COLLECTION, "collection options")?;
+    let mut o = CollectionOptions::default();
+    if let Some(x) = map.get("description") {
+        r.string(&p.key("description"), x);
+    }
+    if let Some(x) = map.get("validationLevel") {
+        o.validation_level = r.choice(&p.key("validationLevel"), x, &["off", "strict", "moderate"]);
+    }
+    if let Some(x) = map.get("validationAction") {
+        o.validation_action = r.choice(&p.key("validationAction"), x, &["error", "warn"]);
+    }
+    if let Some(x) = map.get("capped") {
+        let cp = p.key("capped");
+        if let Some(cm) = r.object(&cp, x, &["size", "max"], "capped options") {
+            let size = r
+                .required(&cp, cm, "size", "capped options")
+                .and_then(|s| r.integer(&cp.key("size"), s, 1));
+            let max = cm.get("max").and_then(|m| r.integer(&cp.key("max"), m, 1));
+            if let Some(size) = size {
+                o.capped = Some(Capped { size, max });
+            }
+        }
+    }
+    if let Some(x) = map.get("timeseries") {
+        let tp = p.key("timeseries");
+        let allowed = [
+            "timeField",
+            "metaField",
+            "granularity",
+            "expireAfterSeconds",
+        ];
+        if let Some(tm) = r.object(&tp, x, &allowed, "time-series options") {
+            let time_field = r
+                .required(&tp, tm, "timeField", "time-series options")
+                .and_then(|t| r.string(&tp.key("timeField"), t));
+            let meta_field = tm
+                .get("metaField")
+                .and_then(|m| r.string(&tp.key("metaField"), m));
+            let granularity = tm.get("granularity").and_then(|g| {
+                r.choice(&tp.key("granularity"), g, &["seconds", "minutes", "hours"])
+            });
+            let expire_after_seconds = tm
+                .get("expireAfterSeconds")
+                .and_then(|e| r.integer(&tp.key("expireAfterSeconds"), e, 0));
+            if meta_field.is_some() && meta_field == time_field {
+                r.error(tp.key("metaField"), "metaField must differ from timeField");
+            }
+            if let Some(time_field) = time_field {
+                o.timeseries = Some(Timeseries {
+                    time_field,
+                    meta_field,
+                    granularity,
+                    expire_after_seconds,
+                });
+            }
+        }
+    }
+    if let Some(x) = map.get("collation") {
+        o.collation = read_collation(r, &p.key("collation"), x);
+    }
+    if let Some(x) = map.get("clusteredIndex") {
+        let cp = p.key("clusteredIndex");
+        if r.boolean(&cp, x) == Some(false) {
+            r.error(cp, "use true, or leave clusteredIndex out");
+        } else {
+            o.clustered = true;
+        }
+    }
+    if let Some(x) = map.get("changeStreamPreAndPostImages") {
+        o.change_stream_pre_and_post_images = r
+            .boolean(&p.key("changeStreamPreAndPostImages"), x)
+            .unwrap_or(false);
+    }
+    let conflicts = [
+        (
+            o.capped.is_some() && o.timeseries.is_some(),
+            "a collection cannot be both capped and time series",
+        ),
+        (
+            o.capped.is_some() && o.clustered,
+            "a clustered collection cannot be capped",
+        ),
+        (
+            o.timeseries.is_some() && o.clustered,
+            "a time-series collection is clustered by MongoDB itself; remove clusteredIndex",
+        ),
+        (
+            o.timeseries.is_some() && o.change_stream_pre_and_post_images,
+            "changeStreamPreAndPostImages is not supported on time-series collections",
+        ),
+    ];
+    for (bad, why) in conflicts {
+        if bad {
+            r.error(p.clone(), why);
+        }
+    }
+    Some(o)
+}
+
+/// A collation document; `locale` is required, other fields are typed as MongoDB expects.
+pub fn read_collation(r: &mut Reader, p: &JsonPath, v: &Value) -> Option<Document> {
+    let map = r.object(p, v, COLLATION, "a collation")?;
+    let locale = r
+        .required(p, map, "locale", "a collation")
+        .and_then(|l| r.string(&p.key("locale"), l));
+    for (k, val) in map {
+        let kp = p.key(k.as_str());
+        match k.as_str() {
+            "strength" => {
+                if let Some(n) = r.integer(&kp, val, 1) {
+                    if n > 5 {
+                        r.error(kp, "strength must be 1 to 5");
+                    }
+                }
+            }
+            "caseLevel" | "numericOrdering" | "backwards" | "normalization" => {
+                r.boolean(&kp, val);
+            }
+            "caseFirst" => {
+                r.choice(&kp, val, &["upper", "lower", "off"]);
+            }
+            "alternate" => {
+                r.choice(&kp, val, &["non-ignorable", "shifted"]);
+            }
+            "maxVariable" => {
+                r.choice(&kp, val, &["punct", "space"]);
+            }
+            _ => {}
+        }
+    }
+    locale?;
+    bson::Bson::try_from(v.clone()).ok()?.as_document().cloned()
+}

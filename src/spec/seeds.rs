@@ -1,0 +1,114 @@
+//! `seeds/<domain>/<collection>.json`: reference documents (Extended JSON v2) and the natural
+//! key used to upsert them.
+
+use std::collections::HashMap;
+
+use bson::{Bson, Document};
+use serde_json::Value;
+
+use super::fields::{Reader, type_name};
+use crate::jsonpath::JsonPath;
+use crate::jsonschema::CompiledSchema;
+use crate::model::SeedSet;
+
+pub fn read(r: &mut Reader, v: &Value, schema: Option<&CompiledSchema>) -> Option<SeedSet> {
+    let root = JsonPath::root();
+    let top = r.object(&root, v, &["key", "documents"], "a seed file")?;
+    let key_v = r.required(&root, top, "key", "a seed file");
+    let docs_v = r.required(&root, top, "documents", "a seed file");
+    let kp = root.key("key");
+    let key: Vec<String> = match key_v {
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| r.string(&kp.index(i), k))
+            .collect(),
+        Some(other) => {
+            r.error(
+                kp,
+                format!(
+                    "expected a non-empty array of field names, found {}",
+                    super::fields::describe(other)
+                ),
+            );
+            return None;
+        }
+        None => return None,
+    };
+    let dp = root.key("documents");
+    let items = match docs_v? {
+        Value::Array(items) => items,
+        other => {
+            r.error(
+                dp,
+                format!("expected an array of documents, found {}", type_name(other)),
+            );
+            return None;
+        }
+    };
+    let set = SeedSet {
+        key,
+        documents: Vec::new(),
+    };
+    let mut documents = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let p = dp.index(i);
+        if !item.is_object() {
+            r.error(p, format!("expected a document, found {}", type_name(item)));
+            continue;
+        }
+        let doc: Document = match Bson::try_from(item.clone()) {
+            Ok(Bson::Document(d)) => d,
+            Ok(_) => continue,
+            Err(e) => {
+                r.error(p, format!("invalid Extended JSON: {e}"));
+                continue;
+            }
+        };
+        match set.key_of(&doc) {
+            None => {
+                let missing: Vec<_> = set
+                    .key
+                    .iter()
+                    .filter(|k| crate::model::get_path(&doc, k).is_none())
+                    .collect();
+                r.error(
+                    p.clone(),
+                    format!(
+                        "missing natural key field {}",
+                        missing
+                            .iter()
+                            .map(|k| format!("\"{k}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+            Some(k) => {
+                let rendered = Bson::Array(k).into_relaxed_extjson().to_string();
+                if let Some(first) = seen.insert(rendered.clone(), i) {
+                    r.error(
+                        p.clone(),
+                        format!("natural key {rendered} is also used by documents[{first}]"),
+                    );
+                }
+            }
+        }
+        if let Some(schema) = schema {
+            for v in schema.validate(&doc) {
+                let mut path = p.clone();
+                path.0.extend(v.path.0.iter().cloned());
+                r.error(
+                    path,
+                    format!(
+                        "does not satisfy the collection's $jsonSchema: {}",
+                        v.message
+                    ),
+                );
+            }
+        }
+        documents.push(doc);
+    }
+    Some(SeedSet { documents, ..set })
+}
