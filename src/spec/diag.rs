@@ -41,7 +41,7 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-fn ser_path<S: serde::Serializer>(p: &PathBuf, s: S) -> Result<S::Ok, S::Error> {
+fn ser_path<S: serde::Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&p.display().to_string())
 }
 

@@ -12,34 +12,7 @@ pub struct Reader<'a> {
     pub diags: &'a mut Vec<Diagnostic>,
 }
 
-/// The closest of `candidates` to `word`, when it is close enough to be a likely typo.
-pub fn did_you_mean<'c>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'c str>,
-) -> Option<&'c str> {
-    candidates
-        .into_iter()
-        .map(|c| {
-            (
-                strsim::jaro_winkler(&word.to_lowercase(), &c.to_lowercase()),
-                c,
-            )
-        })
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
-pub fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub use crate::hints::{did_you_mean, json_kind};
 
 impl<'a> Reader<'a> {
     pub fn new(src: &'a SourceFile, diags: &'a mut Vec<Diagnostic>) -> Self {
@@ -66,7 +39,7 @@ impl<'a> Reader<'a> {
         let Some(map) = v.as_object() else {
             self.error(
                 path.clone(),
-                format!("expected {what} (an object), found {}", type_name(v)),
+                format!("expected {what} (an object), found {}", json_kind(v)),
             );
             return None;
         };
@@ -109,7 +82,7 @@ impl<'a> Reader<'a> {
             other => {
                 self.error(
                     path.clone(),
-                    format!("expected a string, found {}", type_name(other)),
+                    format!("expected a string, found {}", json_kind(other)),
                 );
                 None
             }
@@ -137,7 +110,7 @@ impl<'a> Reader<'a> {
             other => {
                 self.error(
                     path.clone(),
-                    format!("expected true or false, found {}", type_name(other)),
+                    format!("expected true or false, found {}", json_kind(other)),
                 );
                 None
             }
@@ -174,7 +147,7 @@ pub fn quote_list(items: &[&str]) -> String {
 /// A value as a reader would want it quoted in a message.
 pub fn describe(v: &Value) -> String {
     match v {
-        Value::Object(_) | Value::Array(_) => type_name(v).to_string(),
+        Value::Object(_) | Value::Array(_) => json_kind(v).to_string(),
         other => other.to_string(),
     }
 }

@@ -4,7 +4,7 @@
 use bson::{Bson, Document};
 use serde_json::Value;
 
-use super::fields::{Reader, type_name};
+use super::fields::{Reader, json_kind};
 use super::manifest::read_collation;
 use crate::jsonpath::JsonPath;
 use crate::model::{IndexDef, derived_index_name};
@@ -41,7 +41,7 @@ pub fn read(r: &mut Reader, v: &Value) -> Vec<IndexDef> {
     let Some(items) = list.as_array() else {
         r.error(
             lp,
-            format!("expected an array of indexes, found {}", type_name(list)),
+            format!("expected an array of indexes, found {}", json_kind(list)),
         );
         return vec![];
     };
@@ -65,7 +65,7 @@ fn read_index(r: &mut Reader, p: &JsonPath, v: &Value) -> Option<IndexDef> {
             kp,
             format!(
                 "expected an object such as {{\"field\": 1}}, found {}",
-                type_name(key_v)
+                json_kind(key_v)
             ),
         );
         return None;
@@ -151,7 +151,7 @@ fn read_index(r: &mut Reader, p: &JsonPath, v: &Value) -> Option<IndexDef> {
                 if !val.is_object() {
                     r.error(
                         op.clone(),
-                        format!("expected a filter document, found {}", type_name(val)),
+                        format!("expected a filter document, found {}", json_kind(val)),
                     );
                     false
                 } else {

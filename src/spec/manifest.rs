@@ -163,7 +163,7 @@ pub fn read(r: &mut Reader, v: &Value) -> Option<Manifest> {
                 p,
                 format!(
                     "expected an object of environments, found {}",
-                    super::fields::type_name(envs)
+                    super::fields::json_kind(envs)
                 ),
             ),
         }
@@ -207,7 +207,7 @@ pub fn read(r: &mut Reader, v: &Value) -> Option<Manifest> {
                 p,
                 format!(
                     "expected an object of domains, found {}",
-                    super::fields::type_name(dv)
+                    super::fields::json_kind(dv)
                 ),
             ),
         }
@@ -443,10 +443,10 @@ pub fn read_collation(r: &mut Reader, p: &JsonPath, v: &Value) -> Option<Documen
         let kp = p.key(k.as_str());
         match k.as_str() {
             "strength" => {
-                if let Some(n) = r.integer(&kp, val, 1) {
-                    if n > 5 {
-                        r.error(kp, "strength must be 1 to 5");
-                    }
+                if let Some(n) = r.integer(&kp, val, 1)
+                    && n > 5
+                {
+                    r.error(kp, "strength must be 1 to 5");
                 }
             }
             "caseLevel" | "numericOrdering" | "backwards" | "normalization" => {

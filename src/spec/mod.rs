@@ -19,7 +19,7 @@ pub use manifest::{Domain, Environment, MANIFEST_FILE, Manifest};
 use source::SourceFile;
 
 use crate::jsonpath::JsonPath;
-use crate::jsonschema::{CompiledSchema, lint};
+use crate::jsonschema::{CompiledSchema, Severity, lint};
 use crate::model::{ClusterState, CollectionState, DatabaseState, IndexDef, SeedSet};
 
 /// (domain, collection)
@@ -235,9 +235,12 @@ fn sorted_entries(root: &Path, rel: &Path) -> Vec<(String, PathBuf, bool)> {
 
 fn read_schema(r: &mut Reader, m: &Manifest, key: &CollKey) -> Option<SchemaFile> {
     let issues = lint(&r.src.value);
-    let ok = issues.is_empty();
+    let ok = !issues.iter().any(|i| i.severity == Severity::Error);
     for issue in issues {
-        r.error(issue.path, issue.message);
+        match issue.severity {
+            Severity::Error => r.error(issue.path, issue.message),
+            Severity::Warning => r.warn(issue.path, issue.message),
+        }
     }
     let decl = m.domain(&key.0).and_then(|d| d.collection(&key.1));
     if decl.is_some_and(|c| c.options.timeseries.is_some()) {

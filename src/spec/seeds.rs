@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use bson::{Bson, Document};
 use serde_json::Value;
 
-use super::fields::{Reader, type_name};
+use super::fields::{Reader, json_kind};
 use crate::jsonpath::JsonPath;
 use crate::jsonschema::CompiledSchema;
 use crate::model::SeedSet;
@@ -41,7 +41,7 @@ pub fn read(r: &mut Reader, v: &Value, schema: Option<&CompiledSchema>) -> Optio
         other => {
             r.error(
                 dp,
-                format!("expected an array of documents, found {}", type_name(other)),
+                format!("expected an array of documents, found {}", json_kind(other)),
             );
             return None;
         }
@@ -55,7 +55,7 @@ pub fn read(r: &mut Reader, v: &Value, schema: Option<&CompiledSchema>) -> Optio
     for (i, item) in items.iter().enumerate() {
         let p = dp.index(i);
         if !item.is_object() {
-            r.error(p, format!("expected a document, found {}", type_name(item)));
+            r.error(p, format!("expected a document, found {}", json_kind(item)));
             continue;
         }
         let doc: Document = match Bson::try_from(item.clone()) {

@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(f.locate(&JsonPath::root().key("a")), (2, 3));
         assert_eq!(
             f.locate(&JsonPath::root().key("a").key("b").index(1).key("c")),
-            (3, 16)
+            (3, 15)
         );
         assert_eq!(f.locate(&JsonPath::root().key("a").key("zzz")), (2, 3));
     }

@@ -1,0 +1,22 @@
+//! mongoctl: declarative MongoDB administration.
+//!
+//! spec files ──► model ◄── live cluster
+//!                  │
+//!                diff (pure) ──► Plan ──► apply ──► render
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod context;
+pub mod diff;
+pub mod exit;
+pub mod hints;
+pub mod history;
+pub mod jsonpath;
+pub mod jsonschema;
+pub mod live;
+pub mod model;
+pub mod mongod;
+pub mod redact;
+pub mod render;
+pub mod spec;
