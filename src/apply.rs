@@ -41,13 +41,31 @@ impl ApplyReport {
 
 /// What `execute` tells its observer (the renderer drives a progress bar from these).
 pub enum Event<'a> {
-    Started { steps: &'a [usize], label: String },
-    Finished { steps: &'a [usize], ok: bool },
+    Started {
+        steps: &'a [usize],
+        label: String,
+    },
+    /// An index build's scan progress, from `$currentOp` (only when asked to watch).
+    IndexBuild {
+        done: u64,
+        total: u64,
+    },
+    Finished {
+        steps: &'a [usize],
+        ok: bool,
+    },
 }
 
 /// Runs every change of `plan` against `client`. Consecutive index creations on one
 /// collection go in a single `createIndexes`, so the collection is scanned once.
-pub async fn execute(client: &Client, plan: &Plan, mut observe: impl FnMut(Event)) -> ApplyReport {
+///
+/// With `watch_index_builds`, long index builds report their progress while they run.
+pub async fn execute(
+    client: &Client,
+    plan: &Plan,
+    watch_index_builds: bool,
+    mut observe: impl FnMut(Event),
+) -> ApplyReport {
     let mut steps = vec![StepStatus::NotRun; plan.changes.len()];
     let mut i = 0;
     while i < plan.changes.len() {
@@ -84,7 +102,25 @@ pub async fn execute(client: &Client, plan: &Plan, mut observe: impl FnMut(Event
         } else {
             change.commands.clone()
         };
-        let result = run_commands(client, &change.database, &commands).await;
+        let run = run_commands(client, &change.database, &commands);
+        let result = if watch_index_builds
+            && commands.iter().any(|c| c.contains_key("createIndexes"))
+        {
+            tokio::pin!(run);
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    r = &mut run => break r,
+                    _ = tick.tick() => {
+                        if let Some((done, total)) = index_build_progress(client, &change.database).await {
+                            observe(Event::IndexBuild { done, total });
+                        }
+                    }
+                }
+            }
+        } else {
+            run.await
+        };
         let ok = result.is_ok();
         let status = match result {
             Ok(()) => StepStatus::Done {
@@ -141,10 +177,30 @@ fn merge_create_indexes(plan: &Plan, group: &[usize]) -> Document {
     merged
 }
 
+/// The progress of a running index build in `database`, when the server reports one.
+async fn index_build_progress(client: &Client, database: &str) -> Option<(u64, u64)> {
+    let pipeline = vec![
+        bson::doc! {"$currentOp": {}},
+        bson::doc! {"$match": {"ns": {"$regex": format!("^{}\\.", regex::escape(database))}, "progress": {"$exists": true}}},
+    ];
+    let mut cursor = client.database("admin").aggregate(pipeline).await.ok()?;
+    let op = futures::TryStreamExt::try_next(&mut cursor).await.ok()??;
+    let p = op.get_document("progress").ok()?;
+    let n = |k: &str| {
+        p.get(k)
+            .and_then(crate::model::as_i64)
+            .map(|v| v.max(0) as u64)
+    };
+    Some((n("done")?, n("total")?))
+}
+
 async fn run_commands(client: &Client, database: &str, commands: &[Document]) -> Result<()> {
     let db = client.database(database);
     for cmd in commands {
-        let reply = db.run_command(cmd.clone()).await?;
+        let reply = db
+            .run_command(cmd.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!(crate::context::describe_driver_error(&e)))?;
         // insert/update report per-document failures in the reply rather than as errors.
         if let Ok(errors) = reply.get_array("writeErrors")
             && let Some(Bson::Document(first)) = errors.first()

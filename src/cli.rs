@@ -157,12 +157,18 @@ pub enum SchemaKind {
 #[derive(Subcommand, Debug, Clone)]
 pub enum SandboxCommand {
     /// Start (or reuse) a local replica set and print its URI
+    #[command(
+        after_help = "Example:\n  mongoctl sandbox up --nodes 3 --auth\n  eval \"$(mongoctl sandbox up -q)\""
+    )]
     Up(SandboxUpArgs),
     /// Show whether the sandbox runs, its members and URI
+    #[command(after_help = "Example:\n  mongoctl sandbox status -o json")]
     Status(SandboxDirArgs),
     /// Stop the sandbox (and delete its data with --purge)
+    #[command(after_help = "Example:\n  mongoctl sandbox down --purge")]
     Down(SandboxDownArgs),
     /// Print the tail of each member's log
+    #[command(after_help = "Example:\n  mongoctl sandbox logs -n 100")]
     Logs(SandboxLogsArgs),
 }
 

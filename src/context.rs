@@ -37,6 +37,15 @@ impl Ctx {
         }
     }
 
+    /// A context that uses `client` instead of connecting (tests drive commands in-process
+    /// with an instrumented client this way).
+    pub fn with_client(global: GlobalArgs, client: Client) -> Self {
+        Ctx {
+            global,
+            client: std::sync::Mutex::new(Some(client)),
+        }
+    }
+
     /// Ends server sessions and closes connections.
     pub async fn close(&self) {
         let client = self.client.lock().ok().and_then(|mut c| c.take());
@@ -183,6 +192,17 @@ impl Ctx {
     }
 
     pub async fn connect(&self, ws: Option<&Workspace>) -> Result<(Client, UriChoice)> {
+        if let Some(client) = self.client.lock().ok().and_then(|c| c.clone()) {
+            let shown = "(provided client)".to_string();
+            return Ok((
+                client,
+                UriChoice {
+                    uri: String::new(),
+                    source: shown.clone(),
+                    shown,
+                },
+            ));
+        }
         let choice = self.uri(ws)?;
         let client = connect_uri(&choice.uri)
             .await
@@ -206,4 +226,20 @@ pub async fn connect_uri(uri: &str) -> Result<Client> {
         opts.app_name = Some(format!("mongoctl {}", env!("CARGO_PKG_VERSION")));
     }
     Ok(Client::with_options(opts)?)
+}
+
+/// A driver error as one readable line: server errors as `CodeName (code): message`, without
+/// the driver's debug dump of the raw reply.
+pub fn describe_driver_error(e: &mongodb::error::Error) -> String {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match e.kind.as_ref() {
+        ErrorKind::Command(c) => format!("{} ({}): {}", c.code_name, c.code, c.message),
+        ErrorKind::Write(WriteFailure::WriteError(w)) => {
+            format!("write error {}: {}", w.code, w.message)
+        }
+        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => {
+            format!("write concern error {}: {}", w.code, w.message)
+        }
+        _ => e.to_string(),
+    }
 }

@@ -477,7 +477,7 @@ fn diff_collection(
             .validator
             .as_ref()
             .map(doc_to_json)
-            .or_else(|| l.other_validator.as_ref().map(|v| doc_to_json(v)))
+            .or_else(|| l.other_validator.as_ref().map(doc_to_json))
             .unwrap_or(serde_json::Value::Null);
         let new = d
             .validator
@@ -985,5 +985,296 @@ fn json_diff_at(
         (Null, v) => out.push(format!("+ {shown}: {}", compact(v))),
         (v, Null) => out.push(format!("- {shown}: {}", compact(v))),
         _ => out.push(format!("~ {shown}: {} → {}", compact(old), compact(new))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Capped, SeedSet};
+
+    fn coll(name: &str) -> CollectionState {
+        CollectionState::new(name)
+    }
+
+    fn idx(name: &str, key: Document, options: Document) -> IndexDef {
+        IndexDef {
+            name: name.into(),
+            key,
+            options,
+        }
+    }
+
+    fn cluster(colls: Vec<CollectionState>) -> ClusterState {
+        ClusterState {
+            databases: vec![DatabaseState {
+                domain: "auth".into(),
+                name: "db".into(),
+                collections: colls,
+            }],
+        }
+    }
+
+    fn actions(plan: &Plan) -> Vec<(Action, String)> {
+        plan.changes
+            .iter()
+            .map(|c| (c.action, c.summary.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn empty_cluster_gets_database_collection_indexes_and_seeds_in_order() {
+        let mut users = coll("users");
+        users.validator = Some(doc! {"bsonType": "object", "required": ["email"]});
+        users.indexes = vec![idx("email_1", doc! {"email": 1}, doc! {"unique": true})];
+        users.seeds = Some(SeedSet {
+            key: vec!["email".into()],
+            documents: vec![doc! {"email": "a@x"}],
+        });
+        let plan = diff(&cluster(vec![users]), &ClusterState::default(), false);
+        let kinds: Vec<Action> = plan.changes.iter().map(|c| c.action).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                Action::CreateDatabase,
+                Action::CreateCollection,
+                Action::CreateIndex,
+                Action::InsertSeeds
+            ]
+        );
+        let create = &plan.changes[1].commands[0];
+        assert_eq!(
+            create
+                .get_document("validator")
+                .unwrap()
+                .get_document("$jsonSchema")
+                .unwrap()
+                .get_str("bsonType")
+                .unwrap(),
+            "object"
+        );
+        assert!(!plan.changes.iter().any(|c| c.destructive));
+    }
+
+    #[test]
+    fn identical_states_give_an_empty_plan_despite_server_normalisation() {
+        let mut d = coll("t");
+        d.options.collation = Some(doc! {"locale": "fr"});
+        d.options.capped = Some(Capped {
+            size: 1000,
+            max: Some(10),
+        });
+        d.indexes = vec![
+            idx(
+                "title_text_body_text",
+                doc! {"title": "text", "body": "text"},
+                doc! {"weights": {"title": 3}},
+            ),
+            idx(
+                "a_1",
+                doc! {"a": 1},
+                doc! {"unique": false, "sparse": false},
+            ),
+        ];
+        let mut l = coll("t");
+        l.options.collation =
+            Some(doc! {"locale": "fr", "strength": 3, "caseLevel": false, "version": "57.1"});
+        l.options.capped = Some(Capped {
+            size: 1024,
+            max: Some(10),
+        });
+        let full_fr = doc! {"locale": "fr", "strength": 3, "caseLevel": false, "version": "57.1"};
+        l.indexes = vec![
+            idx("_id_", doc! {"_id": 1}, doc! {"collation": full_fr.clone()}),
+            idx(
+                "title_text_body_text",
+                doc! {"_fts": "text", "_ftsx": 1},
+                doc! {"weights": {"body": 1, "title": 3}, "default_language": "english", "language_override": "language", "collation": full_fr.clone()},
+            ),
+            idx("a_1", doc! {"a": 1i64}, doc! {"collation": full_fr}),
+        ];
+        let plan = diff(&cluster(vec![d]), &cluster(vec![l]), false);
+        assert!(plan.is_empty(), "{:?}", actions(&plan));
+        assert!(plan.unmanaged.is_empty());
+    }
+
+    #[test]
+    fn validator_change_is_a_collmod_with_a_readable_diff() {
+        let mut d = coll("users");
+        d.validator =
+            Some(doc! {"required": ["email", "role"], "properties": {"rating": {"maximum": 5}}});
+        let mut l = coll("users");
+        l.validator = Some(
+            doc! {"required": ["email"], "properties": {"rating": {"maximum": 10}, "old": {"bsonType": "string"}}},
+        );
+        let plan = diff(&cluster(vec![d]), &cluster(vec![l]), false);
+        assert_eq!(plan.changes.len(), 1);
+        let c = &plan.changes[0];
+        assert_eq!(c.action, Action::UpdateValidator);
+        assert_eq!(
+            c.details,
+            vec![
+                "+ required: \"role\"",
+                "- properties.old: {\"bsonType\":\"string\"}",
+                "~ properties.rating.maximum: 10 → 5"
+            ]
+        );
+        assert_eq!(c.commands[0].get_str("collMod").unwrap(), "users");
+        assert_eq!(c.commands[0].get_str("validationLevel").unwrap(), "strict");
+    }
+
+    #[test]
+    fn validation_action_change_alone_is_an_options_update() {
+        let mut d = coll("c");
+        d.validator = Some(doc! {"bsonType": "object"});
+        d.options.validation_action = Some("warn".into());
+        let mut l = d.clone();
+        l.options.validation_action = None;
+        let plan = diff(&cluster(vec![d]), &cluster(vec![l]), false);
+        assert_eq!(
+            actions(&plan),
+            vec![(
+                Action::UpdateOptions,
+                "validation strict/error → strict/warn".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn index_changes_are_typed_modify_replace_rename_create_and_unmanaged() {
+        let mut d = coll("c");
+        d.indexes = vec![
+            idx("ttl", doc! {"at": 1}, doc! {"expireAfterSeconds": 60}),
+            idx("u", doc! {"u": 1}, doc! {"unique": true}),
+            idx("new_name", doc! {"r": 1}, doc! {}),
+            idx("n_1", doc! {"n": 1}, doc! {}),
+        ];
+        let mut l = coll("c");
+        l.indexes = vec![
+            idx("_id_", doc! {"_id": 1}, doc! {}),
+            idx("ttl", doc! {"at": 1}, doc! {"expireAfterSeconds": 3600}),
+            idx("u", doc! {"u": 1}, doc! {}),
+            idx("old_name", doc! {"r": 1}, doc! {}),
+            idx("extra", doc! {"x": -1}, doc! {}),
+        ];
+        let plan = diff(&cluster(vec![d.clone()]), &cluster(vec![l.clone()]), false);
+        let got: Vec<(Action, bool)> = plan
+            .changes
+            .iter()
+            .map(|c| (c.action, c.destructive))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Action::ModifyIndex, false),
+                (Action::ReplaceIndex, true),
+                (Action::ReplaceIndex, true),
+                (Action::CreateIndex, false)
+            ]
+        );
+        assert_eq!(
+            plan.changes[0].commands[0],
+            doc! {"collMod": "c", "index": {"name": "ttl", "expireAfterSeconds": 60i64}}
+        );
+        assert_eq!(plan.changes[2].summary, "old_name → new_name (rename)");
+        assert_eq!(plan.unmanaged.len(), 1);
+        assert_eq!(plan.unmanaged[0].index.as_deref(), Some("extra"));
+
+        let pruned = diff(&cluster(vec![d]), &cluster(vec![l]), true);
+        let last = pruned.changes.last().unwrap();
+        assert_eq!((last.action, last.destructive), (Action::DropIndex, true));
+        assert_eq!(
+            last.commands[0],
+            doc! {"dropIndexes": "c", "index": "extra"}
+        );
+    }
+
+    #[test]
+    fn unmanaged_collections_are_dropped_only_with_prune() {
+        let d = cluster(vec![coll("a")]);
+        let l = cluster(vec![coll("a"), coll("legacy"), coll("system.profile")]);
+        let plan = diff(&d, &l, false);
+        assert!(plan.is_empty());
+        assert_eq!(plan.unmanaged.len(), 1);
+        let plan = diff(&d, &l, true);
+        assert_eq!(actions(&plan).len(), 1);
+        assert_eq!(plan.changes[0].action, Action::DropCollection);
+        assert_eq!(plan.changes[0].commands[0], doc! {"drop": "legacy"});
+    }
+
+    #[test]
+    fn impossible_changes_are_blocked_and_capped_resize_is_collmod() {
+        let mut d = coll("c");
+        d.options.capped = Some(Capped {
+            size: 4096,
+            max: None,
+        });
+        let l = coll("c");
+        let plan = diff(&cluster(vec![d.clone()]), &cluster(vec![l]), false);
+        assert_eq!(plan.blocked().count(), 1);
+
+        let mut l2 = coll("c");
+        l2.options.capped = Some(Capped {
+            size: 1024,
+            max: None,
+        });
+        let plan = diff(&cluster(vec![d]), &cluster(vec![l2]), false);
+        assert_eq!(plan.changes[0].action, Action::UpdateOptions);
+        assert_eq!(
+            plan.changes[0].commands[0],
+            doc! {"collMod": "c", "cappedSize": 4096i64, "cappedMax": 0i64}
+        );
+
+        let mut d3 = coll("c");
+        d3.options.collation = Some(doc! {"locale": "en"});
+        let plan = diff(&cluster(vec![d3]), &cluster(vec![coll("c")]), false);
+        assert_eq!(plan.changes[0].action, Action::Blocked);
+    }
+
+    #[test]
+    fn seeds_insert_missing_and_set_only_changed_declared_fields() {
+        let seeds = SeedSet {
+            key: vec!["code".into()],
+            documents: vec![
+                doc! {"code": "a", "name": "A", "n": 1},
+                doc! {"code": "b", "name": "B"},
+                doc! {"code": "c", "name": "C"},
+            ],
+        };
+        let mut d = coll("s");
+        d.seeds = Some(seeds);
+        let mut l = coll("s");
+        l.seeds = Some(SeedSet {
+            key: vec!["code".into()],
+            documents: vec![
+                doc! {"_id": 1, "code": "a", "name": "A", "n": 1.0, "extra": true},
+                doc! {"_id": 2, "code": "b", "name": "Bee"},
+            ],
+        });
+        let plan = diff(&cluster(vec![d]), &cluster(vec![l]), false);
+        assert_eq!(
+            actions(&plan),
+            vec![
+                (Action::UpdateSeed, "[\"b\"]: 1 field(s)".to_string()),
+                (Action::InsertSeeds, "1 document(s) by code".to_string())
+            ]
+        );
+        assert_eq!(
+            plan.changes[0].commands[0],
+            doc! {"update": "s", "updates": [{"q": {"code": "b"}, "u": {"$set": {"name": "B"}}}]}
+        );
+        assert_eq!(plan.changes[0].details, vec!["name: \"Bee\" → \"B\""]);
+        assert_eq!(plan.changes[1].details, vec!["+ [\"c\"]"]);
+    }
+
+    #[test]
+    fn json_diff_reports_paths() {
+        let a = serde_json::json!({"x": 1, "e": ["a", "b"], "n": {"m": [1, {"k": 1}]}});
+        let b =
+            serde_json::json!({"x": 1.0, "e": ["b", "c"], "n": {"m": [1, {"k": 2}]}, "y": null});
+        assert_eq!(
+            json_diff(&a, &b),
+            vec!["- e: \"a\"", "+ e: \"c\"", "~ n.m[1].k: 1 → 2", "+ y: null"]
+        );
     }
 }

@@ -114,7 +114,7 @@ impl ApplyProgress {
             let b = ProgressBar::new(total as u64);
             b.set_style(
                 ProgressStyle::with_template(
-                    "{spinner} [{pos}/{len}] {elapsed_precise} {wide_msg}",
+                    "{spinner} [{pos}/{len}] {elapsed_precise} {prefix} {wide_msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
@@ -124,9 +124,19 @@ impl ApplyProgress {
         ApplyProgress { bar, quiet }
     }
 
+    pub fn is_visible(&self) -> bool {
+        self.bar.is_some()
+    }
+
     pub fn on_event(&self, e: Event) {
         match (&self.bar, e) {
-            (Some(b), Event::Started { label, .. }) => b.set_message(label),
+            (Some(b), Event::Started { label, .. }) => {
+                b.set_prefix("");
+                b.set_message(label);
+            }
+            (Some(b), Event::IndexBuild { done, total }) if total > 0 => {
+                b.set_prefix(format!("scan {}%", done * 100 / total))
+            }
             (Some(b), Event::Finished { steps, .. }) => b.inc(steps.len() as u64),
             (None, Event::Started { label, .. }) if !self.quiet => eprintln!("… {label}"),
             _ => {}

@@ -60,7 +60,10 @@ pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
         ctx.show_progress(),
         ctx.global.quiet || ctx.json(),
     );
-    let report = apply::execute(&client, &plan, |e| progress.on_event(e)).await;
+    let report = apply::execute(&client, &plan, progress.is_visible(), |e| {
+        progress.on_event(e)
+    })
+    .await;
     progress.finish();
     let recorded = history::finish(&client, meta_db, &record, &report).await;
 

@@ -5,7 +5,7 @@ pub mod check;
 pub mod health;
 pub mod list;
 pub mod plan;
-// pub mod sandbox;
+pub mod sandbox;
 pub mod spec_schema;
 
 use anyhow::Result;
@@ -22,6 +22,6 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::List(a) => list::run(a, ctx).await,
         Command::Health => health::run(ctx).await,
         Command::SpecSchema(a) => spec_schema::run(a, ctx),
-        Command::Sandbox(_) => todo!(),
+        Command::Sandbox(a) => sandbox::run(a, ctx).await,
     }
 }
