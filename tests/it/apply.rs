@@ -1,0 +1,317 @@
+//! apply on an empty server, then plan shows nothing; history; failures; scope.
+
+use bson::{Document, doc};
+use futures::TryStreamExt;
+use mongodb::event::command::CommandEvent;
+use mongodb::options::ClientOptions;
+use std::sync::{Arc, Mutex};
+
+use crate::common;
+use crate::support::{copy_workspace, mongoctl, repo, write};
+
+#[tokio::test]
+async fn default_spec_applies_then_plans_clean_and_records_history() {
+    let server = common::standalone().await;
+    let ws = repo();
+    let out = mongoctl(&ws, &["apply", "--yes"]).uri(&server.uri()).run();
+    out.expect_code(0);
+    assert!(out.stdout.contains("Applied"), "{}", out.stdout);
+
+    let plan = mongoctl(&ws, &["plan", "--exit-code"])
+        .uri(&server.uri())
+        .run();
+    plan.expect_code(0);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+
+    let client = server.client();
+    let dbs = client.list_database_names().await.unwrap();
+    for d in [
+        "analysis",
+        "auth",
+        "chatbot",
+        "data",
+        "event",
+        "feedback",
+        "forecast",
+        "notification",
+        "optimization",
+        "reminder",
+        "translation",
+    ] {
+        assert!(
+            dbs.contains(&format!("reminderdb_{d}")),
+            "missing reminderdb_{d} in {dbs:?}"
+        );
+    }
+    // What the seed document asks for, as the server reports it.
+    let users = client
+        .database("reminderdb_auth")
+        .collection::<Document>("users");
+    let idx: Vec<Document> = users
+        .list_indexes()
+        .await
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| bson::to_document(&m).unwrap())
+        .collect();
+    let email = idx
+        .iter()
+        .find(|i| i.get_document("key").unwrap().contains_key("email"))
+        .expect("email index");
+    assert_eq!(email.get_bool("unique").ok(), Some(true), "{email:?}");
+    let err = users
+        .insert_one(doc! {"email": "x@y.z", "role": "janitor"})
+        .await
+        .expect_err("validator must reject");
+    assert!(
+        err.to_string().contains("Document failed validation"),
+        "{err}"
+    );
+
+    let history: Vec<Document> = client
+        .database("mongoctl")
+        .collection::<Document>("apply_history")
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(history.len(), 1, "one apply with changes = one record");
+    assert_eq!(history[0].get_str("status").unwrap(), "succeeded");
+    assert_eq!(history[0].get_str("project").unwrap(), "healthtech");
+    assert!(history[0].get_array("changes").unwrap().len() > 100);
+
+    // A second apply has nothing to do and records nothing.
+    let again = mongoctl(&ws, &["setup"]).uri(&server.uri()).run();
+    again.expect_code(0);
+    assert!(again.stdout.contains("No changes"), "{}", again.stdout);
+    let n = client
+        .database("mongoctl")
+        .collection::<Document>("apply_history")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn every_example_applies_then_plans_clean() {
+    let server = common::standalone().await;
+    for example in ["carechat", "chat-platform", "illajwala"] {
+        let ws = repo().join("examples").join(example);
+        mongoctl(&ws, &["check"]).run().expect_code(0);
+        let out = mongoctl(&ws, &["apply"]).uri(&server.uri()).run();
+        out.expect_code(0);
+        let plan = mongoctl(&ws, &["plan", "--exit-code", "-o", "json"])
+            .uri(&server.uri())
+            .run();
+        plan.expect_code(0);
+        let p = plan.json();
+        assert_eq!(
+            p["changes"].as_array().unwrap().len(),
+            0,
+            "{example}: {}",
+            plan.stdout
+        );
+        assert_eq!(
+            p["unmanaged"].as_array().unwrap().len(),
+            0,
+            "{example}: {}",
+            plan.stdout
+        );
+    }
+}
+
+#[tokio::test]
+async fn apply_on_a_replica_set_converges_too() {
+    let server = common::replica_set(1).await;
+    let ws = repo().join("examples").join("carechat");
+    mongoctl(&ws, &["apply"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    let plan = mongoctl(&ws, &["plan", "--exit-code"])
+        .uri(&server.uri())
+        .run();
+    plan.expect_code(0);
+}
+
+/// The command monitoring proof: an idempotent re-apply, run in-process through the same
+/// command code as the CLI, sends only reads.
+#[tokio::test]
+async fn idempotent_reapply_sends_no_write_commands() {
+    let server = common::standalone().await;
+    let ws = repo();
+    mongoctl(&ws, &["apply"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut opts = ClientOptions::parse(server.uri()).await.unwrap();
+    let sink = seen.clone();
+    opts.command_event_handler = Some(mongodb::event::EventHandler::callback(
+        move |e: CommandEvent| {
+            if let CommandEvent::Started(s) = e {
+                sink.lock().unwrap().push(s.command_name.clone());
+            }
+        },
+    ));
+    let client = mongodb::Client::with_options(opts).unwrap();
+    let cli = <mongoctl::cli::Cli as clap::Parser>::parse_from([
+        "mongoctl",
+        "--spec",
+        ws.to_str().unwrap(),
+        "apply",
+    ]);
+    let ctx = mongoctl::context::Ctx::with_client(cli.global, client);
+    let code = mongoctl::commands::run(cli.command, &ctx).await.unwrap();
+    assert_eq!(code, 0);
+    let names = seen.lock().unwrap().clone();
+    assert!(
+        names.iter().any(|n| n == "listIndexes"),
+        "the re-apply must inspect the server: {names:?}"
+    );
+    let reads = [
+        "listDatabases",
+        "listCollections",
+        "listIndexes",
+        "find",
+        "getMore",
+        "hello",
+        "isMaster",
+        "ping",
+        "endSessions",
+        "killCursors",
+        "buildInfo",
+    ];
+    let writes: Vec<&String> = names
+        .iter()
+        .filter(|n| !reads.contains(&n.as_str()))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "re-apply sent non-read commands: {writes:?}"
+    );
+}
+
+#[tokio::test]
+async fn failed_apply_says_what_ran_and_a_rerun_converges() {
+    let server = common::standalone().await;
+    let client = server.client();
+    // Existing data that violates the declared unique index on users.email.
+    let users = client
+        .database("reminderdb_auth")
+        .collection::<Document>("users");
+    users
+        .insert_many([doc! {"email": "dup@x.org"}, doc! {"email": "dup@x.org"}])
+        .await
+        .unwrap();
+
+    let ws = repo();
+    let out = mongoctl(&ws, &["apply", "--domain", "auth"])
+        .uri(&server.uri())
+        .run();
+    out.expect_code(1);
+    assert!(out.stdout.contains("FAILED"), "{}", out.stdout);
+    assert!(out.stdout.contains("not run"), "{}", out.stdout);
+    assert!(out.stdout.contains("done"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("E11000") || out.stderr.contains("duplicate key"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("run apply again"), "{}", out.stderr);
+    let rec = client
+        .database("mongoctl")
+        .collection::<Document>("apply_history")
+        .find_one(doc! {})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.get_str("status").unwrap(), "failed");
+    assert!(
+        rec.get_array("steps")
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str() == Some("not_run"))
+    );
+
+    users.delete_one(doc! {"email": "dup@x.org"}).await.unwrap();
+    mongoctl(&ws, &["apply", "--domain", "auth"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    mongoctl(&ws, &["plan", "--domain", "auth", "--exit-code"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+}
+
+#[tokio::test]
+async fn domain_scope_and_database_name_from_env() {
+    let server = common::standalone().await;
+    let ws = repo();
+    mongoctl(&ws, &["apply", "--domain", "auth"])
+        .uri(&server.uri())
+        .env("DB_NAME_AUTH", "custom_auth")
+        .run()
+        .expect_code(0);
+    let dbs = server.client().list_database_names().await.unwrap();
+    assert!(dbs.contains(&"custom_auth".to_string()), "{dbs:?}");
+    assert!(
+        !dbs.iter().any(|d| d.starts_with("reminderdb_")),
+        "only the auth domain, under its env name: {dbs:?}"
+    );
+
+    let list = mongoctl(&ws, &["list", "-o", "json"])
+        .uri(&server.uri())
+        .env("DB_NAME_AUTH", "custom_auth")
+        .run();
+    list.expect_code(0);
+    let rows = list.json();
+    let auth = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["domain"] == "auth")
+        .unwrap();
+    assert_eq!(auth["database"], "custom_auth");
+    assert_eq!(auth["database_source"], "env DB_NAME_AUTH");
+    assert_eq!(auth["exists"], true);
+    assert_eq!(auth["missing"].as_array().unwrap().len(), 0);
+    let feedback = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["domain"] == "feedback")
+        .unwrap();
+    assert_eq!(feedback["exists"], false);
+
+    // The manifest's environments: a prefix and the URI variable.
+    let tmp = copy_workspace(&ws);
+    let m = std::fs::read_to_string(tmp.path().join("mongoctl.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&m).unwrap();
+    v["environments"]["ci"] = serde_json::json!({"uriEnv": "CI_MONGO", "databasePrefix": "ci_"});
+    write(
+        tmp.path(),
+        "mongoctl.json",
+        &serde_json::to_string_pretty(&v).unwrap(),
+    );
+    mongoctl(
+        tmp.path(),
+        &["--env", "ci", "apply", "--domain", "feedback"],
+    )
+    .env("CI_MONGO", &server.uri())
+    .run()
+    .expect_code(0);
+    let dbs = server.client().list_database_names().await.unwrap();
+    assert!(
+        dbs.contains(&"ci_reminderdb_feedback".to_string()),
+        "{dbs:?}"
+    );
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real binary against real mongod processes (one per test).
+
+#[path = "../common/mod.rs"]
+mod common;
+mod support;
+
+mod apply;
+mod broken;
+mod cli;
+mod drift;
+mod sandbox;
+mod validator;

@@ -1,0 +1,126 @@
+//! `sandbox`: up → health → up again (no-op) → down leaves no process; auth secrets stay in
+//! 0600 files; a port in use is a clear error.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::{mongoctl, repo};
+
+fn pids(state: &serde_json::Value) -> Vec<u32> {
+    state["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["pid"].as_u64().unwrap() as u32)
+        .collect()
+}
+
+#[test]
+fn up_is_idempotent_and_down_leaves_no_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("sbx");
+    let d = d.to_str().unwrap();
+    let up = mongoctl(&repo(), &["sandbox", "up", "--dir", d, "-o", "json"]).run();
+    up.expect_code(0);
+    let state = up.json();
+    let uri = state["uri"].as_str().unwrap().to_string();
+    assert!(uri.contains("replicaSet=rs0"), "{uri}");
+    let members = pids(&state);
+    assert!(members.iter().all(|p| mongoctl::mongod::pid_is_running(*p)));
+
+    let again = mongoctl(&repo(), &["sandbox", "up", "--dir", d, "-o", "json"]).run();
+    again.expect_code(0);
+    assert_eq!(again.json()["uri"], uri.as_str());
+    assert_eq!(pids(&again.json()), members, "a second up starts nothing");
+    let quiet = mongoctl(&repo(), &["sandbox", "up", "--dir", d, "-q"]).run();
+    assert_eq!(quiet.stdout.trim(), format!("export MONGODB_URI='{uri}'"));
+
+    let health = mongoctl(&repo(), &["health", "-o", "json"]).uri(&uri).run();
+    health.expect_code(0);
+    assert_eq!(health.json()["health"]["members"][0]["state"], "PRIMARY");
+    let status = mongoctl(&repo(), &["sandbox", "status", "--dir", d, "-o", "json"]).run();
+    assert_eq!(status.json()["members"][0]["state"], "PRIMARY");
+
+    mongoctl(&repo(), &["sandbox", "down", "--dir", d, "--purge"])
+        .run()
+        .expect_code(0);
+    assert!(
+        members
+            .iter()
+            .all(|p| !mongoctl::mongod::pid_is_running(*p)),
+        "mongod still running after down"
+    );
+    assert!(!std::path::Path::new(d).exists());
+}
+
+#[test]
+fn auth_sandbox_keeps_the_password_in_private_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("sbx");
+    let ds = d.to_str().unwrap();
+    let up = mongoctl(&repo(), &["sandbox", "up", "--dir", ds, "--auth"]).run();
+    up.expect_code(0);
+    let creds = std::fs::read_to_string(d.join("credentials")).unwrap();
+    let password = creds
+        .lines()
+        .find_map(|l| l.strip_prefix("password="))
+        .unwrap()
+        .to_string();
+    assert!(password.len() >= 20);
+    assert!(!up.all().contains(&password), "up printed the password");
+    for f in ["credentials", "uri", "keyfile"] {
+        let mode = std::fs::metadata(d.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    let uri = std::fs::read_to_string(d.join("uri")).unwrap();
+    let health = mongoctl(&repo(), &["health", "-o", "json"])
+        .uri(uri.trim())
+        .run();
+    health.expect_code(0);
+    assert!(!health.all().contains(&password));
+    assert_eq!(
+        health.json()["health"]["authenticated_users"][0],
+        "root@admin"
+    );
+    // Without credentials the server refuses.
+    let anon = mongoctl(&repo(), &["list"])
+        .uri(
+            up.stdout
+                .lines()
+                .find_map(|l| l.strip_prefix("URI: "))
+                .unwrap()
+                .split_whitespace()
+                .next()
+                .unwrap(),
+        )
+        .run();
+    anon.expect_code(1);
+    let down = mongoctl(&repo(), &["sandbox", "down", "--dir", ds, "--purge"]).run();
+    down.expect_code(0);
+    assert!(!down.all().contains(&password));
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("sbx");
+    let out = mongoctl(
+        &repo(),
+        &[
+            "sandbox",
+            "up",
+            "--dir",
+            d.to_str().unwrap(),
+            "--port",
+            &port,
+        ],
+    )
+    .run();
+    out.expect_code(1);
+    assert!(
+        out.stderr.contains(&format!("port {port} is in use")),
+        "{}",
+        out.stderr
+    );
+}

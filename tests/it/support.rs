@@ -1,0 +1,120 @@
+//! Running the real `mongoctl` binary the way a user does, with a clean environment.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::mongoctl_bin;
+
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Both streams, for "never printed" assertions.
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+pub struct Run {
+    cmd: Command,
+}
+
+/// `mongoctl <args>` with no inherited MongoDB settings, no terminal, and the given spec.
+pub fn mongoctl(spec: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(mongoctl_bin());
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CI", "true")
+        .arg("--spec")
+        .arg(spec)
+        .args(args);
+    // Keep the mongod the test harness uses (scripts/test exports it).
+    if let Ok(m) = std::env::var("MONGOD") {
+        cmd.env("MONGOD", m);
+    }
+    cmd.stdin(std::process::Stdio::null());
+    Run { cmd }
+}
+
+impl Run {
+    pub fn uri(mut self, uri: &str) -> Self {
+        self.cmd.arg("--uri").arg(uri);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn run(mut self) -> Output {
+        let out = self.cmd.output().expect("running mongoctl");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A private, writable copy of a workspace (the repo root's or an example's).
+pub fn copy_workspace(src: &Path) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("mongoctl-spec-")
+        .tempdir()
+        .expect("tempdir");
+    std::fs::copy(src.join("mongoctl.json"), dir.path().join("mongoctl.json"))
+        .expect("copy manifest");
+    for kind in ["schemas", "indexes", "seeds"] {
+        copy_dir(&src.join(kind), &dir.path().join(kind));
+    }
+    dir
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    let Ok(entries) = std::fs::read_dir(src) else {
+        return;
+    };
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in entries.flatten() {
+        let to = dst.join(e.file_name());
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), to).expect("copy");
+        }
+    }
+}
+
+/// Writes `text` to `rel` inside a workspace, creating folders.
+pub fn write(ws: &Path, rel: &str, text: &str) {
+    let p = ws.join(rel);
+    std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
