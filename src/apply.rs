@@ -10,6 +10,7 @@ use mongodb::Client;
 use serde::Serialize;
 
 use crate::diff::{Action, Plan};
+use crate::secrets::Secrets;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -60,12 +61,7 @@ pub enum Event<'a> {
 /// collection go in a single `createIndexes`, so the collection is scanned once.
 ///
 /// With `watch_index_builds`, long index builds report their progress while they run.
-pub async fn execute(
-    client: &Client,
-    plan: &Plan,
-    watch_index_builds: bool,
-    mut observe: impl FnMut(Event),
-) -> ApplyReport {
+pub async fn execute(client: &Client, plan: &Plan, secrets: &Secrets, watch_index_builds: bool, mut observe: impl FnMut(Event)) -> ApplyReport {
     let mut steps = vec![StepStatus::NotRun; plan.changes.len()];
     let mut i = 0;
     while i < plan.changes.len() {
@@ -100,7 +96,14 @@ pub async fn execute(
         let commands: Vec<Document> = if group.len() > 1 {
             vec![merge_create_indexes(plan, &group)]
         } else {
-            change.commands.clone()
+            match secrets.inject(change) {
+                Ok(c) => c,
+                Err(e) => {
+                    steps[i] = StepStatus::Failed { error: format!("{e:#}") };
+                    observe(Event::Finished { steps: &group, ok: false });
+                    break;
+                }
+            }
         };
         let run = run_commands(client, &change.database, &commands);
         let result = if watch_index_builds

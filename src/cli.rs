@@ -34,6 +34,9 @@ pub struct GlobalArgs {
     /// Connection string; overrides MONGODB_URI and the environment's uriEnv
     #[arg(long, global = true, value_name = "URI")]
     pub uri: Option<String>,
+    /// User to authenticate as (password from MONGOCTL_PASSWORD, else a hidden prompt)
+    #[arg(long, short = 'u', global = true, env = "MONGOCTL_USERNAME", value_name = "USER")]
+    pub username: Option<String>,
     /// Environment from the manifest (its URI variable, database names)
     #[arg(long = "env", global = true, env = "MONGOCTL_ENV", value_name = "NAME")]
     pub environment: Option<String>,
@@ -89,6 +92,12 @@ pub enum Command {
         after_help = "Example:\n  mongoctl spec-schema manifest\n  mongoctl spec-schema --write .mongoctl/schema"
     )]
     SpecSchema(SpecSchemaArgs),
+    /// Report users and roles against the spec: undeclared, over-privileged, weak, drifted
+    #[command(after_help = "Example:\n  mongoctl audit\n  mongoctl audit -o json   # exit 2 when there are findings")]
+    Audit(crate::commands::audit::AuditArgs),
+    /// Manage declared users' passwords
+    #[command(subcommand, after_help = "Example:\n  mongoctl users rotate svc_auth --secrets-file ~/secrets/dev.jsonl")]
+    Users(crate::commands::users::UsersCommand),
     /// A local MongoDB replica set for development
     #[command(
         subcommand,
@@ -129,6 +138,9 @@ pub struct ApplyArgs {
     /// Show the plan and stop
     #[arg(long)]
     pub dry_run: bool,
+    /// Where generated passwords of new users are appended (created 0600, never overwritten)
+    #[arg(long, env = "MONGOCTL_SECRETS_FILE", value_name = "PATH")]
+    pub secrets_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

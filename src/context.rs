@@ -204,7 +204,11 @@ impl Ctx {
             ));
         }
         let choice = self.uri(ws)?;
-        let client = connect_uri(&choice.uri)
+        let password = match &self.global.username {
+            Some(user) => Some(ask_password(user).await?),
+            None => None,
+        };
+        let client = connect_with(&choice.uri, self.global.username.as_deref().zip(password.as_deref()))
             .await
             .with_context(|| format!("connecting to {} (from {})", choice.shown, choice.source))?;
         if let Ok(mut slot) = self.client.lock() {
@@ -214,11 +218,33 @@ impl Ctx {
     }
 }
 
+/// The password for `--username`: `MONGOCTL_PASSWORD`, else a hidden prompt on a terminal.
+async fn ask_password(user: &str) -> Result<String> {
+    if let Ok(p) = std::env::var("MONGOCTL_PASSWORD") {
+        crate::redact::register(&p);
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        bail!("--username {user}: set MONGOCTL_PASSWORD (there is no terminal to ask for the password on)");
+    }
+    let prompt = format!("Password for {user}");
+    let p = tokio::task::spawn_blocking(move || dialoguer::Password::new().with_prompt(prompt).interact()).await??;
+    crate::redact::register(&p);
+    Ok(p)
+}
+
 /// A client with mongoctl's defaults (5 s server selection unless the URI says otherwise).
 pub async fn connect_uri(uri: &str) -> Result<Client> {
-    let mut opts = ClientOptions::parse(uri)
-        .await
-        .context("invalid connection string")?;
+    connect_with(uri, None).await
+}
+
+/// As [`connect_uri`], with explicit credentials (`--username`) overriding the URI's.
+pub async fn connect_with(uri: &str, credentials: Option<(&str, &str)>) -> Result<Client> {
+    let mut opts = ClientOptions::parse(uri).await.context("invalid connection string")?;
+    if let Some((user, password)) = credentials {
+        let source = opts.credential.as_ref().and_then(|c| c.source.clone()).unwrap_or_else(|| "admin".into());
+        opts.credential = Some(mongodb::options::Credential::builder().username(user.to_string()).password(password.to_string()).source(source).build());
+    }
     if opts.server_selection_timeout.is_none() {
         opts.server_selection_timeout = Some(Duration::from_secs(5));
     }

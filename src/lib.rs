@@ -19,4 +19,5 @@ pub mod model;
 pub mod mongod;
 pub mod redact;
 pub mod render;
+pub mod secrets;
 pub mod spec;

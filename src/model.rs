@@ -12,6 +12,108 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ClusterState {
     pub databases: Vec<DatabaseState>,
+    /// Access control; `None` when the spec declares no roles or users (then the cluster's
+    /// users and roles are neither read nor changed).
+    pub access: Option<Access>,
+}
+
+/// Custom roles (all defined in `admin`) and users, with database names resolved.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Access {
+    pub roles: Vec<RoleDef>,
+    pub users: Vec<UserDef>,
+    /// Live only: the users this connection is authenticated as (`name@db`); never pruned.
+    pub connected_as: Vec<String>,
+}
+
+/// A role reference as MongoDB stores it: `{role, db}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct RoleRef {
+    pub role: String,
+    pub db: String,
+}
+
+impl std::fmt::Display for RoleRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.role, self.db)
+    }
+}
+
+/// One privilege: a resource (`{db, collection}` or `{cluster: true}`) and its actions,
+/// kept sorted so that comparison ignores order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Privilege {
+    pub resource: Document,
+    pub actions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoleDef {
+    pub name: String,
+    pub db: String,
+    pub privileges: Vec<Privilege>,
+    pub roles: Vec<RoleRef>,
+}
+
+/// Where a user's password comes from. The value itself never enters the model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordSource {
+    Env(String),
+    File(std::path::PathBuf),
+    Generate,
+}
+
+impl std::fmt::Display for PasswordSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PasswordSource::Env(v) => write!(f, "env {v}"),
+            PasswordSource::File(p) => write!(f, "file {}", p.display()),
+            PasswordSource::Generate => f.write_str("generated"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserDef {
+    pub name: String,
+    /// The authentication database.
+    pub db: String,
+    pub roles: Vec<RoleRef>,
+    pub mechanisms: Vec<String>,
+    /// `authenticationRestrictions`, as MongoDB takes them.
+    pub restrictions: Vec<Document>,
+    /// `service` (default), `human` or `admin`: `audit` holds service users to the strictest rules.
+    pub purpose: String,
+    /// Desired side only.
+    pub password: Option<PasswordSource>,
+}
+
+/// Puts roles, users, their role lists and privileges in a canonical order, so the desired
+/// and live sides compare regardless of the order either was written in.
+pub fn normalize_access(roles: &mut [RoleDef], users: &mut [UserDef]) {
+    for r in roles.iter_mut() {
+        for p in &mut r.privileges {
+            p.actions.sort();
+            p.actions.dedup();
+        }
+        r.privileges.sort_by_key(|p| p.resource.to_string());
+        r.roles.sort();
+        r.roles.dedup();
+    }
+    for u in users.iter_mut() {
+        u.roles.sort();
+        u.roles.dedup();
+        u.mechanisms.sort();
+    }
+    roles.sort_by(|a, b| (&a.db, &a.name).cmp(&(&b.db, &b.name)));
+    users.sort_by(|a, b| (&a.db, &a.name).cmp(&(&b.db, &b.name)));
+}
+
+impl UserDef {
+    pub fn id(&self) -> String {
+        format!("{}@{}", self.name, self.db)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -88,10 +88,10 @@ pub fn plan(plan: &Plan, prune: bool, verbose: bool) {
     if !plan.unmanaged.is_empty() && !prune {
         let mut t = table(&["unmanaged", "target"]);
         for u in &plan.unmanaged {
-            let what = match &u.index {
-                Some(i) => format!("{}.{} index {i}", u.database, u.collection),
-                None => format!("{}.{}", u.database, u.collection),
-            };
+            let mut what = u.target();
+            if u.protected {
+                what.push_str(" (connected as; never dropped)");
+            }
             t.add_row(vec![u.kind.to_string(), what]);
         }
         println!("{t}");

@@ -10,14 +10,11 @@ use crate::context::Ctx;
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::history;
 use crate::render;
+use crate::secrets;
 
 pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
     if args.dry_run {
-        let plan_args = PlanArgs {
-            scope: args.scope,
-            prune: args.prune,
-            exit_code: false,
-        };
+        let plan_args = PlanArgs { scope: args.scope, prune: args.prune, exit_code: false };
         return super::plan::run(plan_args, ctx).await;
     }
     let (ws, client, plan) = super::plan::compute(ctx, &args.scope.domain, args.prune).await?;
@@ -45,6 +42,7 @@ pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
     }
 
     let environment = ctx.environment(&ws)?.map(|(n, _)| n);
+    let secrets = secrets::resolve(&plan, args.secrets_file.as_deref(), environment.as_deref())?;
     let meta_db = ws.manifest.metadata_database.as_str();
     let record = history::start(
         &client,
@@ -60,7 +58,7 @@ pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
         ctx.show_progress(),
         ctx.global.quiet || ctx.json(),
     );
-    let report = apply::execute(&client, &plan, progress.is_visible(), |e| {
+    let report = apply::execute(&client, &plan, &secrets, progress.is_visible(), |e| {
         progress.on_event(e)
     })
     .await;

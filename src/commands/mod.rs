@@ -1,12 +1,14 @@
 //! One module per subcommand; `run` dispatches.
 
 pub mod apply;
+pub mod audit;
 pub mod check;
 pub mod health;
 pub mod list;
 pub mod plan;
 pub mod sandbox;
 pub mod spec_schema;
+pub mod users;
 
 use anyhow::Result;
 
@@ -21,6 +23,8 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Apply(a) => apply::run(a, ctx).await,
         Command::List(a) => list::run(a, ctx).await,
         Command::Health => health::run(ctx).await,
+        Command::Audit(a) => audit::run(a, ctx).await,
+        Command::Users(a) => users::run(a, ctx).await,
         Command::SpecSchema(a) => spec_schema::run(a, ctx),
         Command::Sandbox(a) => sandbox::run(a, ctx).await,
     }

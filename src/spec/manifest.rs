@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use bson::Document;
 use serde_json::Value;
 
+use super::access::{self, RoleSpec, UserSpec};
 use super::fields::{Reader, did_you_mean};
 use crate::jsonpath::JsonPath;
 use crate::model::{Capped, CollectionOptions, Timeseries};
@@ -18,6 +19,8 @@ pub struct Manifest {
     pub default_environment: Option<String>,
     pub environments: BTreeMap<String, Environment>,
     pub domains: Vec<Domain>,
+    pub roles: Vec<RoleSpec>,
+    pub users: Vec<UserSpec>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -59,7 +62,7 @@ const TOP: &[&str] = &[
     "defaultEnvironment",
     "environments",
     "domains",
-];
+ "roles", "users"];
 const ENV: &[&str] = &["uriEnv", "databasePrefix", "databases", "description"];
 const DOMAIN: &[&str] = &["database", "databaseEnv", "description", "collections"];
 const COLLECTION: &[&str] = &[
@@ -130,16 +133,16 @@ fn is_identifier(s: &str) -> bool {
 
 /// Validates the manifest, returning what could be read (possibly partial) — the caller
 /// decides from the diagnostics whether it is usable.
-pub fn read(r: &mut Reader, v: &Value) -> Option<Manifest> {
-    let root = JsonPath::root();
-    let top = r.object(&root, v, TOP, "the manifest")?;
+pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifest> {
+    let root_path = JsonPath::root();
+    let top = r.object(&root_path, v, TOP, "the manifest")?;
     let project = r
-        .required(&root, top, "project", "the manifest")
-        .and_then(|p| r.string(&root.key("project"), p))
+        .required(&root_path, top, "project", "the manifest")
+        .and_then(|p| r.string(&root_path.key("project"), p))
         .unwrap_or_default();
     let metadata_database = match top.get("metadataDatabase") {
         Some(m) => {
-            let p = root.key("metadataDatabase");
+            let p = root_path.key("metadataDatabase");
             let name = r.string(&p, m).unwrap_or_default();
             if let Some(problem) = database_name_problem(&name) {
                 r.error(p, problem);
@@ -151,7 +154,7 @@ pub fn read(r: &mut Reader, v: &Value) -> Option<Manifest> {
 
     let mut environments = BTreeMap::new();
     if let Some(envs) = top.get("environments") {
-        let p = root.key("environments");
+        let p = root_path.key("environments");
         match envs.as_object() {
             Some(map) => {
                 for (name, ev) in map {
@@ -170,7 +173,7 @@ pub fn read(r: &mut Reader, v: &Value) -> Option<Manifest> {
     }
 
     let default_environment = top.get("defaultEnvironment").and_then(|d| {
-        let p = root.key("defaultEnvironment");
+        let p = root_path.key("defaultEnvironment");
         let name = r.string(&p, d)?;
         if !environments.contains_key(&name) {
             let hint = did_you_mean(&name, environments.keys().map(String::as_str))
@@ -185,8 +188,8 @@ pub fn read(r: &mut Reader, v: &Value) -> Option<Manifest> {
     });
 
     let mut domains = Vec::new();
-    if let Some(dv) = r.required(&root, top, "domains", "the manifest") {
-        let p = root.key("domains");
+    if let Some(dv) = r.required(&root_path, top, "domains", "the manifest") {
+        let p = root_path.key("domains");
         match dv.as_object() {
             Some(map) if map.is_empty() => r.error(p, "declare at least one domain"),
             Some(map) => {
@@ -218,7 +221,7 @@ pub fn read(r: &mut Reader, v: &Value) -> Option<Manifest> {
     for d in &domains {
         if let Some(other) = seen.insert(&d.database, &d.name) {
             r.error(
-                root.key("domains").key(d.name.as_str()).key("database"),
+                root_path.key("domains").key(d.name.as_str()).key("database"),
                 format!(
                     "database \"{}\" is already used by domain \"{other}\"",
                     d.database
@@ -230,7 +233,7 @@ pub fn read(r: &mut Reader, v: &Value) -> Option<Manifest> {
         for dom in env.databases.keys() {
             if !domains.iter().any(|d| &d.name == dom) {
                 r.error(
-                    root.key("environments")
+                    root_path.key("environments")
                         .key(env_name.as_str())
                         .key("databases")
                         .key(dom.as_str()),
@@ -240,13 +243,24 @@ pub fn read(r: &mut Reader, v: &Value) -> Option<Manifest> {
         }
     }
 
-    Some(Manifest {
-        project,
-        metadata_database,
-        default_environment,
-        environments,
-        domains,
-    })
+    let domain_names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
+    let roles = top.get("roles").map(|v| access::read_roles(r, &root_path.key("roles"), v, &domain_names)).unwrap_or_default();
+    let custom: Vec<String> = roles.iter().map(|x| x.name.clone()).collect();
+    let users = top.get("users").map(|v| access::read_users(r, &root_path.key("users"), v, &domain_names, &custom, root)).unwrap_or_default();
+    // Literal secrets anywhere else in the manifest (users' passwords are checked above).
+    for (k, x) in top {
+        if k == "users" {
+            for (name, u) in x.as_object().into_iter().flatten() {
+                for (f, fv) in u.as_object().into_iter().flatten().filter(|(f, _)| f.as_str() != "password") {
+                    access::scan_literal_secrets(r, fv, &root_path.key("users").key(name.as_str()).key(f.as_str()));
+                }
+            }
+        } else {
+            access::scan_literal_secrets(r, x, &root_path.key(k.as_str()));
+        }
+    }
+
+    Some(Manifest { project, metadata_database, default_environment, environments, domains, roles, users })
 }
 
 fn read_environment(r: &mut Reader, p: &JsonPath, v: &Value) -> Environment {

@@ -1,6 +1,7 @@
 //! Reading and checking a spec workspace: the manifest plus `schemas/`, `indexes/` and
 //! `seeds/`. Every problem becomes a located [`Diagnostic`]; nothing here touches a cluster.
 
+pub mod access;
 pub mod diag;
 pub mod fields;
 pub mod indexes;
@@ -11,7 +12,7 @@ pub mod source;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use bson::{Bson, Document};
+use bson::{Bson, Document, doc};
 
 pub use diag::Diagnostic;
 use fields::{Reader, did_you_mean};
@@ -20,7 +21,7 @@ use source::SourceFile;
 
 use crate::jsonpath::JsonPath;
 use crate::jsonschema::{CompiledSchema, Severity, lint};
-use crate::model::{ClusterState, CollectionState, DatabaseState, IndexDef, SeedSet};
+use crate::model::{Access, ClusterState, CollectionState, DatabaseState, IndexDef, Privilege, RoleDef, RoleRef, SeedSet, UserDef};
 
 /// (domain, collection)
 pub type CollKey = (String, String);
@@ -80,7 +81,7 @@ pub fn load(root: &Path) -> Loaded {
     let manifest = match read_file(root, manifest_rel, &mut diags) {
         Some(src) => {
             files += 1;
-            manifest::read(&mut Reader::new(&src, &mut diags), &src.value)
+            manifest::read(&mut Reader::new(&src, &mut diags), &src.value, root)
         }
         None => None,
     };
@@ -119,6 +120,7 @@ pub fn load(root: &Path) -> Loaded {
                     ws.indexes.insert(key, defs);
                 }
                 _ => {
+                    access::scan_literal_secrets(&mut r, &src.value, &JsonPath::root());
                     let schema = ws.schemas.get(&key).map(|s| &s.compiled);
                     if let Some(s) = seeds::read(&mut r, &src.value, schema) {
                         ws.seeds.insert(key, s);
@@ -308,8 +310,63 @@ impl Workspace {
                     .collect(),
             })
             .collect();
-        ClusterState { databases }
+        // Users and roles are cluster-wide: a run scoped to some domains leaves them alone.
+        let declares_access = !self.manifest.roles.is_empty() || !self.manifest.users.is_empty();
+        let access = (declares_access && domains.is_empty()).then(|| self.access(names));
+        ClusterState { databases, access }
     }
+
+    /// Roles and users with domain references resolved to database names.
+    fn access(&self, names: &BTreeMap<String, String>) -> Access {
+        let db_of = |domain: &str| names.get(domain).cloned().unwrap_or_else(|| domain.to_string());
+        let role_ref = |r: &access::RoleRefSpec| RoleRef {
+            role: r.role.clone(),
+            db: match &r.target {
+                access::RoleTarget::Domain(d) => db_of(d),
+                access::RoleTarget::Db(db) => db.clone(),
+                access::RoleTarget::Custom => "admin".to_string(),
+            },
+        };
+        let mut roles: Vec<RoleDef> = self
+            .manifest
+            .roles
+            .iter()
+            .map(|r| RoleDef {
+                name: r.name.clone(),
+                db: "admin".into(),
+                privileges: r
+                    .privileges
+                    .iter()
+                    .map(|p| Privilege {
+                        resource: match &p.resource {
+                            access::ResourceSpec::Domain { domain, collection } => doc! {"db": db_of(domain), "collection": collection},
+                            access::ResourceSpec::Db { db, collection } => doc! {"db": db, "collection": collection},
+                            access::ResourceSpec::Cluster => doc! {"cluster": true},
+                        },
+                        actions: p.actions.clone(),
+                    })
+                    .collect(),
+                roles: r.roles.iter().map(role_ref).collect(),
+            })
+            .collect();
+        let mut users: Vec<UserDef> = self
+            .manifest
+            .users
+            .iter()
+            .map(|u| UserDef {
+                name: u.name.clone(),
+                db: u.db.clone(),
+                roles: u.roles.iter().map(role_ref).collect(),
+                mechanisms: u.mechanisms.clone(),
+                restrictions: u.restrictions.clone(),
+                purpose: u.purpose.clone(),
+                password: u.password.clone(),
+            })
+            .collect();
+        crate::model::normalize_access(&mut roles, &mut users);
+        Access { roles, users, connected_as: vec![] }
+    }
+
 }
 
 pub fn json_to_doc(v: &serde_json::Value) -> Option<Document> {

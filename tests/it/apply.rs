@@ -13,7 +13,8 @@ use crate::support::{copy_workspace, mongoctl, repo, write};
 async fn default_spec_applies_then_plans_clean_and_records_history() {
     let server = common::standalone().await;
     let ws = repo();
-    let out = mongoctl(&ws, &["apply", "--yes"]).uri(&server.uri()).run();
+    let secrets = tempfile::tempdir().unwrap();
+    let out = mongoctl(&ws, &["apply", "--yes"]).uri(&server.uri()).secrets_in(secrets.path()).run();
     out.expect_code(0);
     assert!(out.stdout.contains("Applied"), "{}", out.stdout);
 
@@ -100,8 +101,9 @@ async fn default_spec_applies_then_plans_clean_and_records_history() {
 
 #[tokio::test]
 async fn every_example_applies_then_plans_clean() {
-    let server = common::standalone().await;
+    // One server per example: users and roles are cluster-wide.
     for example in ["carechat", "chat-platform", "illajwala"] {
+        let server = common::standalone().await;
         let ws = repo().join("examples").join(example);
         mongoctl(&ws, &["check"]).run().expect_code(0);
         let out = mongoctl(&ws, &["apply"]).uri(&server.uri()).run();
@@ -148,6 +150,7 @@ async fn idempotent_reapply_sends_no_write_commands() {
     let ws = repo();
     mongoctl(&ws, &["apply"])
         .uri(&server.uri())
+        .secrets_in(tempfile::tempdir().unwrap().path())
         .run()
         .expect_code(0);
 
@@ -180,9 +183,7 @@ async fn idempotent_reapply_sends_no_write_commands() {
         "listDatabases",
         "listCollections",
         "listIndexes",
-        "find",
-        "getMore",
-        "hello",
+        "find", "getMore", "usersInfo", "rolesInfo", "connectionStatus", "hello",
         "isMaster",
         "ping",
         "endSessions",

@@ -32,6 +32,7 @@ async fn out_of_band_changes_are_detected_precisely_and_converge() {
     let ws = repo();
     mongoctl(&ws, &["apply"])
         .uri(&server.uri())
+        .secrets_in(tempfile::tempdir().unwrap().path())
         .run()
         .expect_code(0);
 
@@ -127,6 +128,7 @@ async fn out_of_band_changes_are_detected_precisely_and_converge() {
 
     mongoctl(&ws, &["apply"])
         .uri(&server.uri())
+        .secrets_in(tempfile::tempdir().unwrap().path())
         .run()
         .expect_code(0);
     let after = mongoctl(&ws, &["plan", "-o", "json", "--exit-code"])

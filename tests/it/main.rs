@@ -4,6 +4,7 @@
 mod common;
 mod support;
 
+mod access;
 mod apply;
 mod broken;
 mod cli;

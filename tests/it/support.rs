@@ -50,6 +50,12 @@ pub fn mongoctl(spec: &Path, args: &[&str]) -> Run {
         .arg("--spec")
         .arg(spec)
         .args(args);
+    // A fresh secrets file per run, under target/ (git-ignored): specs with generated
+    // passwords apply without every test naming one.
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let secrets = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("secrets-{}-{n}.jsonl", std::process::id()));
+    cmd.env("MONGOCTL_SECRETS_FILE", secrets);
     // Keep the mongod the test harness uses (scripts/test exports it).
     if let Ok(m) = std::env::var("MONGOD") {
         cmd.env("MONGOD", m);
@@ -62,6 +68,12 @@ impl Run {
     pub fn uri(mut self, uri: &str) -> Self {
         self.cmd.arg("--uri").arg(uri);
         self
+    }
+
+    /// `--secrets-file` in `dir` (the default spec generates service users' passwords).
+    pub fn secrets_in(self, dir: &Path) -> Self {
+        let file = dir.join("secrets.jsonl");
+        self.env("MONGOCTL_SECRETS_FILE", file.to_str().expect("utf-8 path"))
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
