@@ -634,7 +634,7 @@ fn matched_by_key(d: &CollectionState, l: &CollectionState, live_idx: &IndexDef)
         !l.indexes.iter().any(|li| li.name == x.name)
             && same_identity(
                 &normalize(x, coll_collation),
-                &normalize(live_idx, coll_collation),
+                &normalize(live_idx, None),
             )
     })
 }
@@ -674,8 +674,10 @@ fn collation_matches(desired: Option<&Document>, live: Option<&Document>) -> boo
 }
 
 /// Rewrites an index into the form the server reports: text keys become `_fts`/`_ftsx` with
-/// weights and language defaults, false booleans disappear, the collection's collation is
-/// inherited, and server-chosen versions are dropped.
+/// weights and language defaults, false booleans disappear, server-chosen versions are
+/// dropped, and a declared index without a collation inherits the collection's
+/// (`coll_collation`). Live indexes are normalised with `None`: the server always reports a
+/// non-simple collation, so a live index without one is a `simple` one.
 pub fn normalize(idx: &IndexDef, coll_collation: Option<&Document>) -> IndexDef {
     let mut options = Document::new();
     for (k, v) in &idx.options {
@@ -774,7 +776,7 @@ fn diff_indexes(db: &str, d: &CollectionState, l: &CollectionState, out: &mut Ve
             // Same identity under another name: MongoDB refuses a second one, so rename by replacing.
             if let Some(pos) = live_left
                 .iter()
-                .position(|li| same_identity(&nw, &normalize(li, cc)))
+                .position(|li| same_identity(&nw, &normalize(li, None)))
             {
                 let old = live_left.remove(pos);
                 let mut c = change(
@@ -795,7 +797,7 @@ fn diff_indexes(db: &str, d: &CollectionState, l: &CollectionState, out: &mut Ve
             continue;
         };
         let live = live_left.remove(pos);
-        let nl = normalize(live, cc);
+        let nl = normalize(live, None);
         let key_same = doc_eq(&nw.key, &nl.key, true);
         let diffs = differing_options(&nw, &nl);
         if key_same && diffs.is_empty() {
@@ -1292,6 +1294,19 @@ mod tests {
         let plan = diff(&cluster(vec![d]), &cluster(vec![l]), false);
         assert!(plan.is_empty(), "{:?}", actions(&plan));
         assert!(plan.unmanaged.is_empty());
+    }
+
+    #[test]
+    fn a_simple_collation_index_on_a_collated_collection_is_not_drift() {
+        let mut d = coll("t");
+        d.options.collation = Some(doc! {"locale": "fr"});
+        d.indexes = vec![idx("code_1", doc! {"code": 1}, doc! {"collation": {"locale": "simple"}}), idx("name_1", doc! {"name": 1}, doc! {})];
+        let mut l = coll("t");
+        l.options.collation = Some(doc! {"locale": "fr", "strength": 3});
+        // What listIndexes reports: no collation for the simple one, the inherited one spelled out.
+        l.indexes = vec![idx("code_1", doc! {"code": 1}, doc! {}), idx("name_1", doc! {"name": 1}, doc! {"collation": {"locale": "fr", "strength": 3}})];
+        let plan = diff(&cluster(vec![d]), &cluster(vec![l]), false);
+        assert!(plan.is_empty(), "{:?}", actions(&plan));
     }
 
     #[test]
