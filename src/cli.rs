@@ -104,6 +104,22 @@ pub enum Command {
         after_help = "Example:\n  mongoctl sandbox up --nodes 3\n  eval \"$(mongoctl sandbox up -q)\""
     )]
     Sandbox(SandboxCommand),
+    /// Database and collection sizes, index usage, server and replication health, growth
+    #[command(
+        after_help = "Example:\n  mongoctl stats --collections --sort docs\n  mongoctl stats --indexes --flagged\n  mongoctl stats --server\n  mongoctl stats --watch 2\n  mongoctl stats --record   # daily from cron, then: mongoctl stats --growth"
+    )]
+    Stats(crate::commands::stats::StatsArgs),
+    /// The query profiler: status, set the level, the slowest operations
+    #[command(
+        subcommand,
+        after_help = "Example:\n  mongoctl profile set --level 1 --slowms 50 --domain auth\n  mongoctl profile slow --limit 20 --since 1h"
+    )]
+    Profile(crate::commands::profile::ProfileCommand),
+    /// The winning query plan of a find: index used or COLLSCAN, keys/docs examined, time
+    #[command(
+        after_help = "Example:\n  mongoctl explain --domain auth --collection users --filter '{\"email\": \"a@b.c\"}'\n  mongoctl explain -d reminder -c reminders --filter '{\"status\": \"due\"}' --sort '{\"due_at\": 1}'"
+    )]
+    Explain(crate::commands::explain::ExplainArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]

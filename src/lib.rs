@@ -21,3 +21,4 @@ pub mod redact;
 pub mod render;
 pub mod secrets;
 pub mod spec;
+pub mod stats;

@@ -7,6 +7,9 @@ pub mod health;
 pub mod list;
 pub mod plan;
 pub mod sandbox;
+pub mod stats;
+pub mod profile;
+pub mod explain;
 pub mod spec_schema;
 pub mod users;
 
@@ -27,5 +30,8 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Users(a) => users::run(a, ctx).await,
         Command::SpecSchema(a) => spec_schema::run(a, ctx),
         Command::Sandbox(a) => sandbox::run(a, ctx).await,
+        Command::Stats(a) => stats::run(a, ctx).await,
+        Command::Profile(a) => profile::run(a, ctx).await,
+        Command::Explain(a) => explain::run(a, ctx).await,
     }
 }

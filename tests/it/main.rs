@@ -10,4 +10,5 @@ mod broken;
 mod cli;
 mod drift;
 mod sandbox;
+mod stats;
 mod validator;
