@@ -61,6 +61,8 @@ pub struct GlobalArgs {
 pub enum OutputFormat {
     Table,
     Json,
+    /// GitHub Actions annotations (`::error file=…::…`; `verify` only, others print tables)
+    Github,
 }
 
 #[derive(Subcommand, Debug)]
@@ -120,6 +122,24 @@ pub enum Command {
         after_help = "Example:\n  mongoctl explain --domain auth --collection users --filter '{\"email\": \"a@b.c\"}'\n  mongoctl explain -d reminder -c reminders --filter '{\"status\": \"due\"}' --sort '{\"due_at\": 1}'"
     )]
     Explain(crate::commands::explain::ExplainArgs),
+    /// CI gate: check, then drift (exit 2), then documents that violate their declared schema
+    #[command(
+        after_help = "Example:\n  mongoctl verify\n  mongoctl verify --samples 10 -o json\n  mongoctl verify --output github   # annotations in a GitHub Actions job"
+    )]
+    Verify(crate::commands::verify::VerifyArgs),
+    /// Scaffold a new workspace, or write one from a live cluster (--from-cluster)
+    #[command(
+        after_help = "Example:\n  mongoctl init my-spec --project shop --domain orders --collections orders,carts --yes\n  mongoctl init exported --from-cluster --uri mongodb://127.0.0.1:27017 --prefix reminderdb_"
+    )]
+    Init(crate::commands::init::InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(
+        after_help = "Example:\n  mongoctl completions bash > ~/.local/share/bash-completion/completions/mongoctl\n  mongoctl completions zsh > \"${fpath[1]}/_mongoctl\""
+    )]
+    Completions(crate::commands::completions::CompletionsArgs),
+    /// Print the man page (roff), generated from the command-line definitions
+    #[command(after_help = "Example:\n  mongoctl man > mongoctl.1 && man ./mongoctl.1")]
+    Man,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -3,7 +3,9 @@
 pub mod apply;
 pub mod audit;
 pub mod check;
+pub mod completions;
 pub mod health;
+pub mod init;
 pub mod list;
 pub mod plan;
 pub mod sandbox;
@@ -12,6 +14,7 @@ pub mod profile;
 pub mod explain;
 pub mod spec_schema;
 pub mod users;
+pub mod verify;
 
 use anyhow::Result;
 
@@ -33,5 +36,9 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Stats(a) => stats::run(a, ctx).await,
         Command::Profile(a) => profile::run(a, ctx).await,
         Command::Explain(a) => explain::run(a, ctx).await,
+        Command::Verify(a) => verify::run(a, ctx).await,
+        Command::Init(a) => init::run(a, ctx).await,
+        Command::Completions(a) => completions::run(a, ctx).await,
+        Command::Man => completions::man(ctx).await,
     }
 }

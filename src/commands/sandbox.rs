@@ -144,6 +144,10 @@ async fn up(args: SandboxUpArgs, ctx: &Ctx) -> Result<u8> {
             announce(ctx, &dir, &state, "already running");
             return Ok(SUCCESS);
         }
+        if let Some(resumed) = resume(&dir, &state, &alive).await? {
+            announce(ctx, &dir, &resumed, "resumed");
+            return Ok(SUCCESS);
+        }
         let pids: Vec<String> = state
             .members
             .iter()
@@ -152,7 +156,7 @@ async fn up(args: SandboxUpArgs, ctx: &Ctx) -> Result<u8> {
             .map(|(m, _)| format!("{} (port {})", m.pid, m.port))
             .collect();
         bail!(
-            "stale sandbox in {}: member process(es) {} are gone. Run `mongoctl sandbox down --dir {}` to clean up (add --purge to delete the data), then `sandbox up` again",
+            "stale sandbox in {}: member process(es) {} are gone and it cannot be restarted on the same ports. Run `mongoctl sandbox down --dir {}` to clean up (add --purge to delete the data), then `sandbox up` again",
             dir.display(),
             pids.join(", "),
             dir.display()
@@ -168,16 +172,31 @@ async fn up(args: SandboxUpArgs, ctx: &Ctx) -> Result<u8> {
     if let Some(r) = &root {
         crate::redact::register(&r.password);
     }
+    // Consecutive ports, so that a sandbox whose processes are gone (a reboot) can be
+    // restarted on the same ports, which its replica-set configuration names.
+    let port = match args.port {
+        Some(p) => Some(p),
+        None => consecutive_free_ports(args.nodes as usize),
+    };
     let options = ClusterOptions {
         binary: Some(binary),
-        port: args.port,
+        port,
         auth: root.clone(),
         detached: true,
         ..ClusterOptions::replica_set(args.nodes as usize)
     };
-    let cluster = mongod::start_cluster(&dir, &options)
-        .await
-        .with_context(|| format!("starting the sandbox in {}", dir.display()))?;
+    let started = match mongod::start_cluster(&dir, &options).await {
+        // Someone took one of the consecutive ports meanwhile: any free ports will do.
+        Err(_) if args.port.is_none() && options.port.is_some() => {
+            let retry = ClusterOptions {
+                port: None,
+                ..options
+            };
+            mongod::start_cluster(&dir, &retry).await
+        }
+        other => other,
+    };
+    let cluster = started.with_context(|| format!("starting the sandbox in {}", dir.display()))?;
     let state = SandboxState {
         repl_set: cluster
             .repl_set()
@@ -210,6 +229,76 @@ async fn up(args: SandboxUpArgs, ctx: &Ctx) -> Result<u8> {
         .with_context(|| format!("writing {}", dir.join(STATE_FILE).display()))?;
     announce(ctx, &dir, &state, "started");
     Ok(SUCCESS)
+}
+
+/// The first of `n` consecutive ports that are free now (`None`: let each member pick one).
+fn consecutive_free_ports(n: usize) -> Option<u16> {
+    for _ in 0..32 {
+        let base = mongod::free_port().ok()?;
+        if usize::from(base) + n > usize::from(u16::MAX) {
+            continue;
+        }
+        let free =
+            (1..n as u16).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok());
+        if free {
+            return Some(base);
+        }
+    }
+    None
+}
+
+/// Restarts a sandbox whose member processes are all gone (after a reboot, or killed), on the
+/// same data directories and ports. `None` when that is not possible: some members still run,
+/// or the ports were not consecutive (older sandboxes).
+async fn resume(dir: &Path, state: &SandboxState, alive: &[bool]) -> Result<Option<SandboxState>> {
+    let first = state.members.first().map(|m| m.port);
+    let consecutive = state
+        .members
+        .iter()
+        .enumerate()
+        .all(|(i, m)| first.is_some_and(|f| usize::from(m.port) == usize::from(f) + i));
+    if alive.iter().any(|a| *a) || !consecutive || state.members.is_empty() {
+        return Ok(None);
+    }
+    let root = root_of(dir, state);
+    if state.auth && root.is_none() {
+        return Ok(None);
+    }
+    if let Some(r) = &root {
+        crate::redact::register(&r.password);
+    }
+    let options = ClusterOptions {
+        binary: Some(mongod::find_mongod()?),
+        port: first,
+        auth: root,
+        detached: true,
+        repl_set: Some(state.repl_set.clone()),
+        ..ClusterOptions::replica_set(state.members.len())
+    };
+    let cluster = mongod::start_cluster(dir, &options)
+        .await
+        .with_context(|| format!("restarting the sandbox in {}", dir.display()))?;
+    let resumed = SandboxState {
+        repl_set: state.repl_set.clone(),
+        auth: state.auth,
+        uri: cluster.uri_without_credentials(),
+        members: cluster
+            .nodes()
+            .iter()
+            .map(|n| Member {
+                port: n.port(),
+                pid: n.pid(),
+                dbpath: n.dbpath().to_path_buf(),
+                log: n.log_path().to_path_buf(),
+            })
+            .collect(),
+    };
+    std::fs::write(
+        dir.join(STATE_FILE),
+        serde_json::to_string_pretty(&resumed)?,
+    )
+    .with_context(|| format!("writing {}", dir.join(STATE_FILE).display()))?;
+    Ok(Some(resumed))
 }
 
 fn root_of(dir: &Path, state: &SandboxState) -> Option<RootUser> {

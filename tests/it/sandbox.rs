@@ -124,3 +124,55 @@ fn a_port_in_use_is_a_clear_error() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn up_restarts_a_sandbox_whose_processes_are_gone_keeping_its_data() {
+    use bson::{Document, doc};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("sbx");
+    let d = d.to_str().unwrap();
+    let up = mongoctl(&repo(), &["sandbox", "up", "--dir", d, "-o", "json"]).run();
+    up.expect_code(0);
+    let state = up.json();
+    let uri = state["uri"].as_str().unwrap().to_string();
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    client
+        .database("t")
+        .collection::<Document>("c")
+        .insert_one(doc! {"kept": true})
+        .await
+        .unwrap();
+    client.shutdown().await;
+    // The processes disappear (a reboot, a kill): `up` restarts them on the same ports.
+    for pid in pids(&state) {
+        // SAFETY: sending SIGTERM to the sandbox's own mongod processes.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while pids(&state)
+        .iter()
+        .any(|p| mongoctl::mongod::pid_is_running(*p))
+    {
+        assert!(std::time::Instant::now() < deadline, "mongod did not stop");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let again = mongoctl(&repo(), &["sandbox", "up", "--dir", d]).run();
+    again.expect_code(0);
+    assert!(again.stdout.contains("Sandbox resumed"), "{}", again.stdout);
+    let status = mongoctl(&repo(), &["sandbox", "status", "--dir", d, "-o", "json"]).run();
+    let status = status.json();
+    assert_eq!(status["uri"], uri.as_str());
+    assert_eq!(status["members"][0]["state"], "PRIMARY");
+    let client = mongodb::Client::with_uri_str(&uri).await.unwrap();
+    let n = client
+        .database("t")
+        .collection::<Document>("c")
+        .count_documents(doc! {"kept": true})
+        .await
+        .unwrap();
+    client.shutdown().await;
+    assert_eq!(n, 1, "data survives the restart");
+    mongoctl(&repo(), &["sandbox", "down", "--dir", d, "--purge"])
+        .run()
+        .expect_code(0);
+}
