@@ -61,7 +61,13 @@ pub enum Event<'a> {
 /// collection go in a single `createIndexes`, so the collection is scanned once.
 ///
 /// With `watch_index_builds`, long index builds report their progress while they run.
-pub async fn execute(client: &Client, plan: &Plan, secrets: &Secrets, watch_index_builds: bool, mut observe: impl FnMut(Event)) -> ApplyReport {
+pub async fn execute(
+    client: &Client,
+    plan: &Plan,
+    secrets: &Secrets,
+    watch_index_builds: bool,
+    mut observe: impl FnMut(Event),
+) -> ApplyReport {
     let mut steps = vec![StepStatus::NotRun; plan.changes.len()];
     let mut i = 0;
     while i < plan.changes.len() {
@@ -99,8 +105,13 @@ pub async fn execute(client: &Client, plan: &Plan, secrets: &Secrets, watch_inde
             match secrets.inject(change) {
                 Ok(c) => c,
                 Err(e) => {
-                    steps[i] = StepStatus::Failed { error: format!("{e:#}") };
-                    observe(Event::Finished { steps: &group, ok: false });
+                    steps[i] = StepStatus::Failed {
+                        error: format!("{e:#}"),
+                    };
+                    observe(Event::Finished {
+                        steps: &group,
+                        ok: false,
+                    });
                     break;
                 }
             }

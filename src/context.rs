@@ -208,9 +208,12 @@ impl Ctx {
             Some(user) => Some(ask_password(user).await?),
             None => None,
         };
-        let client = connect_with(&choice.uri, self.global.username.as_deref().zip(password.as_deref()))
-            .await
-            .with_context(|| format!("connecting to {} (from {})", choice.shown, choice.source))?;
+        let client = connect_with(
+            &choice.uri,
+            self.global.username.as_deref().zip(password.as_deref()),
+        )
+        .await
+        .with_context(|| format!("connecting to {} (from {})", choice.shown, choice.source))?;
         if let Ok(mut slot) = self.client.lock() {
             *slot = Some(client.clone());
         }
@@ -225,10 +228,15 @@ async fn ask_password(user: &str) -> Result<String> {
         return Ok(p);
     }
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        bail!("--username {user}: set MONGOCTL_PASSWORD (there is no terminal to ask for the password on)");
+        bail!(
+            "--username {user}: set MONGOCTL_PASSWORD (there is no terminal to ask for the password on)"
+        );
     }
     let prompt = format!("Password for {user}");
-    let p = tokio::task::spawn_blocking(move || dialoguer::Password::new().with_prompt(prompt).interact()).await??;
+    let p = tokio::task::spawn_blocking(move || {
+        dialoguer::Password::new().with_prompt(prompt).interact()
+    })
+    .await??;
     crate::redact::register(&p);
     Ok(p)
 }
@@ -240,10 +248,22 @@ pub async fn connect_uri(uri: &str) -> Result<Client> {
 
 /// As [`connect_uri`], with explicit credentials (`--username`) overriding the URI's.
 pub async fn connect_with(uri: &str, credentials: Option<(&str, &str)>) -> Result<Client> {
-    let mut opts = ClientOptions::parse(uri).await.context("invalid connection string")?;
+    let mut opts = ClientOptions::parse(uri)
+        .await
+        .context("invalid connection string")?;
     if let Some((user, password)) = credentials {
-        let source = opts.credential.as_ref().and_then(|c| c.source.clone()).unwrap_or_else(|| "admin".into());
-        opts.credential = Some(mongodb::options::Credential::builder().username(user.to_string()).password(password.to_string()).source(source).build());
+        let source = opts
+            .credential
+            .as_ref()
+            .and_then(|c| c.source.clone())
+            .unwrap_or_else(|| "admin".into());
+        opts.credential = Some(
+            mongodb::options::Credential::builder()
+                .username(user.to_string())
+                .password(password.to_string())
+                .source(source)
+                .build(),
+        );
     }
     if opts.server_selection_timeout.is_none() {
         opts.server_selection_timeout = Some(Duration::from_secs(5));

@@ -8,8 +8,9 @@ use bson::{Bson, Document, doc};
 use serde::Serialize;
 
 use crate::model::{
-    Access, PasswordSource, Privilege, RoleRef, ClusterState, CollectionState, DatabaseState, INDEX_OPTIONS, INDEX_OPTIONS_MODIFIABLE,
-    IndexDef, SeedSet, as_i64, bson_eq, doc_eq, doc_to_json, to_json,
+    Access, ClusterState, CollectionState, DatabaseState, INDEX_OPTIONS, INDEX_OPTIONS_MODIFIABLE,
+    IndexDef, PasswordSource, Privilege, RoleRef, SeedSet, as_i64, bson_eq, doc_eq, doc_to_json,
+    to_json,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,7 +80,11 @@ pub struct Change {
     pub commands: Vec<Document>,
     /// A password this change needs: the commands carry `pwd: "****"`, which `apply`
     /// replaces with the secret read from this source just before sending.
-    #[serde(skip_serializing_if = "Option::is_none", rename = "password_source", serialize_with = "ser_secret")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        rename = "password_source",
+        serialize_with = "ser_secret"
+    )]
     pub secret: Option<SecretNeed>,
 }
 
@@ -118,8 +123,20 @@ pub struct Unmanaged {
 }
 
 impl Unmanaged {
-    fn collection(kind: &'static str, database: &str, collection: &str, index: Option<String>) -> Self {
-        Unmanaged { kind, database: database.into(), collection: Some(collection.into()), index, name: None, protected: false }
+    fn collection(
+        kind: &'static str,
+        database: &str,
+        collection: &str,
+        index: Option<String>,
+    ) -> Self {
+        Unmanaged {
+            kind,
+            database: database.into(),
+            collection: Some(collection.into()),
+            index,
+            name: None,
+            protected: false,
+        }
     }
 
     /// `db.collection`, `db.collection index x`, `user@db`, …
@@ -196,7 +213,14 @@ fn change(action: Action, db: &str, coll: Option<&str>, summary: String) -> Chan
         database: db.to_string(),
         collection: coll.map(str::to_string),
         index: None,
-        destructive: matches!(action, Action::ReplaceIndex | Action::DropIndex | Action::DropCollection | Action::DropUser | Action::DropRole),
+        destructive: matches!(
+            action,
+            Action::ReplaceIndex
+                | Action::DropIndex
+                | Action::DropCollection
+                | Action::DropUser
+                | Action::DropRole
+        ),
         summary,
         details: Vec::new(),
         commands: Vec::new(),
@@ -232,14 +256,24 @@ fn diff_database(
             continue;
         }
         match db.collection(&l.name) {
-            None => unmanaged.push(Unmanaged::collection(if l.is_view { "view" } else { "collection" }, &db.name, &l.name, None)),
+            None => unmanaged.push(Unmanaged::collection(
+                if l.is_view { "view" } else { "collection" },
+                &db.name,
+                &l.name,
+                None,
+            )),
             Some(d) if !l.is_view => {
                 for idx in &l.indexes {
                     if !is_id_index(idx)
                         && !d.indexes.iter().any(|x| x.name == idx.name)
                         && !matched_by_key(d, l, idx)
                     {
-                        unmanaged.push(Unmanaged::collection("index", &db.name, &l.name, Some(idx.name.clone())));
+                        unmanaged.push(Unmanaged::collection(
+                            "index",
+                            &db.name,
+                            &l.name,
+                            Some(idx.name.clone()),
+                        ));
                     }
                 }
             }
@@ -254,23 +288,43 @@ fn prune_change(u: &Unmanaged) -> Option<Change> {
     }
     let c = match (&u.collection, &u.index, &u.name) {
         (Some(coll), Some(name), _) => {
-            let mut c = change(Action::DropIndex, &u.database, Some(coll), format!("{name} (not declared)"));
+            let mut c = change(
+                Action::DropIndex,
+                &u.database,
+                Some(coll),
+                format!("{name} (not declared)"),
+            );
             c.index = Some(name.clone());
             c.commands.push(doc! {"dropIndexes": coll, "index": name});
             c
         }
         (Some(coll), None, _) => {
-            let mut c = change(Action::DropCollection, &u.database, Some(coll), format!("{} (not declared; its data is deleted)", u.kind));
+            let mut c = change(
+                Action::DropCollection,
+                &u.database,
+                Some(coll),
+                format!("{} (not declared; its data is deleted)", u.kind),
+            );
             c.commands.push(doc! {"drop": coll});
             c
         }
         (None, _, Some(name)) if u.kind == "user" => {
-            let mut c = change(Action::DropUser, &u.database, None, format!("{name}@{} (not declared)", u.database));
+            let mut c = change(
+                Action::DropUser,
+                &u.database,
+                None,
+                format!("{name}@{} (not declared)", u.database),
+            );
             c.commands.push(doc! {"dropUser": name});
             c
         }
         (None, _, Some(name)) => {
-            let mut c = change(Action::DropRole, &u.database, None, format!("{name}@{} (not declared)", u.database));
+            let mut c = change(
+                Action::DropRole,
+                &u.database,
+                None,
+                format!("{name}@{} (not declared)", u.database),
+            );
             c.commands.push(doc! {"dropRole": name});
             c
         }
@@ -632,10 +686,7 @@ fn matched_by_key(d: &CollectionState, l: &CollectionState, live_idx: &IndexDef)
     let coll_collation = d.options.collation.as_ref();
     d.indexes.iter().any(|x| {
         !l.indexes.iter().any(|li| li.name == x.name)
-            && same_identity(
-                &normalize(x, coll_collation),
-                &normalize(live_idx, None),
-            )
+            && same_identity(&normalize(x, coll_collation), &normalize(live_idx, None))
     })
 }
 
@@ -1060,11 +1111,17 @@ fn resource_label(r: &Document) -> String {
 }
 
 fn privilege_docs(ps: &[Privilege]) -> Vec<Bson> {
-    ps.iter().map(|p| Bson::Document(doc! {"resource": p.resource.clone(), "actions": p.actions.clone()})).collect()
+    ps.iter()
+        .map(|p| {
+            Bson::Document(doc! {"resource": p.resource.clone(), "actions": p.actions.clone()})
+        })
+        .collect()
 }
 
 fn role_docs(rs: &[RoleRef]) -> Vec<Bson> {
-    rs.iter().map(|r| Bson::Document(doc! {"role": &r.role, "db": &r.db})).collect()
+    rs.iter()
+        .map(|r| Bson::Document(doc! {"role": &r.role, "db": &r.db}))
+        .collect()
 }
 
 /// `+ find, insert on db.coll` / `- remove on db.coll` per resource.
@@ -1078,7 +1135,12 @@ fn privilege_diff(old: &[Privilege], new: &[Privilege]) -> Vec<String> {
             continue;
         }
         seen.push(r);
-        let actions = |ps: &[Privilege]| -> Vec<String> { ps.iter().filter(|p| doc_eq(&p.resource, r, false)).flat_map(|p| p.actions.clone()).collect() };
+        let actions = |ps: &[Privilege]| -> Vec<String> {
+            ps.iter()
+                .filter(|p| doc_eq(&p.resource, r, false))
+                .flat_map(|p| p.actions.clone())
+                .collect()
+        };
         let (a, b) = (actions(old), actions(new));
         let added: Vec<&String> = b.iter().filter(|x| !a.contains(x)).collect();
         let removed: Vec<&String> = a.iter().filter(|x| !b.contains(x)).collect();
@@ -1097,23 +1159,54 @@ fn same_privileges(a: &[Privilege], b: &[Privilege]) -> bool {
     privilege_diff(a, b).is_empty()
 }
 
-fn diff_access(d: &Access, l: &Access, out: &mut Vec<(u8, Change)>, unmanaged: &mut Vec<Unmanaged>) {
+fn diff_access(
+    d: &Access,
+    l: &Access,
+    out: &mut Vec<(u8, Change)>,
+    unmanaged: &mut Vec<Unmanaged>,
+) {
     for role in &d.roles {
-        let live = l.roles.iter().find(|x| x.name == role.name && x.db == role.db);
+        let live = l
+            .roles
+            .iter()
+            .find(|x| x.name == role.name && x.db == role.db);
         let body = |verb: &str| doc! {verb: &role.name, "privileges": privilege_docs(&role.privileges), "roles": role_docs(&role.roles)};
         match live {
             None => {
-                let mut c = change(Action::CreateRole, &role.db, None, format!("{} ({} privilege(s), {} inherited role(s))", role.name, role.privileges.len(), role.roles.len()));
+                let mut c = change(
+                    Action::CreateRole,
+                    &role.db,
+                    None,
+                    format!(
+                        "{} ({} privilege(s), {} inherited role(s))",
+                        role.name,
+                        role.privileges.len(),
+                        role.roles.len()
+                    ),
+                );
                 c.details = privilege_diff(&[], &role.privileges);
-                c.details.extend(role.roles.iter().map(|r| format!("+ inherits {r}")));
+                c.details
+                    .extend(role.roles.iter().map(|r| format!("+ inherits {r}")));
                 c.commands.push(body("createRole"));
                 out.push((5, c));
             }
-            Some(lr) if !same_privileges(&lr.privileges, &role.privileges) || lr.roles != role.roles => {
+            Some(lr)
+                if !same_privileges(&lr.privileges, &role.privileges) || lr.roles != role.roles =>
+            {
                 let mut c = change(Action::UpdateRole, &role.db, None, role.name.clone());
                 c.details = privilege_diff(&lr.privileges, &role.privileges);
-                c.details.extend(role.roles.iter().filter(|r| !lr.roles.contains(r)).map(|r| format!("+ inherits {r}")));
-                c.details.extend(lr.roles.iter().filter(|r| !role.roles.contains(r)).map(|r| format!("- inherits {r}")));
+                c.details.extend(
+                    role.roles
+                        .iter()
+                        .filter(|r| !lr.roles.contains(r))
+                        .map(|r| format!("+ inherits {r}")),
+                );
+                c.details.extend(
+                    lr.roles
+                        .iter()
+                        .filter(|r| !role.roles.contains(r))
+                        .map(|r| format!("- inherits {r}")),
+                );
                 c.commands.push(body("updateRole"));
                 out.push((5, c));
             }
@@ -1121,14 +1214,38 @@ fn diff_access(d: &Access, l: &Access, out: &mut Vec<(u8, Change)>, unmanaged: &
         }
     }
     for user in &d.users {
-        let secret = user.password.clone().map(|source| SecretNeed { user: user.name.clone(), db: user.db.clone(), source });
-        let Some(live) = l.users.iter().find(|x| x.name == user.name && x.db == user.db) else {
-            let source = user.password.as_ref().map(|p| p.to_string()).unwrap_or_else(|| "none".into());
-            let mut c = change(Action::CreateUser, &user.db, None, format!("{} (password: {source})", user.id()));
+        let secret = user.password.clone().map(|source| SecretNeed {
+            user: user.name.clone(),
+            db: user.db.clone(),
+            source,
+        });
+        let Some(live) = l
+            .users
+            .iter()
+            .find(|x| x.name == user.name && x.db == user.db)
+        else {
+            let source = user
+                .password
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "none".into());
+            let mut c = change(
+                Action::CreateUser,
+                &user.db,
+                None,
+                format!("{} (password: {source})", user.id()),
+            );
             c.details = user.roles.iter().map(|r| format!("+ {r}")).collect();
             let mut cmd = doc! {"createUser": &user.name, "pwd": PASSWORD_PLACEHOLDER, "roles": role_docs(&user.roles), "mechanisms": user.mechanisms.clone()};
             if !user.restrictions.is_empty() {
-                cmd.insert("authenticationRestrictions", user.restrictions.iter().cloned().map(Bson::Document).collect::<Vec<_>>());
+                cmd.insert(
+                    "authenticationRestrictions",
+                    user.restrictions
+                        .iter()
+                        .cloned()
+                        .map(Bson::Document)
+                        .collect::<Vec<_>>(),
+                );
             }
             c.commands.push(cmd);
             c.secret = secret;
@@ -1136,18 +1253,34 @@ fn diff_access(d: &Access, l: &Access, out: &mut Vec<(u8, Change)>, unmanaged: &
             continue;
         };
         let mut c = change(Action::UpdateUser, &user.db, None, user.id());
-        let grant: Vec<RoleRef> = user.roles.iter().filter(|r| !live.roles.contains(r)).cloned().collect();
-        let revoke: Vec<RoleRef> = live.roles.iter().filter(|r| !user.roles.contains(r)).cloned().collect();
+        let grant: Vec<RoleRef> = user
+            .roles
+            .iter()
+            .filter(|r| !live.roles.contains(r))
+            .cloned()
+            .collect();
+        let revoke: Vec<RoleRef> = live
+            .roles
+            .iter()
+            .filter(|r| !user.roles.contains(r))
+            .cloned()
+            .collect();
         if !grant.is_empty() {
             c.details.extend(grant.iter().map(|r| format!("+ {r}")));
-            c.commands.push(doc! {"grantRolesToUser": &user.name, "roles": role_docs(&grant)});
+            c.commands
+                .push(doc! {"grantRolesToUser": &user.name, "roles": role_docs(&grant)});
         }
         if !revoke.is_empty() {
             c.details.extend(revoke.iter().map(|r| format!("- {r}")));
-            c.commands.push(doc! {"revokeRolesFromUser": &user.name, "roles": role_docs(&revoke)});
+            c.commands
+                .push(doc! {"revokeRolesFromUser": &user.name, "roles": role_docs(&revoke)});
         }
         if user.mechanisms != live.mechanisms {
-            c.details.push(format!("mechanisms: {} → {}", live.mechanisms.join(", "), user.mechanisms.join(", ")));
+            c.details.push(format!(
+                "mechanisms: {} → {}",
+                live.mechanisms.join(", "),
+                user.mechanisms.join(", ")
+            ));
             let mut cmd = doc! {"updateUser": &user.name, "mechanisms": user.mechanisms.clone()};
             // Adding a mechanism needs the password to derive its credentials.
             if user.mechanisms.iter().any(|m| !live.mechanisms.contains(m)) {
@@ -1156,10 +1289,21 @@ fn diff_access(d: &Access, l: &Access, out: &mut Vec<(u8, Change)>, unmanaged: &
             }
             c.commands.push(cmd);
         }
-        let same_restrictions = user.restrictions.len() == live.restrictions.len() && user.restrictions.iter().zip(&live.restrictions).all(|(a, b)| doc_eq(a, b, false));
+        let same_restrictions = user.restrictions.len() == live.restrictions.len()
+            && user
+                .restrictions
+                .iter()
+                .zip(&live.restrictions)
+                .all(|(a, b)| doc_eq(a, b, false));
         if !same_restrictions {
-            let show = |r: &[Document]| serde_json::Value::Array(r.iter().map(doc_to_json).collect()).to_string();
-            c.details.push(format!("authenticationRestrictions: {} → {}", show(&live.restrictions), show(&user.restrictions)));
+            let show = |r: &[Document]| {
+                serde_json::Value::Array(r.iter().map(doc_to_json).collect()).to_string()
+            };
+            c.details.push(format!(
+                "authenticationRestrictions: {} → {}",
+                show(&live.restrictions),
+                show(&user.restrictions)
+            ));
             c.commands.push(doc! {"updateUser": &user.name, "authenticationRestrictions": user.restrictions.iter().cloned().map(Bson::Document).collect::<Vec<_>>()});
         }
         if !c.commands.is_empty() {
@@ -1181,7 +1325,14 @@ fn diff_access(d: &Access, l: &Access, out: &mut Vec<(u8, Change)>, unmanaged: &
     }
     for r in &l.roles {
         if !d.roles.iter().any(|x| x.name == r.name && x.db == r.db) {
-            unmanaged.push(Unmanaged { kind: "role", database: r.db.clone(), collection: None, index: None, name: Some(r.name.clone()), protected: false });
+            unmanaged.push(Unmanaged {
+                kind: "role",
+                database: r.db.clone(),
+                collection: None,
+                index: None,
+                name: Some(r.name.clone()),
+                protected: false,
+            });
         }
     }
 }
@@ -1204,7 +1355,8 @@ mod tests {
     }
 
     fn cluster(colls: Vec<CollectionState>) -> ClusterState {
-        ClusterState { access: None,
+        ClusterState {
+            access: None,
             databases: vec![DatabaseState {
                 domain: "auth".into(),
                 name: "db".into(),
@@ -1300,11 +1452,25 @@ mod tests {
     fn a_simple_collation_index_on_a_collated_collection_is_not_drift() {
         let mut d = coll("t");
         d.options.collation = Some(doc! {"locale": "fr"});
-        d.indexes = vec![idx("code_1", doc! {"code": 1}, doc! {"collation": {"locale": "simple"}}), idx("name_1", doc! {"name": 1}, doc! {})];
+        d.indexes = vec![
+            idx(
+                "code_1",
+                doc! {"code": 1},
+                doc! {"collation": {"locale": "simple"}},
+            ),
+            idx("name_1", doc! {"name": 1}, doc! {}),
+        ];
         let mut l = coll("t");
         l.options.collation = Some(doc! {"locale": "fr", "strength": 3});
         // What listIndexes reports: no collation for the simple one, the inherited one spelled out.
-        l.indexes = vec![idx("code_1", doc! {"code": 1}, doc! {}), idx("name_1", doc! {"name": 1}, doc! {"collation": {"locale": "fr", "strength": 3}})];
+        l.indexes = vec![
+            idx("code_1", doc! {"code": 1}, doc! {}),
+            idx(
+                "name_1",
+                doc! {"name": 1},
+                doc! {"collation": {"locale": "fr", "strength": 3}},
+            ),
+        ];
         let plan = diff(&cluster(vec![d]), &cluster(vec![l]), false);
         assert!(plan.is_empty(), "{:?}", actions(&plan));
     }
@@ -1495,11 +1661,22 @@ mod access_tests {
     use super::*;
     use crate::model::{RoleDef, UserDef};
 
-    fn user(name: &str, roles: &[(&str, &str)], mechs: &[&str], password: Option<PasswordSource>) -> UserDef {
+    fn user(
+        name: &str,
+        roles: &[(&str, &str)],
+        mechs: &[&str],
+        password: Option<PasswordSource>,
+    ) -> UserDef {
         UserDef {
             name: name.into(),
             db: "admin".into(),
-            roles: roles.iter().map(|(r, d)| RoleRef { role: r.to_string(), db: d.to_string() }).collect(),
+            roles: roles
+                .iter()
+                .map(|(r, d)| RoleRef {
+                    role: r.to_string(),
+                    db: d.to_string(),
+                })
+                .collect(),
             mechanisms: mechs.iter().map(|m| m.to_string()).collect(),
             restrictions: vec![],
             purpose: "service".into(),
@@ -1511,35 +1688,76 @@ mod access_tests {
         RoleDef {
             name: "appender".into(),
             db: "admin".into(),
-            privileges: vec![Privilege { resource: doc! {"db": "a", "collection": "logs"}, actions: actions.iter().map(|a| a.to_string()).collect() }],
+            privileges: vec![Privilege {
+                resource: doc! {"db": "a", "collection": "logs"},
+                actions: actions.iter().map(|a| a.to_string()).collect(),
+            }],
             roles: vec![],
         }
     }
 
     fn plan_of(d: Access, l: Access, prune: bool) -> Plan {
-        diff(&ClusterState { databases: vec![], access: Some(d) }, &ClusterState { databases: vec![], access: Some(l) }, prune)
+        diff(
+            &ClusterState {
+                databases: vec![],
+                access: Some(d),
+            },
+            &ClusterState {
+                databases: vec![],
+                access: Some(l),
+            },
+            prune,
+        )
     }
 
     #[test]
     fn creates_roles_before_users_and_never_puts_a_password_in_the_plan() {
-        let d = Access { roles: vec![role(&["find", "insert"])], users: vec![user("svc", &[("appender", "admin")], &["SCRAM-SHA-256"], Some(PasswordSource::Env("PW".into())))], connected_as: vec![] };
+        let d = Access {
+            roles: vec![role(&["find", "insert"])],
+            users: vec![user(
+                "svc",
+                &[("appender", "admin")],
+                &["SCRAM-SHA-256"],
+                Some(PasswordSource::Env("PW".into())),
+            )],
+            connected_as: vec![],
+        };
         let plan = plan_of(d, Access::default(), false);
         let kinds: Vec<Action> = plan.changes.iter().map(|c| c.action).collect();
         assert_eq!(kinds, vec![Action::CreateRole, Action::CreateUser]);
         assert_eq!(plan.changes[0].details, vec!["+ find, insert on a.logs"]);
         let create = &plan.changes[1];
-        assert_eq!(create.commands[0].get_str("pwd").unwrap(), PASSWORD_PLACEHOLDER);
-        assert_eq!(create.secret.as_ref().unwrap().source, PasswordSource::Env("PW".into()));
+        assert_eq!(
+            create.commands[0].get_str("pwd").unwrap(),
+            PASSWORD_PLACEHOLDER
+        );
+        assert_eq!(
+            create.secret.as_ref().unwrap().source,
+            PasswordSource::Env("PW".into())
+        );
         let json = serde_json::to_value(&plan).unwrap();
         assert_eq!(json["changes"][1]["password_source"], "env PW");
     }
 
     #[test]
     fn role_and_grant_drift_become_updates_and_unmanaged_users_are_pruned_except_ourselves() {
-        let d = Access { roles: vec![role(&["find", "insert"])], users: vec![user("svc", &[("readWrite", "a")], &["SCRAM-SHA-256"], None)], connected_as: vec![] };
+        let d = Access {
+            roles: vec![role(&["find", "insert"])],
+            users: vec![user("svc", &[("readWrite", "a")], &["SCRAM-SHA-256"], None)],
+            connected_as: vec![],
+        };
         let l = Access {
             roles: vec![role(&["find", "insert", "remove"])],
-            users: vec![user("svc", &[("readWrite", "a"), ("root", "admin")], &["SCRAM-SHA-1", "SCRAM-SHA-256"], None), user("root", &[("root", "admin")], &["SCRAM-SHA-256"], None), user("old", &[], &["SCRAM-SHA-256"], None)],
+            users: vec![
+                user(
+                    "svc",
+                    &[("readWrite", "a"), ("root", "admin")],
+                    &["SCRAM-SHA-1", "SCRAM-SHA-256"],
+                    None,
+                ),
+                user("root", &[("root", "admin")], &["SCRAM-SHA-256"], None),
+                user("old", &[], &["SCRAM-SHA-256"], None),
+            ],
             connected_as: vec!["root@admin".into()],
         };
         let plan = plan_of(d.clone(), l.clone(), false);
@@ -1547,13 +1765,26 @@ mod access_tests {
         assert_eq!(plan.changes[0].details, vec!["- remove on a.logs"]);
         let u = &plan.changes[1];
         assert_eq!(u.action, Action::UpdateUser);
-        assert_eq!(u.details, vec!["- root@admin", "mechanisms: SCRAM-SHA-1, SCRAM-SHA-256 → SCRAM-SHA-256"]);
-        assert_eq!(u.commands[0], doc! {"revokeRolesFromUser": "svc", "roles": [{"role": "root", "db": "admin"}]});
+        assert_eq!(
+            u.details,
+            vec![
+                "- root@admin",
+                "mechanisms: SCRAM-SHA-1, SCRAM-SHA-256 → SCRAM-SHA-256"
+            ]
+        );
+        assert_eq!(
+            u.commands[0],
+            doc! {"revokeRolesFromUser": "svc", "roles": [{"role": "root", "db": "admin"}]}
+        );
         assert!(u.secret.is_none(), "dropping a mechanism needs no password");
         assert_eq!(plan.unmanaged.len(), 2);
 
         let pruned = plan_of(d, l, true);
-        let drops: Vec<&Change> = pruned.changes.iter().filter(|c| c.action == Action::DropUser).collect();
+        let drops: Vec<&Change> = pruned
+            .changes
+            .iter()
+            .filter(|c| c.action == Action::DropUser)
+            .collect();
         assert_eq!(drops.len(), 1, "the connected user is never dropped");
         assert_eq!(drops[0].commands[0], doc! {"dropUser": "old"});
         assert!(drops[0].destructive);

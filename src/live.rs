@@ -8,9 +8,9 @@ use futures::{TryStreamExt, future::try_join_all};
 use mongodb::{Client, Database};
 
 use crate::diff::key_filter;
-use crate::model::{Access, Privilege, RoleDef, RoleRef, UserDef, normalize_access,
-    Capped, ClusterState, CollectionOptions, CollectionState, DatabaseState, INDEX_OPTIONS,
-    IndexDef, SeedSet, Timeseries, as_i64,
+use crate::model::{
+    Access, Capped, ClusterState, CollectionOptions, CollectionState, DatabaseState, INDEX_OPTIONS,
+    IndexDef, Privilege, RoleDef, RoleRef, SeedSet, Timeseries, UserDef, as_i64, normalize_access,
 };
 
 pub async fn existing_databases(client: &Client) -> Result<Vec<String>> {
@@ -158,22 +158,26 @@ pub fn index_from_document(d: &Document) -> IndexDef {
     }
 }
 
-/// True when `b` is a server answer with `ok: 1`.
-pub fn command_ok(reply: &Document) -> bool {
-    matches!(reply.get("ok"), Some(Bson::Double(f)) if *f == 1.0) || reply.get_i32("ok") == Ok(1)
-}
-
 /// Every user and every custom role in the cluster, plus who we are connected as (never
 /// pruned). Users are listed once across all databases, then fetched by exact match to get
 /// their authentication restrictions (MongoDB refuses both in one query).
 pub async fn inspect_access(client: &Client) -> Result<Access> {
     let admin = client.database("admin");
-    let listed = admin.run_command(doc! {"usersInfo": {"forAllDBs": true}}).await.context("listing users (usersInfo; needs viewUser)")?;
+    let listed = admin
+        .run_command(doc! {"usersInfo": {"forAllDBs": true}})
+        .await
+        .context("listing users (usersInfo; needs viewUser)")?;
     let ids: Vec<Bson> = docs(&listed, "users").iter().map(|u| Bson::Document(doc! {"user": u.get_str("user").unwrap_or_default(), "db": u.get_str("db").unwrap_or_default()})).collect();
     let full = if ids.is_empty() {
         vec![]
     } else {
-        docs(&admin.run_command(doc! {"usersInfo": ids, "showAuthenticationRestrictions": true}).await.context("reading users")?, "users")
+        docs(
+            &admin
+                .run_command(doc! {"usersInfo": ids, "showAuthenticationRestrictions": true})
+                .await
+                .context("reading users")?,
+            "users",
+        )
     };
     let mut users: Vec<UserDef> = full
         .iter()
@@ -181,8 +185,18 @@ pub async fn inspect_access(client: &Client) -> Result<Access> {
             name: u.get_str("user").unwrap_or_default().to_string(),
             db: u.get_str("db").unwrap_or_default().to_string(),
             roles: role_refs(u),
-            mechanisms: u.get_array("mechanisms").map(|a| a.iter().filter_map(|m| m.as_str().map(str::to_string)).collect()).unwrap_or_default(),
-            restrictions: u.get_array("authenticationRestrictions").map(|a| a.iter().filter_map(|r| r.as_document().cloned()).collect()).unwrap_or_default(),
+            mechanisms: u
+                .get_array("mechanisms")
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|m| m.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            restrictions: u
+                .get_array("authenticationRestrictions")
+                .map(|a| a.iter().filter_map(|r| r.as_document().cloned()).collect())
+                .unwrap_or_default(),
             purpose: "service".into(),
             password: None,
         })
@@ -209,7 +223,14 @@ pub async fn inspect_access(client: &Client) -> Result<Access> {
                             .filter_map(|p| p.as_document())
                             .map(|p| Privilege {
                                 resource: p.get_document("resource").cloned().unwrap_or_default(),
-                                actions: p.get_array("actions").map(|x| x.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default(),
+                                actions: p
+                                    .get_array("actions")
+                                    .map(|x| {
+                                        x.iter()
+                                            .filter_map(|s| s.as_str().map(str::to_string))
+                                            .collect()
+                                    })
+                                    .unwrap_or_default(),
                             })
                             .collect()
                     })
@@ -218,19 +239,45 @@ pub async fn inspect_access(client: &Client) -> Result<Access> {
             });
         }
     }
-    let status = admin.run_command(doc! {"connectionStatus": 1}).await.context("connectionStatus")?;
+    let status = admin
+        .run_command(doc! {"connectionStatus": 1})
+        .await
+        .context("connectionStatus")?;
     let connected_as = status
         .get_document("authInfo")
-        .map(|a| docs(a, "authenticatedUsers").iter().map(|u| format!("{}@{}", u.get_str("user").unwrap_or_default(), u.get_str("db").unwrap_or_default())).collect())
+        .map(|a| {
+            docs(a, "authenticatedUsers")
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{}@{}",
+                        u.get_str("user").unwrap_or_default(),
+                        u.get_str("db").unwrap_or_default()
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
     normalize_access(&mut roles, &mut users);
-    Ok(Access { roles, users, connected_as })
+    Ok(Access {
+        roles,
+        users,
+        connected_as,
+    })
 }
 
 fn docs(d: &Document, key: &str) -> Vec<Document> {
-    d.get_array(key).map(|a| a.iter().filter_map(|x| x.as_document().cloned()).collect()).unwrap_or_default()
+    d.get_array(key)
+        .map(|a| a.iter().filter_map(|x| x.as_document().cloned()).collect())
+        .unwrap_or_default()
 }
 
 fn role_refs(d: &Document) -> Vec<RoleRef> {
-    docs(d, "roles").iter().map(|r| RoleRef { role: r.get_str("role").unwrap_or_default().to_string(), db: r.get_str("db").unwrap_or_default().to_string() }).collect()
+    docs(d, "roles")
+        .iter()
+        .map(|r| RoleRef {
+            role: r.get_str("role").unwrap_or_default().to_string(),
+            db: r.get_str("db").unwrap_or_default().to_string(),
+        })
+        .collect()
 }

@@ -21,9 +21,13 @@ pub struct Secrets(HashMap<String, String>);
 impl Secrets {
     /// The change's commands with the placeholder replaced by the user's password.
     pub fn inject(&self, change: &Change) -> Result<Vec<Document>> {
-        let Some(need) = &change.secret else { return Ok(change.commands.clone()) };
+        let Some(need) = &change.secret else {
+            return Ok(change.commands.clone());
+        };
         let key = format!("{}@{}", need.user, need.db);
-        let Some(pw) = self.0.get(&key) else { bail!("no password resolved for {key}") };
+        let Some(pw) = self.0.get(&key) else {
+            bail!("no password resolved for {key}")
+        };
         Ok(change
             .commands
             .iter()
@@ -41,13 +45,21 @@ impl Secrets {
 /// Reads an env or file source.
 pub fn read_source(source: &PasswordSource) -> Result<String> {
     let value = match source {
-        PasswordSource::Env(var) => std::env::var(var).with_context(|| format!("the password variable {var} is not set"))?,
+        PasswordSource::Env(var) => {
+            std::env::var(var).with_context(|| format!("the password variable {var} is not set"))?
+        }
         PasswordSource::File(path) => {
-            let meta = std::fs::metadata(path).with_context(|| format!("reading password file {}", path.display()))?;
+            let meta = std::fs::metadata(path)
+                .with_context(|| format!("reading password file {}", path.display()))?;
             if meta.permissions().mode() & 0o077 != 0 {
-                bail!("password file {} is readable by others (mode {:o}); chmod 600 it", path.display(), meta.permissions().mode() & 0o777);
+                bail!(
+                    "password file {} is readable by others (mode {:o}); chmod 600 it",
+                    path.display(),
+                    meta.permissions().mode() & 0o777
+                );
             }
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading password file {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading password file {}", path.display()))?;
             text.trim_end_matches(['\n', '\r']).to_string()
         }
         PasswordSource::Generate => generate()?,
@@ -63,10 +75,17 @@ pub fn read_source(source: &PasswordSource) -> Result<String> {
 pub fn generate() -> Result<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
     let mut bytes = [0u8; 64];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes)).context("reading /dev/urandom")?;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .context("reading /dev/urandom")?;
     // Rejection sampling keeps every character equally likely.
     let limit = 256 - 256 % ALPHABET.len();
-    let pw: String = bytes.iter().filter(|b| (**b as usize) < limit).take(32).map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
+    let pw: String = bytes
+        .iter()
+        .filter(|b| (**b as usize) < limit)
+        .take(32)
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect();
     if pw.len() < 32 {
         return generate();
     }
@@ -76,11 +95,19 @@ pub fn generate() -> Result<String> {
 
 /// Appends one JSON line per generated password to `path` (created 0600; an existing file
 /// must already be private).
-pub fn record_generated(path: &Path, entries: &[(String, String, String)], environment: Option<&str>) -> Result<()> {
+pub fn record_generated(
+    path: &Path,
+    entries: &[(String, String, String)],
+    environment: Option<&str>,
+) -> Result<()> {
     if let Ok(meta) = std::fs::metadata(path)
         && meta.permissions().mode() & 0o077 != 0
     {
-        bail!("secrets file {} is readable by others (mode {:o}); refusing to add secrets to it", path.display(), meta.permissions().mode() & 0o777);
+        bail!(
+            "secrets file {} is readable by others (mode {:o}); refusing to add secrets to it",
+            path.display(),
+            meta.permissions().mode() & 0o777
+        );
     }
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -91,14 +118,20 @@ pub fn record_generated(path: &Path, entries: &[(String, String, String)], envir
     let now = chrono::Utc::now().to_rfc3339();
     for (user, db, password) in entries {
         let line = serde_json::json!({"user": user, "db": db, "password": password, "environment": environment, "generated_at": now});
-        writeln!(f, "{line}").with_context(|| format!("writing secrets file {}", path.display()))?;
+        writeln!(f, "{line}")
+            .with_context(|| format!("writing secrets file {}", path.display()))?;
     }
-    f.sync_all().with_context(|| format!("writing secrets file {}", path.display()))
+    f.sync_all()
+        .with_context(|| format!("writing secrets file {}", path.display()))
 }
 
 /// Resolves every password the plan needs, failing before anything is sent when one is
 /// missing. Generated ones are recorded in `secrets_file` first.
-pub fn resolve(plan: &Plan, secrets_file: Option<&Path>, environment: Option<&str>) -> Result<Secrets> {
+pub fn resolve(
+    plan: &Plan,
+    secrets_file: Option<&Path>,
+    environment: Option<&str>,
+) -> Result<Secrets> {
     let mut secrets = Secrets::default();
     let mut generated = Vec::new();
     let mut problems = Vec::new();
@@ -115,12 +148,19 @@ pub fn resolve(plan: &Plan, secrets_file: Option<&Path>, environment: Option<&st
         }
     }
     if !problems.is_empty() {
-        bail!("missing passwords; nothing was applied:\n  {}", problems.join("\n  "));
+        bail!(
+            "missing passwords; nothing was applied:\n  {}",
+            problems.join("\n  ")
+        );
     }
     if !generated.is_empty() {
         let Some(path) = secrets_file else {
             let users: Vec<&str> = generated.iter().map(|(u, _, _)| u.as_str()).collect();
-            bail!("{} new user(s) get generated passwords ({}): pass --secrets-file PATH (or MONGOCTL_SECRETS_FILE) to say where to keep them; nothing was applied", generated.len(), users.join(", "));
+            bail!(
+                "{} new user(s) get generated passwords ({}): pass --secrets-file PATH (or MONGOCTL_SECRETS_FILE) to say where to keep them; nothing was applied",
+                generated.len(),
+                users.join(", ")
+            );
         };
         record_generated(path, &generated, environment)?;
     }

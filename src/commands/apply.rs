@@ -14,7 +14,11 @@ use crate::secrets;
 
 pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
     if args.dry_run {
-        let plan_args = PlanArgs { scope: args.scope, prune: args.prune, exit_code: false };
+        let plan_args = PlanArgs {
+            scope: args.scope,
+            prune: args.prune,
+            exit_code: false,
+        };
         return super::plan::run(plan_args, ctx).await;
     }
     let (ws, client, plan) = super::plan::compute(ctx, &args.scope.domain, args.prune).await?;

@@ -15,7 +15,9 @@ use crate::secrets;
 #[derive(Subcommand, Debug, Clone)]
 pub enum UsersCommand {
     /// Set a new password for a declared user from its password source
-    #[command(after_help = "Example:\n  SVC_AUTH_PASSWORD=… mongoctl users rotate svc_auth\n  mongoctl users rotate svc_auth --secrets-file ~/secrets/prod.jsonl")]
+    #[command(
+        after_help = "Example:\n  SVC_AUTH_PASSWORD=… mongoctl users rotate svc_auth\n  mongoctl users rotate svc_auth --secrets-file ~/secrets/prod.jsonl"
+    )]
     Rotate(RotateArgs),
 }
 
@@ -32,24 +34,49 @@ pub async fn run(cmd: UsersCommand, ctx: &Ctx) -> Result<u8> {
     let UsersCommand::Rotate(args) = cmd;
     let ws = ctx.workspace()?;
     let desired = ctx.desired(&ws, &[])?;
-    let Some(user) = desired.access.as_ref().and_then(|a| a.users.iter().find(|u| u.name == args.name)) else {
-        bail!("no user \"{}\" in {}", args.name, crate::spec::MANIFEST_FILE);
+    let Some(user) = desired
+        .access
+        .as_ref()
+        .and_then(|a| a.users.iter().find(|u| u.name == args.name))
+    else {
+        bail!(
+            "no user \"{}\" in {}",
+            args.name,
+            crate::spec::MANIFEST_FILE
+        );
     };
-    let Some(source) = &user.password else { bail!("user {} has no password source", user.id()) };
+    let Some(source) = &user.password else {
+        bail!("user {} has no password source", user.id())
+    };
     let password = secrets::read_source(source)?;
     let (client, _) = ctx.connect(Some(&ws)).await?;
     if *source == PasswordSource::Generate {
         let Some(path) = &args.secrets_file else {
-            bail!("{} gets a generated password: pass --secrets-file PATH (or MONGOCTL_SECRETS_FILE)", user.id());
+            bail!(
+                "{} gets a generated password: pass --secrets-file PATH (or MONGOCTL_SECRETS_FILE)",
+                user.id()
+            );
         };
         let env = ctx.environment(&ws)?.map(|(n, _)| n);
-        secrets::record_generated(path, &[(user.name.clone(), user.db.clone(), password.clone())], env.as_deref())?;
+        secrets::record_generated(
+            path,
+            &[(user.name.clone(), user.db.clone(), password.clone())],
+            env.as_deref(),
+        )?;
     }
     client
         .database(&user.db)
-        .run_command(doc! {"updateUser": &user.name, "pwd": password, "mechanisms": user.mechanisms.clone()})
+        .run_command(
+            doc! {"updateUser": &user.name, "pwd": password, "mechanisms": user.mechanisms.clone()},
+        )
         .await
-        .map_err(|e| anyhow::anyhow!("rotating {}: {}", user.id(), crate::redact::scrub(&describe_driver_error(&e))))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "rotating {}: {}",
+                user.id(),
+                crate::redact::scrub(&describe_driver_error(&e))
+            )
+        })?;
     if !ctx.global.quiet {
         println!("Password of {} rotated (source: {source}).", user.id());
     }

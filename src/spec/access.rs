@@ -61,48 +61,189 @@ pub struct UserSpec {
 
 /// MongoDB's built-in roles; those in `ADMIN_ONLY_ROLES` exist only on `admin`.
 pub const BUILTIN_ROLES: &[&str] = &[
-    "read", "readWrite", "dbAdmin", "dbOwner", "userAdmin", "clusterAdmin", "clusterManager", "clusterMonitor", "hostManager",
-    "backup", "restore", "readAnyDatabase", "readWriteAnyDatabase", "userAdminAnyDatabase", "dbAdminAnyDatabase", "root",
-    "enableSharding", "directShardOperations", "__system", "__queryableBackup",
+    "read",
+    "readWrite",
+    "dbAdmin",
+    "dbOwner",
+    "userAdmin",
+    "clusterAdmin",
+    "clusterManager",
+    "clusterMonitor",
+    "hostManager",
+    "backup",
+    "restore",
+    "readAnyDatabase",
+    "readWriteAnyDatabase",
+    "userAdminAnyDatabase",
+    "dbAdminAnyDatabase",
+    "root",
+    "enableSharding",
+    "directShardOperations",
+    "__system",
+    "__queryableBackup",
 ];
 pub const ADMIN_ONLY_ROLES: &[&str] = &[
-    "clusterAdmin", "clusterManager", "clusterMonitor", "hostManager", "backup", "restore", "readAnyDatabase",
-    "readWriteAnyDatabase", "userAdminAnyDatabase", "dbAdminAnyDatabase", "root", "enableSharding", "directShardOperations",
-    "__system", "__queryableBackup",
+    "clusterAdmin",
+    "clusterManager",
+    "clusterMonitor",
+    "hostManager",
+    "backup",
+    "restore",
+    "readAnyDatabase",
+    "readWriteAnyDatabase",
+    "userAdminAnyDatabase",
+    "dbAdminAnyDatabase",
+    "root",
+    "enableSharding",
+    "directShardOperations",
+    "__system",
+    "__queryableBackup",
 ];
 
 /// Privilege actions MongoDB 6.0 knows (the documented list).
 pub const ACTIONS: &[&str] = &[
-    "find", "insert", "remove", "update", "bypassDocumentValidation", "useUUID", "changeStream", "createCollection",
-    "createIndex", "dropCollection", "dropIndex", "dropDatabase", "enableProfiler", "killCursors", "killAnyCursor",
-    "changeCustomData", "changeOwnCustomData", "changeOwnPassword", "changePassword", "createRole", "createUser", "dropRole",
-    "dropUser", "grantRole", "revokeRole", "setAuthenticationRestriction", "viewRole", "viewUser", "applicationMessage",
-    "auditConfigure", "authSchemaUpgrade", "bypassWriteBlockingMode", "cleanupOrphaned", "cpuProfiler", "inprog",
-    "invalidateUserCache", "killop", "logApplicationMessage", "planCacheIndexFilter", "planCacheRead", "planCacheWrite",
-    "refineCollectionShardKey", "reshardCollection", "storageDetails", "appendOplogNote", "replSetConfigure",
-    "replSetGetConfig", "replSetGetStatus", "replSetHeartbeat", "replSetStateChange", "resync", "addShard",
-    "analyzeShardKey", "checkMetadataConsistency", "clearJumboFlag", "enableSharding", "flushRouterConfig", "getClusterParameter",
-    "getShardMap", "getShardVersion", "listShards", "moveChunk", "removeShard", "setClusterParameter", "shardingState",
-    "splitChunk", "splitVector", "applyOps", "checkFreeMonitoringStatus", "closeAllDatabases", "collMod", "compact",
-    "compactStructuredEncryptionData", "connPoolSync", "convertToCapped", "dropConnections", "forceUUID", "fsync",
-    "getDefaultRWConcern", "getParameter", "hostInfo", "logRotate", "reIndex", "renameCollection",
-    "renameCollectionSameDB", "rotateCertificates", "setDefaultRWConcern", "setFeatureCompatibilityVersion",
-    "setFreeMonitoring", "setParameter", "setUserWriteBlockMode", "shutdown", "touch", "collStats", "connPoolStats",
-    "dbHash", "dbStats", "getCmdLineOpts", "getLog", "indexStats", "listDatabases", "listCollections", "listIndexes",
-    "listSessions", "netstat", "operationMetrics", "serverStatus", "top", "validate", "killAnySession", "impersonate",
-    "anyAction", "internal", "queryStatsRead", "queryStatsReadTransformed",
+    "find",
+    "insert",
+    "remove",
+    "update",
+    "bypassDocumentValidation",
+    "useUUID",
+    "changeStream",
+    "createCollection",
+    "createIndex",
+    "dropCollection",
+    "dropIndex",
+    "dropDatabase",
+    "enableProfiler",
+    "killCursors",
+    "killAnyCursor",
+    "changeCustomData",
+    "changeOwnCustomData",
+    "changeOwnPassword",
+    "changePassword",
+    "createRole",
+    "createUser",
+    "dropRole",
+    "dropUser",
+    "grantRole",
+    "revokeRole",
+    "setAuthenticationRestriction",
+    "viewRole",
+    "viewUser",
+    "applicationMessage",
+    "auditConfigure",
+    "authSchemaUpgrade",
+    "bypassWriteBlockingMode",
+    "cleanupOrphaned",
+    "cpuProfiler",
+    "inprog",
+    "invalidateUserCache",
+    "killop",
+    "logApplicationMessage",
+    "planCacheIndexFilter",
+    "planCacheRead",
+    "planCacheWrite",
+    "refineCollectionShardKey",
+    "reshardCollection",
+    "storageDetails",
+    "appendOplogNote",
+    "replSetConfigure",
+    "replSetGetConfig",
+    "replSetGetStatus",
+    "replSetHeartbeat",
+    "replSetStateChange",
+    "resync",
+    "addShard",
+    "analyzeShardKey",
+    "checkMetadataConsistency",
+    "clearJumboFlag",
+    "enableSharding",
+    "flushRouterConfig",
+    "getClusterParameter",
+    "getShardMap",
+    "getShardVersion",
+    "listShards",
+    "moveChunk",
+    "removeShard",
+    "setClusterParameter",
+    "shardingState",
+    "splitChunk",
+    "splitVector",
+    "applyOps",
+    "checkFreeMonitoringStatus",
+    "closeAllDatabases",
+    "collMod",
+    "compact",
+    "compactStructuredEncryptionData",
+    "connPoolSync",
+    "convertToCapped",
+    "dropConnections",
+    "forceUUID",
+    "fsync",
+    "getDefaultRWConcern",
+    "getParameter",
+    "hostInfo",
+    "logRotate",
+    "reIndex",
+    "renameCollection",
+    "renameCollectionSameDB",
+    "rotateCertificates",
+    "setDefaultRWConcern",
+    "setFeatureCompatibilityVersion",
+    "setFreeMonitoring",
+    "setParameter",
+    "setUserWriteBlockMode",
+    "shutdown",
+    "touch",
+    "collStats",
+    "connPoolStats",
+    "dbHash",
+    "dbStats",
+    "getCmdLineOpts",
+    "getLog",
+    "indexStats",
+    "listDatabases",
+    "listCollections",
+    "listIndexes",
+    "listSessions",
+    "netstat",
+    "operationMetrics",
+    "serverStatus",
+    "top",
+    "validate",
+    "killAnySession",
+    "impersonate",
+    "anyAction",
+    "internal",
+    "queryStatsRead",
+    "queryStatsReadTransformed",
 ];
 /// Actions that make a role administrative; `audit` flags them on service users.
 pub const DANGEROUS_ACTIONS: &[&str] = &[
-    "anyAction", "dropDatabase", "createUser", "dropUser", "grantRole", "revokeRole", "createRole", "dropRole",
-    "changePassword", "setAuthenticationRestriction", "impersonate", "shutdown", "internal", "applyOps",
+    "anyAction",
+    "dropDatabase",
+    "createUser",
+    "dropUser",
+    "grantRole",
+    "revokeRole",
+    "createRole",
+    "dropRole",
+    "changePassword",
+    "setAuthenticationRestriction",
+    "impersonate",
+    "shutdown",
+    "internal",
+    "applyOps",
 ];
 pub const MECHANISMS: &[&str] = &["SCRAM-SHA-256", "SCRAM-SHA-1"];
 pub const PURPOSES: &[&str] = &["service", "human", "admin"];
 
 pub fn read_roles(r: &mut Reader, p: &JsonPath, v: &Value, domains: &[String]) -> Vec<RoleSpec> {
     let Some(map) = v.as_object() else {
-        r.error(p.clone(), format!("expected an object of roles, found {}", json_kind(v)));
+        r.error(
+            p.clone(),
+            format!("expected an object of roles, found {}", json_kind(v)),
+        );
         return vec![];
     };
     let custom: Vec<String> = map.keys().cloned().collect();
@@ -110,12 +251,20 @@ pub fn read_roles(r: &mut Reader, p: &JsonPath, v: &Value, domains: &[String]) -
     for (name, rv) in map {
         let rp = p.key(name.as_str());
         if BUILTIN_ROLES.contains(&name.as_str()) {
-            r.error(rp.clone(), format!("\"{name}\" is a MongoDB built-in role; give the custom role another name"));
+            r.error(
+                rp.clone(),
+                format!("\"{name}\" is a MongoDB built-in role; give the custom role another name"),
+            );
         }
         if name.is_empty() || name.contains('.') || name.contains('$') {
-            r.error(rp.clone(), format!("role name \"{name}\" must be non-empty without '.' or '$'"));
+            r.error(
+                rp.clone(),
+                format!("role name \"{name}\" must be non-empty without '.' or '$'"),
+            );
         }
-        let Some(m) = r.object(&rp, rv, &["description", "privileges", "roles"], "a role") else { continue };
+        let Some(m) = r.object(&rp, rv, &["description", "privileges", "roles"], "a role") else {
+            continue;
+        };
         if let Some(d) = m.get("description") {
             r.string(&rp.key("description"), d);
         }
@@ -128,36 +277,68 @@ pub fn read_roles(r: &mut Reader, p: &JsonPath, v: &Value, domains: &[String]) -
             None => vec![],
         };
         if privileges.is_empty() && roles.is_empty() {
-            r.error(rp.clone(), "a role needs at least one privilege or inherited role");
+            r.error(
+                rp.clone(),
+                "a role needs at least one privilege or inherited role",
+            );
         }
-        if roles.iter().any(|x| x.role == *name && x.target == RoleTarget::Custom) {
-            r.error(rp.key("roles"), format!("role \"{name}\" inherits from itself"));
+        if roles
+            .iter()
+            .any(|x| x.role == *name && x.target == RoleTarget::Custom)
+        {
+            r.error(
+                rp.key("roles"),
+                format!("role \"{name}\" inherits from itself"),
+            );
         }
-        out.push(RoleSpec { name: name.clone(), privileges, roles });
+        out.push(RoleSpec {
+            name: name.clone(),
+            privileges,
+            roles,
+        });
     }
     out
 }
 
-fn read_privileges(r: &mut Reader, p: &JsonPath, v: &Value, domains: &[String]) -> Vec<PrivilegeSpec> {
+fn read_privileges(
+    r: &mut Reader,
+    p: &JsonPath,
+    v: &Value,
+    domains: &[String],
+) -> Vec<PrivilegeSpec> {
     let Some(items) = v.as_array() else {
-        r.error(p.clone(), format!("expected an array of privileges, found {}", json_kind(v)));
+        r.error(
+            p.clone(),
+            format!("expected an array of privileges, found {}", json_kind(v)),
+        );
         return vec![];
     };
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let ip = p.index(i);
-        let Some(m) = r.object(&ip, item, &["resource", "actions"], "a privilege") else { continue };
-        let resource = r.required(&ip, m, "resource", "a privilege").and_then(|res| read_resource(r, &ip.key("resource"), res, domains));
+        let Some(m) = r.object(&ip, item, &["resource", "actions"], "a privilege") else {
+            continue;
+        };
+        let resource = r
+            .required(&ip, m, "resource", "a privilege")
+            .and_then(|res| read_resource(r, &ip.key("resource"), res, domains));
         let mut actions = Vec::new();
         if let Some(av) = r.required(&ip, m, "actions", "a privilege") {
             let ap = ip.key("actions");
             match av.as_array() {
                 Some(list) if !list.is_empty() => {
                     for (j, a) in list.iter().enumerate() {
-                        let Some(a) = r.string(&ap.index(j), a) else { continue };
+                        let Some(a) = r.string(&ap.index(j), a) else {
+                            continue;
+                        };
                         if !ACTIONS.contains(&a.as_str()) {
-                            let hint = did_you_mean(&a, ACTIONS.iter().copied()).map(|s| format!("; did you mean \"{s}\"?")).unwrap_or_default();
-                            r.error(ap.index(j), format!("\"{a}\" is not a MongoDB privilege action{hint}"));
+                            let hint = did_you_mean(&a, ACTIONS.iter().copied())
+                                .map(|s| format!("; did you mean \"{s}\"?"))
+                                .unwrap_or_default();
+                            r.error(
+                                ap.index(j),
+                                format!("\"{a}\" is not a MongoDB privilege action{hint}"),
+                            );
                             continue;
                         }
                         actions.push(a);
@@ -175,25 +356,47 @@ fn read_privileges(r: &mut Reader, p: &JsonPath, v: &Value, domains: &[String]) 
     out
 }
 
-fn read_resource(r: &mut Reader, p: &JsonPath, v: &Value, domains: &[String]) -> Option<ResourceSpec> {
-    let m = r.object(p, v, &["domain", "db", "collection", "cluster"], "a privilege resource")?;
-    let collection = m.get("collection").and_then(|c| r.string(&p.key("collection"), c)).unwrap_or_default();
+fn read_resource(
+    r: &mut Reader,
+    p: &JsonPath,
+    v: &Value,
+    domains: &[String],
+) -> Option<ResourceSpec> {
+    let m = r.object(
+        p,
+        v,
+        &["domain", "db", "collection", "cluster"],
+        "a privilege resource",
+    )?;
+    let collection = m
+        .get("collection")
+        .and_then(|c| r.string(&p.key("collection"), c))
+        .unwrap_or_default();
     match (m.get("domain"), m.get("db"), m.get("cluster")) {
         (Some(d), None, None) => {
             let domain = r.string(&p.key("domain"), d)?;
             check_domain(r, &p.key("domain"), &domain, domains)?;
             Some(ResourceSpec::Domain { domain, collection })
         }
-        (None, Some(d), None) => Some(ResourceSpec::Db { db: r.string(&p.key("db"), d)?, collection }),
+        (None, Some(d), None) => Some(ResourceSpec::Db {
+            db: r.string(&p.key("db"), d)?,
+            collection,
+        }),
         (None, None, Some(c)) => {
             if r.boolean(&p.key("cluster"), c) != Some(true) || m.contains_key("collection") {
-                r.error(p.clone(), "a cluster resource is exactly {\"cluster\": true}");
+                r.error(
+                    p.clone(),
+                    "a cluster resource is exactly {\"cluster\": true}",
+                );
                 return None;
             }
             Some(ResourceSpec::Cluster)
         }
         _ => {
-            r.error(p.clone(), "a resource names exactly one of \"domain\", \"db\" or \"cluster\"");
+            r.error(
+                p.clone(),
+                "a resource names exactly one of \"domain\", \"db\" or \"cluster\"",
+            );
             None
         }
     }
@@ -203,25 +406,48 @@ fn check_domain(r: &mut Reader, p: &JsonPath, domain: &str, domains: &[String]) 
     if domains.iter().any(|d| d == domain) {
         return Some(());
     }
-    let hint = did_you_mean(domain, domains.iter().map(String::as_str)).map(|s| format!("; did you mean \"{s}\"?")).unwrap_or_default();
-    r.error(p.clone(), format!("\"{domain}\" is not a declared domain{hint}"));
+    let hint = did_you_mean(domain, domains.iter().map(String::as_str))
+        .map(|s| format!("; did you mean \"{s}\"?"))
+        .unwrap_or_default();
+    r.error(
+        p.clone(),
+        format!("\"{domain}\" is not a declared domain{hint}"),
+    );
     None
 }
 
-fn read_role_refs(r: &mut Reader, p: &JsonPath, v: &Value, domains: &[String], custom: &[String]) -> Vec<RoleRefSpec> {
+fn read_role_refs(
+    r: &mut Reader,
+    p: &JsonPath,
+    v: &Value,
+    domains: &[String],
+    custom: &[String],
+) -> Vec<RoleRefSpec> {
     let Some(items) = v.as_array() else {
-        r.error(p.clone(), format!("expected an array of roles, found {}", json_kind(v)));
+        r.error(
+            p.clone(),
+            format!("expected an array of roles, found {}", json_kind(v)),
+        );
         return vec![];
     };
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let ip = p.index(i);
-        let Some(m) = r.object(&ip, item, &["role", "domain", "db"], "a role reference") else { continue };
-        let Some(role) = r.required(&ip, m, "role", "a role reference").and_then(|x| r.string(&ip.key("role"), x)) else { continue };
+        let Some(m) = r.object(&ip, item, &["role", "domain", "db"], "a role reference") else {
+            continue;
+        };
+        let Some(role) = r
+            .required(&ip, m, "role", "a role reference")
+            .and_then(|x| r.string(&ip.key("role"), x))
+        else {
+            continue;
+        };
         let is_custom = custom.contains(&role);
         let is_builtin = BUILTIN_ROLES.contains(&role.as_str());
         let target = match (m.get("domain"), m.get("db")) {
-            (Some(d), None) => r.string(&ip.key("domain"), d).and_then(|d| check_domain(r, &ip.key("domain"), &d, domains).map(|_| RoleTarget::Domain(d))),
+            (Some(d), None) => r.string(&ip.key("domain"), d).and_then(|d| {
+                check_domain(r, &ip.key("domain"), &d, domains).map(|_| RoleTarget::Domain(d))
+            }),
             (None, Some(d)) => r.string(&ip.key("db"), d).map(RoleTarget::Db),
             (None, None) if is_custom => Some(RoleTarget::Custom),
             (None, None) if is_builtin => {
@@ -235,44 +461,91 @@ fn read_role_refs(r: &mut Reader, p: &JsonPath, v: &Value, domains: &[String], c
             }
         };
         if !is_custom && !is_builtin {
-            let names = custom.iter().map(String::as_str).chain(BUILTIN_ROLES.iter().copied());
-            let hint = did_you_mean(&role, names).map(|s| format!("; did you mean \"{s}\"?")).unwrap_or_default();
+            let names = custom
+                .iter()
+                .map(String::as_str)
+                .chain(BUILTIN_ROLES.iter().copied());
+            let hint = did_you_mean(&role, names)
+                .map(|s| format!("; did you mean \"{s}\"?"))
+                .unwrap_or_default();
             r.error(ip.key("role"), format!("role \"{role}\" is neither declared in \"roles\" nor a MongoDB built-in role{hint}"));
             continue;
         }
         let Some(target) = target else { continue };
         if is_custom && target != RoleTarget::Custom && target != RoleTarget::Db("admin".into()) {
-            r.error(ip.clone(), format!("custom role \"{role}\" is defined in admin; leave out domain/db"));
+            r.error(
+                ip.clone(),
+                format!("custom role \"{role}\" is defined in admin; leave out domain/db"),
+            );
             continue;
         }
         if ADMIN_ONLY_ROLES.contains(&role.as_str()) && target != RoleTarget::Db("admin".into()) {
-            r.error(ip.clone(), format!("\"{role}\" exists only on the admin database: use \"db\": \"admin\""));
+            r.error(
+                ip.clone(),
+                format!("\"{role}\" exists only on the admin database: use \"db\": \"admin\""),
+            );
             continue;
         }
-        let target = if is_custom { RoleTarget::Custom } else { target };
+        let target = if is_custom {
+            RoleTarget::Custom
+        } else {
+            target
+        };
         out.push(RoleRefSpec { role, target });
     }
     out
 }
 
-pub fn read_users(r: &mut Reader, p: &JsonPath, v: &Value, domains: &[String], custom: &[String], root: &Path) -> Vec<UserSpec> {
+pub fn read_users(
+    r: &mut Reader,
+    p: &JsonPath,
+    v: &Value,
+    domains: &[String],
+    custom: &[String],
+    root: &Path,
+) -> Vec<UserSpec> {
     let Some(map) = v.as_object() else {
-        r.error(p.clone(), format!("expected an object of users, found {}", json_kind(v)));
+        r.error(
+            p.clone(),
+            format!("expected an object of users, found {}", json_kind(v)),
+        );
         return vec![];
     };
     let mut out = Vec::new();
     for (name, uv) in map {
         let up = p.key(name.as_str());
-        let allowed = ["description", "database", "roles", "mechanisms", "password", "authenticationRestrictions", "purpose"];
-        let Some(m) = r.object(&up, uv, &allowed, "a user") else { continue };
+        let allowed = [
+            "description",
+            "database",
+            "roles",
+            "mechanisms",
+            "password",
+            "authenticationRestrictions",
+            "purpose",
+        ];
+        let Some(m) = r.object(&up, uv, &allowed, "a user") else {
+            continue;
+        };
         if let Some(d) = m.get("description") {
             r.string(&up.key("description"), d);
         }
-        let db = m.get("database").and_then(|d| r.string(&up.key("database"), d)).unwrap_or_else(|| "admin".into());
-        let roles = r.required(&up, m, "roles", "a user").map(|rv| read_role_refs(r, &up.key("roles"), rv, domains, custom)).unwrap_or_default();
+        let db = m
+            .get("database")
+            .and_then(|d| r.string(&up.key("database"), d))
+            .unwrap_or_else(|| "admin".into());
+        let roles = r
+            .required(&up, m, "roles", "a user")
+            .map(|rv| read_role_refs(r, &up.key("roles"), rv, domains, custom))
+            .unwrap_or_default();
         let mechanisms = read_mechanisms(r, &up, m);
-        let purpose = m.get("purpose").and_then(|x| r.choice(&up.key("purpose"), x, PURPOSES)).unwrap_or_else(|| "service".into());
-        let restrictions = m.get("authenticationRestrictions").map(|x| read_restrictions(r, &up.key("authenticationRestrictions"), x)).unwrap_or_default();
+        let purpose = m
+            .get("purpose")
+            .and_then(|x| r.choice(&up.key("purpose"), x, PURPOSES))
+            .unwrap_or_else(|| "service".into());
+        let restrictions = m
+            .get("authenticationRestrictions")
+            .map(|x| read_restrictions(r, &up.key("authenticationRestrictions"), x))
+            .unwrap_or_default();
         let password = match m.get("password") {
             Some(pv) => read_password(r, &up.key("password"), pv, root),
             None => {
@@ -280,18 +553,35 @@ pub fn read_users(r: &mut Reader, p: &JsonPath, v: &Value, domains: &[String], c
                 None
             }
         };
-        out.push(UserSpec { name: name.clone(), db, roles, mechanisms, restrictions, purpose, password });
+        out.push(UserSpec {
+            name: name.clone(),
+            db,
+            roles,
+            mechanisms,
+            restrictions,
+            purpose,
+            password,
+        });
     }
     out
 }
 
 fn read_mechanisms(r: &mut Reader, up: &JsonPath, m: &Map<String, Value>) -> Vec<String> {
-    let Some(mv) = m.get("mechanisms") else { return vec!["SCRAM-SHA-256".into()] };
+    let Some(mv) = m.get("mechanisms") else {
+        return vec!["SCRAM-SHA-256".into()];
+    };
     let mp = up.key("mechanisms");
     match mv.as_array() {
-        Some(list) if !list.is_empty() => list.iter().enumerate().filter_map(|(i, x)| r.choice(&mp.index(i), x, MECHANISMS)).collect(),
+        Some(list) if !list.is_empty() => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| r.choice(&mp.index(i), x, MECHANISMS))
+            .collect(),
         _ => {
-            r.error(mp, format!("expected a non-empty array of {}", quote_list(MECHANISMS)));
+            r.error(
+                mp,
+                format!("expected a non-empty array of {}", quote_list(MECHANISMS)),
+            );
             vec![]
         }
     }
@@ -299,18 +589,33 @@ fn read_mechanisms(r: &mut Reader, up: &JsonPath, m: &Map<String, Value>) -> Vec
 
 fn read_restrictions(r: &mut Reader, p: &JsonPath, v: &Value) -> Vec<Document> {
     let Some(items) = v.as_array() else {
-        r.error(p.clone(), "expected an array of {\"clientSource\": [...], \"serverAddress\": [...]}");
+        r.error(
+            p.clone(),
+            "expected an array of {\"clientSource\": [...], \"serverAddress\": [...]}",
+        );
         return vec![];
     };
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let ip = p.index(i);
-        let Some(m) = r.object(&ip, item, &["clientSource", "serverAddress"], "an authentication restriction") else { continue };
+        let Some(m) = r.object(
+            &ip,
+            item,
+            &["clientSource", "serverAddress"],
+            "an authentication restriction",
+        ) else {
+            continue;
+        };
         let mut ok = true;
         for (k, list) in m {
-            let ok_list = list.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|x| x.as_str().is_some_and(is_address)));
+            let ok_list = list.as_array().is_some_and(|a| {
+                !a.is_empty() && a.iter().all(|x| x.as_str().is_some_and(is_address))
+            });
             if !ok_list {
-                r.error(ip.key(k.as_str()), "expected a non-empty array of IP addresses or CIDR ranges");
+                r.error(
+                    ip.key(k.as_str()),
+                    "expected a non-empty array of IP addresses or CIDR ranges",
+                );
                 ok = false;
             }
         }
@@ -334,16 +639,24 @@ fn read_password(r: &mut Reader, p: &JsonPath, v: &Value, root: &Path) -> Option
     }
     let m = r.object(p, v, &["env", "file", "generate"], "a password source")?;
     if m.len() != 1 {
-        r.error(p.clone(), "a password source is exactly one of \"env\", \"file\" or \"generate\"");
+        r.error(
+            p.clone(),
+            "a password source is exactly one of \"env\", \"file\" or \"generate\"",
+        );
         return None;
     }
     let (k, x) = m.iter().next()?;
     match k.as_str() {
         "env" => {
             let var = r.string(&p.key("env"), x)?;
-            let valid = !var.is_empty() && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !var.starts_with(|c: char| c.is_ascii_digit());
+            let valid = !var.is_empty()
+                && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !var.starts_with(|c: char| c.is_ascii_digit());
             if !valid {
-                r.error(p.key("env"), format!("\"{var}\" is not an environment variable name"));
+                r.error(
+                    p.key("env"),
+                    format!("\"{var}\" is not an environment variable name"),
+                );
                 return None;
             }
             Some(PasswordSource::Env(var))
@@ -351,15 +664,24 @@ fn read_password(r: &mut Reader, p: &JsonPath, v: &Value, root: &Path) -> Option
         "file" => {
             let path = PathBuf::from(r.string(&p.key("file"), x)?);
             if !path.is_absolute() {
-                r.error(p.key("file"), "use an absolute path to a file outside the workspace");
+                r.error(
+                    p.key("file"),
+                    "use an absolute path to a file outside the workspace",
+                );
                 return None;
             }
             let inside = std::fs::canonicalize(root).ok().is_some_and(|root| {
-                let parent = path.parent().and_then(|d| std::fs::canonicalize(d).ok()).unwrap_or_else(|| path.clone());
+                let parent = path
+                    .parent()
+                    .and_then(|d| std::fs::canonicalize(d).ok())
+                    .unwrap_or_else(|| path.clone());
                 parent.starts_with(&root)
             });
             if inside {
-                r.error(p.key("file"), "the password file is inside the workspace; keep secrets out of the repository");
+                r.error(
+                    p.key("file"),
+                    "the password file is inside the workspace; keep secrets out of the repository",
+                );
                 return None;
             }
             Some(PasswordSource::File(path))
@@ -377,7 +699,18 @@ fn read_password(r: &mut Reader, p: &JsonPath, v: &Value, root: &Path) -> Option
 /// Keys whose string values are secrets when written literally.
 fn secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase().replace(['-', '_'], "");
-    ["password", "passwd", "pwd", "secret", "token", "apikey", "privatekey", "accesskey"].iter().any(|s| k.ends_with(s) || k.starts_with(s))
+    [
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "privatekey",
+        "accesskey",
+    ]
+    .iter()
+    .any(|s| k.ends_with(s) || k.starts_with(s))
 }
 
 /// Reports string values that look like literal secrets: a secret-named key with a non-empty
@@ -403,16 +736,28 @@ pub fn scan_literal_secrets(r: &mut Reader, v: &Value, p: &JsonPath) {
             }
         }
         Value::String(s) if uri_with_password(s) => {
-            r.error(p.clone(), "a connection string with a password; reference an environment variable instead");
+            r.error(
+                p.clone(),
+                "a connection string with a password; reference an environment variable instead",
+            );
         }
         _ => {}
     }
 }
 
 fn uri_with_password(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix("mongodb://").or_else(|| s.strip_prefix("mongodb+srv://")) else { return false };
+    let Some(rest) = s
+        .strip_prefix("mongodb://")
+        .or_else(|| s.strip_prefix("mongodb+srv://"))
+    else {
+        return false;
+    };
     let authority = rest.split(['/', '?']).next().unwrap_or("");
-    authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.split_once(':').is_some_and(|(_, pw)| !pw.is_empty()))
+    authority.rsplit_once('@').is_some_and(|(userinfo, _)| {
+        userinfo
+            .split_once(':')
+            .is_some_and(|(_, pw)| !pw.is_empty())
+    })
 }
 
 #[cfg(test)]
@@ -421,9 +766,18 @@ mod tests {
 
     #[test]
     fn secret_detection() {
-        assert!(secret_key("password") && secret_key("hashed_password") && secret_key("api_key") && secret_key("accessToken"));
+        assert!(
+            secret_key("password")
+                && secret_key("hashed_password")
+                && secret_key("api_key")
+                && secret_key("accessToken")
+        );
         assert!(!secret_key("passport_number") && !secret_key("description"));
-        assert!(uri_with_password("mongodb://u:p@h/db") && !uri_with_password("mongodb://u@h") && !uri_with_password("mongodb://h:27017"));
+        assert!(
+            uri_with_password("mongodb://u:p@h/db")
+                && !uri_with_password("mongodb://u@h")
+                && !uri_with_password("mongodb://h:27017")
+        );
         assert!(is_address("10.0.0.0/8") && is_address("::1") && !is_address("localhost"));
     }
 }

@@ -62,7 +62,9 @@ const TOP: &[&str] = &[
     "defaultEnvironment",
     "environments",
     "domains",
- "roles", "users"];
+    "roles",
+    "users",
+];
 const ENV: &[&str] = &["uriEnv", "databasePrefix", "databases", "description"];
 const DOMAIN: &[&str] = &["database", "databaseEnv", "description", "collections"];
 const COLLECTION: &[&str] = &[
@@ -221,7 +223,10 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
     for d in &domains {
         if let Some(other) = seen.insert(&d.database, &d.name) {
             r.error(
-                root_path.key("domains").key(d.name.as_str()).key("database"),
+                root_path
+                    .key("domains")
+                    .key(d.name.as_str())
+                    .key("database"),
                 format!(
                     "database \"{}\" is already used by domain \"{other}\"",
                     d.database
@@ -233,7 +238,8 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         for dom in env.databases.keys() {
             if !domains.iter().any(|d| &d.name == dom) {
                 r.error(
-                    root_path.key("environments")
+                    root_path
+                        .key("environments")
                         .key(env_name.as_str())
                         .key("databases")
                         .key(dom.as_str()),
@@ -244,15 +250,30 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
     }
 
     let domain_names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
-    let roles = top.get("roles").map(|v| access::read_roles(r, &root_path.key("roles"), v, &domain_names)).unwrap_or_default();
+    let roles = top
+        .get("roles")
+        .map(|v| access::read_roles(r, &root_path.key("roles"), v, &domain_names))
+        .unwrap_or_default();
     let custom: Vec<String> = roles.iter().map(|x| x.name.clone()).collect();
-    let users = top.get("users").map(|v| access::read_users(r, &root_path.key("users"), v, &domain_names, &custom, root)).unwrap_or_default();
+    let users = top
+        .get("users")
+        .map(|v| access::read_users(r, &root_path.key("users"), v, &domain_names, &custom, root))
+        .unwrap_or_default();
     // Literal secrets anywhere else in the manifest (users' passwords are checked above).
     for (k, x) in top {
         if k == "users" {
             for (name, u) in x.as_object().into_iter().flatten() {
-                for (f, fv) in u.as_object().into_iter().flatten().filter(|(f, _)| f.as_str() != "password") {
-                    access::scan_literal_secrets(r, fv, &root_path.key("users").key(name.as_str()).key(f.as_str()));
+                for (f, fv) in u
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(f, _)| f.as_str() != "password")
+                {
+                    access::scan_literal_secrets(
+                        r,
+                        fv,
+                        &root_path.key("users").key(name.as_str()).key(f.as_str()),
+                    );
                 }
             }
         } else {
@@ -260,7 +281,15 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         }
     }
 
-    Some(Manifest { project, metadata_database, default_environment, environments, domains, roles, users })
+    Some(Manifest {
+        project,
+        metadata_database,
+        default_environment,
+        environments,
+        domains,
+        roles,
+        users,
+    })
 }
 
 fn read_environment(r: &mut Reader, p: &JsonPath, v: &Value) -> Environment {

@@ -21,7 +21,10 @@ use source::SourceFile;
 
 use crate::jsonpath::JsonPath;
 use crate::jsonschema::{CompiledSchema, Severity, lint};
-use crate::model::{Access, ClusterState, CollectionState, DatabaseState, IndexDef, Privilege, RoleDef, RoleRef, SeedSet, UserDef};
+use crate::model::{
+    Access, ClusterState, CollectionState, DatabaseState, IndexDef, Privilege, RoleDef, RoleRef,
+    SeedSet, UserDef,
+};
 
 /// (domain, collection)
 pub type CollKey = (String, String);
@@ -318,7 +321,12 @@ impl Workspace {
 
     /// Roles and users with domain references resolved to database names.
     fn access(&self, names: &BTreeMap<String, String>) -> Access {
-        let db_of = |domain: &str| names.get(domain).cloned().unwrap_or_else(|| domain.to_string());
+        let db_of = |domain: &str| {
+            names
+                .get(domain)
+                .cloned()
+                .unwrap_or_else(|| domain.to_string())
+        };
         let role_ref = |r: &access::RoleRefSpec| RoleRef {
             role: r.role.clone(),
             db: match &r.target {
@@ -339,8 +347,12 @@ impl Workspace {
                     .iter()
                     .map(|p| Privilege {
                         resource: match &p.resource {
-                            access::ResourceSpec::Domain { domain, collection } => doc! {"db": db_of(domain), "collection": collection},
-                            access::ResourceSpec::Db { db, collection } => doc! {"db": db, "collection": collection},
+                            access::ResourceSpec::Domain { domain, collection } => {
+                                doc! {"db": db_of(domain), "collection": collection}
+                            }
+                            access::ResourceSpec::Db { db, collection } => {
+                                doc! {"db": db, "collection": collection}
+                            }
                             access::ResourceSpec::Cluster => doc! {"cluster": true},
                         },
                         actions: p.actions.clone(),
@@ -364,9 +376,12 @@ impl Workspace {
             })
             .collect();
         crate::model::normalize_access(&mut roles, &mut users);
-        Access { roles, users, connected_as: vec![] }
+        Access {
+            roles,
+            users,
+            connected_as: vec![],
+        }
     }
-
 }
 
 pub fn json_to_doc(v: &serde_json::Value) -> Option<Document> {

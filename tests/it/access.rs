@@ -16,24 +16,40 @@ fn generated(path: &std::path::Path) -> Vec<(String, String)> {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["user"].as_str().unwrap().to_string(), v["password"].as_str().unwrap().to_string())
+            (
+                v["user"].as_str().unwrap().to_string(),
+                v["password"].as_str().unwrap().to_string(),
+            )
         })
         .collect()
 }
 
 fn password_of(secrets: &[(String, String)], user: &str) -> String {
-    secrets.iter().rev().find(|(u, _)| u == user).map(|(_, p)| p.clone()).unwrap_or_else(|| panic!("no secret for {user}"))
+    secrets
+        .iter()
+        .rev()
+        .find(|(u, _)| u == user)
+        .map(|(_, p)| p.clone())
+        .unwrap_or_else(|| panic!("no secret for {user}"))
 }
 
 async fn login(server: &common::TestServer, user: &str, password: &str) -> Client {
     let port = server.ports()[0];
-    Client::with_uri_str(format!("mongodb://{user}:{password}@127.0.0.1:{port}/?directConnection=true&authSource=admin")).await.unwrap()
+    Client::with_uri_str(format!(
+        "mongodb://{user}:{password}@127.0.0.1:{port}/?directConnection=true&authSource=admin"
+    ))
+    .await
+    .unwrap()
 }
 
 fn assert_no_secret(outputs: &[&Output], secrets: &[String]) {
     for o in outputs {
         for s in secrets {
-            assert!(!o.all().contains(s.as_str()), "a password was printed:\n{}", o.all());
+            assert!(
+                !o.all().contains(s.as_str()),
+                "a password was printed:\n{}",
+                o.all()
+            );
         }
     }
 }
@@ -49,52 +65,125 @@ async fn roles_and_users_converge_and_enforce_least_privilege() {
     let dir = tempfile::tempdir().unwrap();
     let secrets_path = dir.path().join("secrets.jsonl");
     let ws = repo();
-    let apply = mongoctl(&ws, &["apply", "--secrets-file", secrets_path.to_str().unwrap()]).uri(&server.uri()).run();
+    let apply = mongoctl(
+        &ws,
+        &["apply", "--secrets-file", secrets_path.to_str().unwrap()],
+    )
+    .uri(&server.uri())
+    .run();
     apply.expect_code(0);
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secrets_path).unwrap().permissions()) & 0o777;
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&secrets_path).unwrap().permissions(),
+    ) & 0o777;
     assert_eq!(mode, 0o600);
     let secrets = generated(&secrets_path);
     assert_eq!(secrets.len(), 14, "11 services + analytics + backup + dba");
 
-    let plan = mongoctl(&ws, &["plan", "--exit-code", "-o", "json"]).uri(&server.uri()).run();
+    let plan = mongoctl(&ws, &["plan", "--exit-code", "-o", "json"])
+        .uri(&server.uri())
+        .run();
     plan.expect_code(0);
-    let audit = mongoctl(&ws, &["audit", "-o", "json"]).uri(&server.uri()).run();
+    let audit = mongoctl(&ws, &["audit", "-o", "json"])
+        .uri(&server.uri())
+        .run();
     audit.expect_code(2);
     // Only the root user the test server was created with is outside the spec.
     let findings = audit.json()["findings"].as_array().unwrap().clone();
     assert_eq!(findings.len(), 2, "{findings:?}");
-    assert!(findings.iter().all(|f| f["subject"] == "user root@admin"), "{findings:?}");
+    assert!(
+        findings.iter().all(|f| f["subject"] == "user root@admin"),
+        "{findings:?}"
+    );
 
     // A domain's service user writes its own database and nothing else.
     let svc_auth = login(&server, "svc_auth", &password_of(&secrets, "svc_auth")).await;
-    svc_auth.database("reminderdb_auth").collection::<Document>("scratch").insert_one(doc! {"a": 1}).await.unwrap();
-    let refused = svc_auth.database("reminderdb_feedback").collection::<Document>("scratch").insert_one(doc! {"a": 1}).await.unwrap_err();
+    svc_auth
+        .database("reminderdb_auth")
+        .collection::<Document>("scratch")
+        .insert_one(doc! {"a": 1})
+        .await
+        .unwrap();
+    let refused = svc_auth
+        .database("reminderdb_feedback")
+        .collection::<Document>("scratch")
+        .insert_one(doc! {"a": 1})
+        .await
+        .unwrap_err();
     assert!(is_unauthorized(&refused), "{refused}");
 
     // The append-only audit role: find and insert, never update or delete.
     let svc_data = login(&server, "svc_data", &password_of(&secrets, "svc_data")).await;
-    let audit_logs = svc_data.database("reminderdb_auth").collection::<Document>("audit_logs");
+    let audit_logs = svc_data
+        .database("reminderdb_auth")
+        .collection::<Document>("audit_logs");
     audit_logs.insert_one(doc! {"timestamp": DateTime::now(), "action": "patient_data_read", "severity": "low", "success": true}).await.unwrap();
-    assert_eq!(audit_logs.find(doc! {}).await.unwrap().try_collect::<Vec<_>>().await.unwrap().len(), 1);
-    let e = audit_logs.update_one(doc! {}, doc! {"$set": {"success": false}}).await.unwrap_err();
+    assert_eq!(
+        audit_logs
+            .find(doc! {})
+            .await
+            .unwrap()
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let e = audit_logs
+        .update_one(doc! {}, doc! {"$set": {"success": false}})
+        .await
+        .unwrap_err();
     assert!(is_unauthorized(&e), "{e}");
     let e = audit_logs.delete_many(doc! {}).await.unwrap_err();
     assert!(is_unauthorized(&e), "{e}");
 
     // The analytics user reads but cannot write.
-    let analytics = login(&server, "analytics_ro", &password_of(&secrets, "analytics_ro")).await;
-    analytics.database("reminderdb_feedback").collection::<Document>("feedback").find_one(doc! {}).await.unwrap();
-    let e = analytics.database("reminderdb_feedback").collection::<Document>("feedback").insert_one(doc! {"x": 1}).await.unwrap_err();
+    let analytics = login(
+        &server,
+        "analytics_ro",
+        &password_of(&secrets, "analytics_ro"),
+    )
+    .await;
+    analytics
+        .database("reminderdb_feedback")
+        .collection::<Document>("feedback")
+        .find_one(doc! {})
+        .await
+        .unwrap();
+    let e = analytics
+        .database("reminderdb_feedback")
+        .collection::<Document>("feedback")
+        .insert_one(doc! {"x": 1})
+        .await
+        .unwrap_err();
     assert!(is_unauthorized(&e), "{e}");
 
     // Nothing printed or recorded carries a password.
-    let all: Vec<String> = secrets.iter().map(|(_, p)| p.clone()).chain([common::ROOT_PASSWORD.to_string()]).collect();
+    let all: Vec<String> = secrets
+        .iter()
+        .map(|(_, p)| p.clone())
+        .chain([common::ROOT_PASSWORD.to_string()])
+        .collect();
     assert_no_secret(&[&apply, &plan, &audit], &all);
-    let history: Vec<Document> = server.client().database("mongoctl").collection::<Document>("apply_history").find(doc! {}).await.unwrap().try_collect().await.unwrap();
+    let history: Vec<Document> = server
+        .client()
+        .database("mongoctl")
+        .collection::<Document>("apply_history")
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     let history_text = format!("{history:?}");
-    assert!(history_text.contains("svc_auth"), "history names the users it created");
+    assert!(
+        history_text.contains("svc_auth"),
+        "history names the users it created"
+    );
     for s in &all {
-        assert!(!history_text.contains(s.as_str()), "a password reached apply_history");
+        assert!(
+            !history_text.contains(s.as_str()),
+            "a password reached apply_history"
+        );
     }
 }
 
@@ -102,42 +191,135 @@ async fn roles_and_users_converge_and_enforce_least_privilege() {
 async fn out_of_band_access_changes_are_caught_by_plan_and_audit_and_pruned() {
     let server = common::auth_standalone().await;
     let ws = repo().join("examples").join("chat-platform");
-    mongoctl(&ws, &["apply"]).uri(&server.uri()).run().expect_code(0);
+    mongoctl(&ws, &["apply"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
     let admin = server.client().database("admin");
-    admin.run_command(doc! {"grantRolesToUser": "svc_chat", "roles": [{"role": "root", "db": "admin"}]}).await.unwrap();
+    admin
+        .run_command(
+            doc! {"grantRolesToUser": "svc_chat", "roles": [{"role": "root", "db": "admin"}]},
+        )
+        .await
+        .unwrap();
     admin
         .run_command(doc! {"updateRole": "audit_appender", "privileges": [{"resource": {"db": "caas_platform", "collection": "audit_logs"}, "actions": ["find", "insert", "remove"]}], "roles": []})
         .await
         .unwrap();
     admin.run_command(doc! {"createUser": "intruder", "pwd": "intruder-pw-1234", "roles": [{"role": "readWriteAnyDatabase", "db": "admin"}]}).await.unwrap();
 
-    let plan = mongoctl(&ws, &["plan", "-o", "json", "--exit-code"]).uri(&server.uri()).run();
+    let plan = mongoctl(&ws, &["plan", "-o", "json", "--exit-code"])
+        .uri(&server.uri())
+        .run();
     plan.expect_code(2);
     let p = plan.json();
-    let changes: Vec<(String, String)> = p["changes"].as_array().unwrap().iter().map(|c| (c["action"].as_str().unwrap().into(), c["summary"].as_str().unwrap().into())).collect();
+    let changes: Vec<(String, String)> = p["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().into(),
+                c["summary"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
     assert_eq!(changes.len(), 2, "{changes:?}");
-    let role = p["changes"].as_array().unwrap().iter().find(|c| c["action"] == "update_role").unwrap();
-    assert_eq!(role["details"], serde_json::json!(["- remove on caas_platform.audit_logs"]));
-    let user = p["changes"].as_array().unwrap().iter().find(|c| c["action"] == "update_user").unwrap();
+    let role = p["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == "update_role")
+        .unwrap();
+    assert_eq!(
+        role["details"],
+        serde_json::json!(["- remove on caas_platform.audit_logs"])
+    );
+    let user = p["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == "update_user")
+        .unwrap();
     assert_eq!(user["details"], serde_json::json!(["- root@admin"]));
-    let unmanaged: Vec<String> = p["unmanaged"].as_array().unwrap().iter().map(|u| format!("{}@{}", u["name"].as_str().unwrap(), u["database"].as_str().unwrap())).collect();
-    assert!(unmanaged.contains(&"intruder@admin".to_string()) && unmanaged.contains(&"root@admin".to_string()), "{unmanaged:?}");
+    let unmanaged: Vec<String> = p["unmanaged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            format!(
+                "{}@{}",
+                u["name"].as_str().unwrap(),
+                u["database"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert!(
+        unmanaged.contains(&"intruder@admin".to_string())
+            && unmanaged.contains(&"root@admin".to_string()),
+        "{unmanaged:?}"
+    );
 
-    let audit = mongoctl(&ws, &["audit", "-o", "json"]).uri(&server.uri()).run();
+    let audit = mongoctl(&ws, &["audit", "-o", "json"])
+        .uri(&server.uri())
+        .run();
     audit.expect_code(2);
-    let kinds: Vec<(String, String)> = audit.json()["findings"].as_array().unwrap().iter().map(|f| (f["kind"].as_str().unwrap().into(), f["subject"].as_str().unwrap().into())).collect();
-    for expected in [("excess_privilege", "user svc_chat@admin"), ("user_drift", "user svc_chat@admin"), ("undeclared_user", "user intruder@admin"), ("role_drift", "role audit_appender@admin")] {
-        assert!(kinds.contains(&(expected.0.to_string(), expected.1.to_string())), "missing {expected:?} in {kinds:?}");
+    let kinds: Vec<(String, String)> = audit.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().into(),
+                f["subject"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("excess_privilege", "user svc_chat@admin"),
+        ("user_drift", "user svc_chat@admin"),
+        ("undeclared_user", "user intruder@admin"),
+        ("role_drift", "role audit_appender@admin"),
+    ] {
+        assert!(
+            kinds.contains(&(expected.0.to_string(), expected.1.to_string())),
+            "missing {expected:?} in {kinds:?}"
+        );
     }
 
     // Converge; prune needs --yes and never drops the user we are connected as.
-    mongoctl(&ws, &["apply"]).uri(&server.uri()).run().expect_code(0);
-    mongoctl(&ws, &["apply", "--prune"]).uri(&server.uri()).run().expect_code(1);
-    mongoctl(&ws, &["apply", "--prune", "--yes"]).uri(&server.uri()).run().expect_code(0);
-    let users: Vec<String> = mongoctl::live::inspect_access(&server.client()).await.unwrap().users.iter().map(|u| u.name.clone()).collect();
-    assert!(!users.contains(&"intruder".to_string()) && users.contains(&"root".to_string()), "{users:?}");
-    let audit = mongoctl(&ws, &["audit", "-o", "json"]).uri(&server.uri()).run();
-    let left: Vec<String> = audit.json()["findings"].as_array().unwrap().iter().map(|f| f["subject"].as_str().unwrap().to_string()).collect();
+    mongoctl(&ws, &["apply"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    mongoctl(&ws, &["apply", "--prune"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(1);
+    mongoctl(&ws, &["apply", "--prune", "--yes"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    let users: Vec<String> = mongoctl::live::inspect_access(&server.client())
+        .await
+        .unwrap()
+        .users
+        .iter()
+        .map(|u| u.name.clone())
+        .collect();
+    assert!(
+        !users.contains(&"intruder".to_string()) && users.contains(&"root".to_string()),
+        "{users:?}"
+    );
+    let audit = mongoctl(&ws, &["audit", "-o", "json"])
+        .uri(&server.uri())
+        .run();
+    let left: Vec<String> = audit.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["subject"].as_str().unwrap().to_string())
+        .collect();
     assert!(left.iter().all(|s| s == "user root@admin"), "{left:?}");
 }
 
@@ -146,30 +328,77 @@ async fn rotate_sets_a_new_password_from_the_declared_source_without_printing_it
     let server = common::auth_standalone().await;
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path();
-    write(ws, "mongoctl.json", r#"{"project": "r", "domains": {"app": {"database": "r_app", "collections": {"things": {}}}},
-        "users": {"svc_app": {"roles": [{"role": "readWrite", "domain": "app"}], "password": {"env": "APP_PW"}}}}"#);
+    write(
+        ws,
+        "mongoctl.json",
+        r#"{"project": "r", "domains": {"app": {"database": "r_app", "collections": {"things": {}}}},
+        "users": {"svc_app": {"roles": [{"role": "readWrite", "domain": "app"}], "password": {"env": "APP_PW"}}}}"#,
+    );
     let first = "first-Password-1";
-    let apply = mongoctl(ws, &["apply"]).uri(&server.uri()).env("APP_PW", first).run();
+    let apply = mongoctl(ws, &["apply"])
+        .uri(&server.uri())
+        .env("APP_PW", first)
+        .run();
     apply.expect_code(0);
-    login(&server, "svc_app", first).await.database("r_app").collection::<Document>("things").insert_one(doc! {"a": 1}).await.unwrap();
+    login(&server, "svc_app", first)
+        .await
+        .database("r_app")
+        .collection::<Document>("things")
+        .insert_one(doc! {"a": 1})
+        .await
+        .unwrap();
 
-    let missing = mongoctl(ws, &["users", "rotate", "svc_app"]).uri(&server.uri()).run();
+    let missing = mongoctl(ws, &["users", "rotate", "svc_app"])
+        .uri(&server.uri())
+        .run();
     missing.expect_code(1);
-    assert!(missing.stderr.contains("APP_PW is not set"), "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("APP_PW is not set"),
+        "{}",
+        missing.stderr
+    );
 
     let second = "second-Password-2";
-    let rotate = mongoctl(ws, &["users", "rotate", "svc_app"]).uri(&server.uri()).env("APP_PW", second).run();
+    let rotate = mongoctl(ws, &["users", "rotate", "svc_app"])
+        .uri(&server.uri())
+        .env("APP_PW", second)
+        .run();
     rotate.expect_code(0);
-    assert!(rotate.stdout.contains("rotated (source: env APP_PW)"), "{}", rotate.stdout);
-    login(&server, "svc_app", second).await.database("r_app").collection::<Document>("things").insert_one(doc! {"a": 2}).await.unwrap();
-    let old = login(&server, "svc_app", first).await.database("r_app").collection::<Document>("things").insert_one(doc! {"a": 3}).await.unwrap_err();
+    assert!(
+        rotate.stdout.contains("rotated (source: env APP_PW)"),
+        "{}",
+        rotate.stdout
+    );
+    login(&server, "svc_app", second)
+        .await
+        .database("r_app")
+        .collection::<Document>("things")
+        .insert_one(doc! {"a": 2})
+        .await
+        .unwrap();
+    let old = login(&server, "svc_app", first)
+        .await
+        .database("r_app")
+        .collection::<Document>("things")
+        .insert_one(doc! {"a": 3})
+        .await
+        .unwrap_err();
     assert!(old.to_string().contains("Authentication failed"), "{old}");
-    assert_no_secret(&[&apply, &missing, &rotate], &[first.into(), second.into(), common::ROOT_PASSWORD.into()]);
+    assert_no_secret(
+        &[&apply, &missing, &rotate],
+        &[first.into(), second.into(), common::ROOT_PASSWORD.into()],
+    );
 
     // --username with the password from the environment instead of the URI.
-    let h = mongoctl(ws, &["health", "-o", "json", "--username", "svc_app"]).uri(&server.uri_without_credentials()).env("MONGOCTL_PASSWORD", second).run();
+    let h = mongoctl(ws, &["health", "-o", "json", "--username", "svc_app"])
+        .uri(&server.uri_without_credentials())
+        .env("MONGOCTL_PASSWORD", second)
+        .run();
     h.expect_code(0);
-    assert_eq!(h.json()["health"]["authenticated_users"][0], "svc_app@admin");
+    assert_eq!(
+        h.json()["health"]["authenticated_users"][0],
+        "svc_app@admin"
+    );
     assert_no_secret(&[&h], &[second.into()]);
 }
 
@@ -178,10 +407,34 @@ async fn rotate_sets_a_new_password_from_the_declared_source_without_printing_it
 fn bad_access_declarations_are_rejected_by_check() {
     let outside = tempfile::NamedTempFile::new().unwrap();
     let cases: Vec<(&str, String, &str, &str, &str)> = vec![
-        ("undeclared role", r#"{"role": "auditor"}"#.into(), "users.u.roles[0].role", "\"auditor\"", "role \"auditor\" is neither declared in \"roles\" nor a MongoDB built-in role"),
-        ("unknown domain", r#"{"role": "readWrite", "domain": "billing"}"#.into(), "users.u.roles[0].domain", "\"billing\"", "\"billing\" is not a declared domain; did you mean \"bill\"?"),
-        ("built-in without db", r#"{"role": "readWrite"}"#.into(), "users.u.roles[0]", "\"readWrite\"", "built-in role \"readWrite\" needs a \"domain\" or a \"db\""),
-        ("admin-only role", r#"{"role": "root", "domain": "bill"}"#.into(), "users.u.roles[0]", "\"root\"", "\"root\" exists only on the admin database"),
+        (
+            "undeclared role",
+            r#"{"role": "auditor"}"#.into(),
+            "users.u.roles[0].role",
+            "\"auditor\"",
+            "role \"auditor\" is neither declared in \"roles\" nor a MongoDB built-in role",
+        ),
+        (
+            "unknown domain",
+            r#"{"role": "readWrite", "domain": "billing"}"#.into(),
+            "users.u.roles[0].domain",
+            "\"billing\"",
+            "\"billing\" is not a declared domain; did you mean \"bill\"?",
+        ),
+        (
+            "built-in without db",
+            r#"{"role": "readWrite"}"#.into(),
+            "users.u.roles[0]",
+            "\"readWrite\"",
+            "built-in role \"readWrite\" needs a \"domain\" or a \"db\"",
+        ),
+        (
+            "admin-only role",
+            r#"{"role": "root", "domain": "bill"}"#.into(),
+            "users.u.roles[0]",
+            "\"root\"",
+            "\"root\" exists only on the admin database",
+        ),
     ];
     let mut failures = Vec::new();
     for (name, role_ref, path, marker, message) in cases {
@@ -191,25 +444,68 @@ fn bad_access_declarations_are_rejected_by_check() {
         failures.extend(check_one(name, &manifest, path, marker, message));
     }
     let role_cases = vec![
-        ("unknown action", r#""actions": ["find", "inserts"]"#, "roles.r.privileges[0].actions[1]", "\"inserts\"", "\"inserts\" is not a MongoDB privilege action; did you mean \"insert\"?"),
-        ("privilege on unknown domain", r#""resource": {"domain": "bil"}, "actions": ["find"]"#, "roles.r.privileges[0].resource.domain", "\"bil\"", "\"bil\" is not a declared domain; did you mean \"bill\"?"),
+        (
+            "unknown action",
+            r#""actions": ["find", "inserts"]"#,
+            "roles.r.privileges[0].actions[1]",
+            "\"inserts\"",
+            "\"inserts\" is not a MongoDB privilege action; did you mean \"insert\"?",
+        ),
+        (
+            "privilege on unknown domain",
+            r#""resource": {"domain": "bil"}, "actions": ["find"]"#,
+            "roles.r.privileges[0].resource.domain",
+            "\"bil\"",
+            "\"bil\" is not a declared domain; did you mean \"bill\"?",
+        ),
     ];
     for (name, body, path, marker, message) in role_cases {
-        let resource = if body.contains("resource") { "" } else { "\"resource\": {\"domain\": \"bill\"}, " };
+        let resource = if body.contains("resource") {
+            ""
+        } else {
+            "\"resource\": {\"domain\": \"bill\"}, "
+        };
         let manifest = format!(
             "{{\n  \"project\": \"p\",\n  \"domains\": {{\"bill\": {{\"database\": \"b\", \"collections\": {{\"c\": {{}}}}}}}},\n  \"roles\": {{\n    \"r\": {{\n      \"privileges\": [\n        {{{resource}{body}}}\n      ]\n    }}\n  }}\n}}\n"
         );
         failures.extend(check_one(name, &manifest, path, marker, message));
     }
     let literal = "{\n  \"project\": \"p\",\n  \"domains\": {\"bill\": {\"database\": \"b\", \"collections\": {\"c\": {}}}},\n  \"users\": {\n    \"u\": {\n      \"roles\": [{\"role\": \"read\", \"domain\": \"bill\"}],\n      \"password\": \"hunter2-literal\"\n    }\n  }\n}\n";
-    failures.extend(check_one("literal password", literal, "users.u.password", "hunter2", "literal password: passwords never live in the repo"));
+    failures.extend(check_one(
+        "literal password",
+        literal,
+        "users.u.password",
+        "hunter2",
+        "literal password: passwords never live in the repo",
+    ));
     let inside = literal.replace("\"hunter2-literal\"", "{\"file\": \"WS/pw.txt\"}");
-    failures.extend(check_one("password file inside the workspace", &inside, "users.u.password.file", "pw.txt", "the password file is inside the workspace"));
+    failures.extend(check_one(
+        "password file inside the workspace",
+        &inside,
+        "users.u.password.file",
+        "pw.txt",
+        "the password file is inside the workspace",
+    ));
     let env_name = literal.replace("\"hunter2-literal\"", "{\"env\": \"my-var\"}");
-    failures.extend(check_one("bad env name", &env_name, "users.u.password.env", "my-var", "\"my-var\" is not an environment variable name"));
+    failures.extend(check_one(
+        "bad env name",
+        &env_name,
+        "users.u.password.env",
+        "my-var",
+        "\"my-var\" is not an environment variable name",
+    ));
     let uri = literal.replace("\"project\": \"p\",", "\"project\": \"p\",\n  \"environments\": {\"dev\": {\"description\": \"mongodb://admin:s3cret@db.internal/\"}},");
-    failures.extend(check_one("uri with password", &uri, "environments.dev.description", "s3cret", "a connection string with a password"));
-    let outside_file = literal.replace("\"hunter2-literal\"", &format!("{{\"file\": \"{}\"}}", outside.path().display()));
+    failures.extend(check_one(
+        "uri with password",
+        &uri,
+        "environments.dev.description",
+        "s3cret",
+        "a connection string with a password",
+    ));
+    let outside_file = literal.replace(
+        "\"hunter2-literal\"",
+        &format!("{{\"file\": \"{}\"}}", outside.path().display()),
+    );
     let ok = tempfile::tempdir().unwrap();
     write(ok.path(), "mongoctl.json", &outside_file);
     mongoctl(ok.path(), &["check"]).run().expect_code(0);
@@ -217,20 +513,54 @@ fn bad_access_declarations_are_rejected_by_check() {
 
     // A literal secret in seed data.
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "mongoctl.json", &literal.replace("\"hunter2-literal\"", "{\"generate\": true}"));
-    write(dir.path(), "seeds/bill/c.json", "{\n  \"key\": [\"name\"],\n  \"documents\": [\n    {\"name\": \"stripe\", \"api_key\": \"sk_live_abc\"}\n  ]\n}\n");
+    write(
+        dir.path(),
+        "mongoctl.json",
+        &literal.replace("\"hunter2-literal\"", "{\"generate\": true}"),
+    );
+    write(
+        dir.path(),
+        "seeds/bill/c.json",
+        "{\n  \"key\": [\"name\"],\n  \"documents\": [\n    {\"name\": \"stripe\", \"api_key\": \"sk_live_abc\"}\n  ]\n}\n",
+    );
     let out = mongoctl(dir.path(), &["check"]).run();
     out.expect_code(1);
-    assert!(out.stdout.contains("seeds/bill/c.json:4:") && out.stdout.contains("documents[0].api_key: \"api_key\" looks like a literal secret"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("seeds/bill/c.json:4:")
+            && out
+                .stdout
+                .contains("documents[0].api_key: \"api_key\" looks like a literal secret"),
+        "{}",
+        out.stdout
+    );
 }
 
-fn check_one(name: &str, manifest: &str, path: &str, marker: &str, message: &str) -> Option<String> {
+fn check_one(
+    name: &str,
+    manifest: &str,
+    path: &str,
+    marker: &str,
+    message: &str,
+) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let manifest = manifest.replace("WS/", &format!("{}/", dir.path().display()));
     write(dir.path(), "mongoctl.json", &manifest);
-    let line = manifest.lines().position(|l| l.contains(marker)).map(|i| i as u64 + 1).unwrap_or(0);
+    let line = manifest
+        .lines()
+        .position(|l| l.contains(marker))
+        .map(|i| i as u64 + 1)
+        .unwrap_or(0);
     let out = mongoctl(dir.path(), &["check", "-o", "json"]).run();
     let report = out.json();
-    let found = report["diagnostics"].as_array().unwrap().iter().any(|d| d["json_path"] == path && d["line"] == line && d["message"].as_str().unwrap().contains(message));
-    (out.code != 1 || !found).then(|| format!("{name}: exit {}, expected line {line} {path} \"{message}\", got {}", out.code, report["diagnostics"]))
+    let found = report["diagnostics"].as_array().unwrap().iter().any(|d| {
+        d["json_path"] == path
+            && d["line"] == line
+            && d["message"].as_str().unwrap().contains(message)
+    });
+    (out.code != 1 || !found).then(|| {
+        format!(
+            "{name}: exit {}, expected line {line} {path} \"{message}\", got {}",
+            out.code, report["diagnostics"]
+        )
+    })
 }

@@ -14,7 +14,10 @@ async fn default_spec_applies_then_plans_clean_and_records_history() {
     let server = common::standalone().await;
     let ws = repo();
     let secrets = tempfile::tempdir().unwrap();
-    let out = mongoctl(&ws, &["apply", "--yes"]).uri(&server.uri()).secrets_in(secrets.path()).run();
+    let out = mongoctl(&ws, &["apply", "--yes"])
+        .uri(&server.uri())
+        .secrets_in(secrets.path())
+        .run();
     out.expect_code(0);
     assert!(out.stdout.contains("Applied"), "{}", out.stdout);
 
@@ -183,7 +186,12 @@ async fn idempotent_reapply_sends_no_write_commands() {
         "listDatabases",
         "listCollections",
         "listIndexes",
-        "find", "getMore", "usersInfo", "rolesInfo", "connectionStatus", "hello",
+        "find",
+        "getMore",
+        "usersInfo",
+        "rolesInfo",
+        "connectionStatus",
+        "hello",
         "isMaster",
         "ping",
         "endSessions",

@@ -54,7 +54,8 @@ pub fn mongoctl(spec: &Path, args: &[&str]) -> Run {
     // passwords apply without every test naming one.
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let secrets = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("secrets-{}-{n}.jsonl", std::process::id()));
+    let secrets = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("secrets-{}-{n}.jsonl", std::process::id()));
     cmd.env("MONGOCTL_SECRETS_FILE", secrets);
     // Keep the mongod the test harness uses (scripts/test exports it).
     if let Ok(m) = std::env::var("MONGOD") {
