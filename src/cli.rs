@@ -35,7 +35,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "URI")]
     pub uri: Option<String>,
     /// User to authenticate as (password from MONGOCTL_PASSWORD, else a hidden prompt)
-    #[arg(long, short = 'u', global = true, env = "MONGOCTL_USERNAME", value_name = "USER")]
+    #[arg(
+        long,
+        short = 'u',
+        global = true,
+        env = "MONGOCTL_USERNAME",
+        value_name = "USER"
+    )]
     pub username: Option<String>,
     /// Environment from the manifest (its URI variable, database names)
     #[arg(long = "env", global = true, env = "MONGOCTL_ENV", value_name = "NAME")]
@@ -95,10 +101,15 @@ pub enum Command {
     )]
     SpecSchema(SpecSchemaArgs),
     /// Report users and roles against the spec: undeclared, over-privileged, weak, drifted
-    #[command(after_help = "Example:\n  mongoctl audit\n  mongoctl audit -o json   # exit 2 when there are findings")]
+    #[command(
+        after_help = "Example:\n  mongoctl audit\n  mongoctl audit -o json   # exit 2 when there are findings"
+    )]
     Audit(crate::commands::audit::AuditArgs),
     /// Manage declared users' passwords
-    #[command(subcommand, after_help = "Example:\n  mongoctl users rotate svc_auth --secrets-file ~/secrets/dev.jsonl")]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  mongoctl users rotate svc_auth --secrets-file ~/secrets/dev.jsonl"
+    )]
     Users(crate::commands::users::UsersCommand),
     /// A local MongoDB replica set for development
     #[command(
@@ -137,6 +148,16 @@ pub enum Command {
         after_help = "Example:\n  mongoctl completions bash > ~/.local/share/bash-completion/completions/mongoctl\n  mongoctl completions zsh > \"${fpath[1]}/_mongoctl\""
     )]
     Completions(crate::commands::completions::CompletionsArgs),
+    /// Back up databases to a mongodump-compatible directory or archive, with a manifest
+    #[command(
+        after_help = "Example:\n  mongoctl backup --domain auth --out backups/auth-$(date +%F)\n  mongoctl backup --db reminderdb_auth --archive auth.archive --gzip\n  mongoctl backup --oplog --out backups/full   # point in time (replica set)\n  mongoctl backup verify backups/full\n  mongoctl backup prune backups --keep-last 3 --keep-daily 7 --yes"
+    )]
+    Backup(crate::commands::backup::BackupArgs),
+    /// Restore a backup (directory, archive or stdin), optionally into other namespaces
+    #[command(
+        after_help = "Example:\n  mongoctl restore backups/full --dry-run\n  mongoctl restore backups/full --ns-from 'reminderdb_*' --ns-to 'staging_reminderdb_*'\n  mongoctl restore --archive auth.archive --drop --yes\n  mongoctl restore backups/full --oplog-replay --oplog-limit 1763780000:1"
+    )]
+    Restore(crate::commands::restore::RestoreArgs),
     /// Print the man page (roff), generated from the command-line definitions
     #[command(after_help = "Example:\n  mongoctl man > mongoctl.1 && man ./mongoctl.1")]
     Man,

@@ -5,6 +5,7 @@
 //!                diff (pure) ──► Plan ──► apply ──► render
 
 pub mod apply;
+pub mod backup;
 pub mod cli;
 pub mod commands;
 pub mod context;

@@ -2,17 +2,19 @@
 
 pub mod apply;
 pub mod audit;
+pub mod backup;
 pub mod check;
 pub mod completions;
+pub mod explain;
 pub mod health;
 pub mod init;
 pub mod list;
 pub mod plan;
-pub mod sandbox;
-pub mod stats;
 pub mod profile;
-pub mod explain;
+pub mod restore;
+pub mod sandbox;
 pub mod spec_schema;
+pub mod stats;
 pub mod users;
 pub mod verify;
 
@@ -40,5 +42,7 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Init(a) => init::run(a, ctx).await,
         Command::Completions(a) => completions::run(a, ctx).await,
         Command::Man => completions::man(ctx).await,
+        Command::Backup(a) => backup::run(a, ctx).await,
+        Command::Restore(a) => restore::run(a, ctx).await,
     }
 }

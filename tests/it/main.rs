@@ -6,6 +6,7 @@ mod support;
 
 mod access;
 mod apply;
+mod backup;
 mod broken;
 mod cli;
 mod completions;

@@ -1,0 +1,830 @@
+//! Reading a cluster into a backup. Each collection's cursor is drained as raw BSON (never
+//! decoded) into ~1 MiB chunks that a writer thread hashes, optionally gzips and writes:
+//! one file per collection in the directory layout, one multiplexed stream for an archive.
+//! Collections are drained in parallel (`jobs`); memory is bounded by the chunk channels.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use bson::{Document, RawDocumentBuf, Timestamp, doc};
+use futures::TryStreamExt;
+use mongodb::{Client, Collection};
+use tokio::sync::{Semaphore, mpsc};
+
+use super::archive::{ArchiveWriter, CollectionEntry, Header};
+use super::bsonio::Crc64;
+use super::format::CollectionMeta;
+use super::gz::{HashWriter, ParGzWriter};
+use super::manifest::{
+    FORMAT, FileEntry, FileKind, Layout, MANIFEST_FILE, Manifest, NamespaceEntry, OplogRange,
+    manifest_path,
+};
+use super::nsmatch::NsRules;
+use super::progress::Progress;
+use super::{SYSTEM_DATABASES, ns};
+
+const CHUNK: usize = 1 << 20;
+
+pub enum Output {
+    Directory(PathBuf),
+    Archive(PathBuf),
+    Stdout,
+}
+
+pub struct BackupOptions {
+    pub output: Output,
+    pub gzip: bool,
+    pub gzip_level: u32,
+    /// Databases to back up; empty: every database except admin, local and config.
+    pub databases: Vec<String>,
+    /// Collections to back up (within the databases); empty: all.
+    pub collections: Vec<String>,
+    pub rules: NsRules,
+    /// Extended JSON filter applied to every collection (not views or time series).
+    pub query: Option<(String, Document)>,
+    pub jobs: usize,
+    pub oplog: bool,
+    /// Also the databases' users and roles (directory layout only).
+    pub users_and_roles: bool,
+    pub progress: bool,
+    /// fsync every file before the manifest is written (a complete manifest then means the
+    /// data is on disk, not only in the page cache).
+    pub sync: bool,
+}
+
+/// One collection to dump.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub db: String,
+    pub meta: CollectionMeta,
+    /// The collection read (`system.buckets.<name>` for a time series).
+    pub source: String,
+    pub estimate: u64,
+    pub size: i64,
+}
+
+impl Target {
+    pub fn ns(&self) -> String {
+        ns(&self.db, &self.meta.name)
+    }
+
+    /// Documents per cursor batch for ~6 MiB batches (the server's default is up to 16 MiB,
+    /// which the driver holds in memory per cursor).
+    pub fn batch_size(&self) -> u32 {
+        let avg = if self.estimate > 0 && self.size > 0 {
+            (self.size as u64 / self.estimate).max(1)
+        } else {
+            1024
+        };
+        ((6u64 << 20) / avg).clamp(100, 100_000) as u32
+    }
+}
+
+pub struct BackupSummary {
+    pub location: String,
+    pub manifest: Manifest,
+    pub elapsed_secs: f64,
+}
+
+pub async fn server_version(client: &Client) -> Result<String> {
+    let b = client
+        .database("admin")
+        .run_command(doc! {"buildInfo": 1})
+        .await
+        .context("buildInfo")?;
+    Ok(b.get_str("version").unwrap_or("unknown").to_string())
+}
+
+/// The collections `opts` selects, sorted by namespace.
+pub async fn discover(client: &Client, opts: &BackupOptions) -> Result<Vec<Target>> {
+    let dbs = if opts.databases.is_empty() {
+        client
+            .list_database_names()
+            .await
+            .context("listing databases")?
+            .into_iter()
+            .filter(|d| !SYSTEM_DATABASES.contains(&d.as_str()))
+            .collect()
+    } else {
+        opts.databases.clone()
+    };
+    let mut out = Vec::new();
+    for dbname in dbs {
+        let db = client.database(&dbname);
+        let entries: Vec<Document> = db
+            .run_cursor_command(doc! {"listCollections": 1})
+            .await
+            .with_context(|| format!("listing the collections of {dbname}"))?
+            .try_collect()
+            .await?;
+        for e in entries {
+            let name = e.get_str("name").unwrap_or_default().to_string();
+            if name.starts_with("system.") || (dbname == "mongoctl" && name == "restore_progress") {
+                continue;
+            }
+            if !opts.collections.is_empty() && !opts.collections.contains(&name) {
+                continue;
+            }
+            if !opts.rules.selected(&ns(&dbname, &name)) {
+                continue;
+            }
+            let kind = e.get_str("type").unwrap_or("collection").to_string();
+            let indexes: Vec<Document> = if kind == "view" {
+                Vec::new()
+            } else {
+                db.run_cursor_command(doc! {"listIndexes": &name})
+                    .await
+                    .with_context(|| format!("listing the indexes of {dbname}.{name}"))?
+                    .try_collect()
+                    .await?
+            };
+            let meta = CollectionMeta::from_list_entry(&e, indexes);
+            let source = if meta.is_timeseries() {
+                format!("system.buckets.{name}")
+            } else {
+                name.clone()
+            };
+            let (estimate, size) = if meta.is_view() {
+                (0, 0)
+            } else {
+                let c = db.collection::<Document>(&source);
+                let est = c.estimated_document_count().await.unwrap_or(0);
+                let size = db
+                    .run_command(doc! {"collStats": &source})
+                    .await
+                    .ok()
+                    .and_then(|s| match s.get("size") {
+                        Some(bson::Bson::Int32(v)) => Some(*v as i64),
+                        Some(bson::Bson::Int64(v)) => Some(*v),
+                        Some(bson::Bson::Double(v)) => Some(*v as i64),
+                        _ => None,
+                    })
+                    .unwrap_or(0);
+                (est, size)
+            };
+            out.push(Target {
+                db: dbname.clone(),
+                meta,
+                source,
+                estimate,
+                size,
+            });
+        }
+    }
+    out.sort_by_key(|t| t.ns());
+    Ok(out)
+}
+
+/// Concatenated raw documents of one collection.
+pub struct Chunk {
+    pub bytes: Vec<u8>,
+    pub docs: u64,
+}
+
+/// Drains a collection's cursor as raw BSON into chunks; returns the document count.
+pub async fn drain(
+    coll: Collection<RawDocumentBuf>,
+    filter: Document,
+    batch_size: u32,
+    tx: mpsc::Sender<Chunk>,
+    bar: indicatif::ProgressBar,
+    overall: indicatif::ProgressBar,
+) -> Result<u64> {
+    let mut cursor = coll
+        .find(filter)
+        .batch_size(batch_size)
+        .await
+        .with_context(|| format!("querying {}", coll.namespace()))?;
+    let mut buf = Vec::with_capacity(CHUNK + 64 * 1024);
+    let mut in_buf = 0u64;
+    let mut total = 0u64;
+    while cursor
+        .advance()
+        .await
+        .with_context(|| format!("reading {}", coll.namespace()))?
+    {
+        buf.extend_from_slice(cursor.current().as_bytes());
+        in_buf += 1;
+        if buf.len() >= CHUNK {
+            total += in_buf;
+            bar.inc(in_buf);
+            overall.inc(in_buf);
+            let bytes = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 64 * 1024));
+            tx.send(Chunk {
+                bytes,
+                docs: in_buf,
+            })
+            .await
+            .map_err(|_| anyhow::anyhow!("the writer of {} stopped", coll.namespace()))?;
+            in_buf = 0;
+        }
+    }
+    if in_buf > 0 {
+        total += in_buf;
+        bar.inc(in_buf);
+        overall.inc(in_buf);
+        tx.send(Chunk {
+            bytes: buf,
+            docs: in_buf,
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("the writer of {} stopped", coll.namespace()))?;
+    }
+    Ok(total)
+}
+
+/// A file being written: hashed, optionally gzip-compressed.
+pub enum Sink<W: Write> {
+    Plain(HashWriter<W>),
+    Gzip(ParGzWriter<HashWriter<W>>),
+}
+
+impl<W: Write> Sink<W> {
+    pub fn new(w: W, gzip: bool, level: u32) -> Self {
+        if gzip {
+            Sink::Gzip(ParGzWriter::new(HashWriter::new(w), level))
+        } else {
+            Sink::Plain(HashWriter::new(w))
+        }
+    }
+
+    /// (writer, bytes, sha256)
+    pub fn finish(self) -> std::io::Result<(W, u64, String)> {
+        match self {
+            Sink::Plain(h) => h.finish(),
+            Sink::Gzip(g) => g.finish()?.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Plain(h) => h.write(buf),
+            Sink::Gzip(g) => g.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(h) => h.flush(),
+            Sink::Gzip(g) => g.flush(),
+        }
+    }
+}
+
+/// Writes a whole file through a [`Sink`] and fsyncs it: (bytes, sha256).
+fn write_file(path: &Path, data: &[u8], gzip: bool, level: u32) -> Result<(u64, String)> {
+    let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut s = Sink::new(BufWriter::new(f), gzip, level);
+    s.write_all(data)?;
+    let (w, n, sha) = s.finish()?;
+    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok((n, sha))
+}
+
+fn gz_suffix(gzip: bool) -> &'static str {
+    if gzip { ".gz" } else { "" }
+}
+
+/// Runs a backup and writes its manifest last.
+pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSummary> {
+    let t0 = Instant::now();
+    let started_at = chrono::Utc::now();
+    let server_version = server_version(client).await?;
+    let targets = discover(client, opts).await?;
+    if targets.is_empty() {
+        bail!("nothing to back up: no collection matches the selection");
+    }
+    if opts.users_and_roles && !matches!(opts.output, Output::Directory(_)) {
+        bail!("--users-and-roles is supported for directory backups only (not --archive)");
+    }
+    let location = match &opts.output {
+        Output::Directory(d) => {
+            prepare_dir(d)?;
+            d.display().to_string()
+        }
+        Output::Archive(p) => {
+            if p.exists() || manifest_path(p).exists() {
+                bail!("{} already exists; choose a new file name", p.display());
+            }
+            p.display().to_string()
+        }
+        Output::Stdout => "(stdout)".to_string(),
+    };
+    let oplog_start = if opts.oplog {
+        Some(last_oplog_ts(client).await?)
+    } else {
+        None
+    };
+    let total: u64 = targets.iter().map(|t| t.estimate).sum();
+    let progress = Progress::new(opts.progress, total, "backup");
+    let (mut files, counts) = match &opts.output {
+        Output::Directory(d) => dump_directory(client, opts, &targets, d, &progress).await?,
+        Output::Archive(p) => {
+            let f = File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let w: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 20, f));
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let (entry, counts) = dump_archive(
+                client,
+                opts,
+                &targets,
+                &server_version,
+                w,
+                name,
+                oplog_start,
+                &progress,
+            )
+            .await?;
+            if opts.sync {
+                File::open(p)?.sync_all()?;
+            }
+            (vec![entry], counts)
+        }
+        Output::Stdout => {
+            let w: Box<dyn Write + Send> =
+                Box::new(BufWriter::with_capacity(1 << 20, std::io::stdout()));
+            let (entry, counts) = dump_archive(
+                client,
+                opts,
+                &targets,
+                &server_version,
+                w,
+                "-".into(),
+                oplog_start,
+                &progress,
+            )
+            .await?;
+            (vec![entry], counts)
+        }
+    };
+    progress.finish();
+    let mut oplog = None;
+    if let Some(start) = oplog_start {
+        let (entry, range) = match &opts.output {
+            Output::Directory(d) => {
+                let (docs, end, bytes) = copy_oplog(client, start).await?;
+                let name = format!("oplog.bson{}", gz_suffix(opts.gzip));
+                let (n, sha) = write_file(&d.join(&name), &bytes, opts.gzip, opts.gzip_level)?;
+                (
+                    Some(FileEntry {
+                        path: name,
+                        kind: FileKind::Oplog,
+                        namespace: None,
+                        documents: Some(docs),
+                        bytes: n,
+                        sha256: sha,
+                    }),
+                    OplogRange {
+                        start: [start.time, start.increment],
+                        end: [end.time, end.increment],
+                        entries: docs,
+                    },
+                )
+            }
+            // The archive writer copied the oplog into the stream itself.
+            _ => {
+                let (docs, end) = counts.oplog.unwrap_or((0, start));
+                (
+                    None,
+                    OplogRange {
+                        start: [start.time, start.increment],
+                        end: [end.time, end.increment],
+                        entries: docs,
+                    },
+                )
+            }
+        };
+        files.extend(entry);
+        oplog = Some(range);
+    }
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        tool_version: format!("mongoctl {}", env!("CARGO_PKG_VERSION")),
+        server_version,
+        layout: match opts.output {
+            Output::Directory(_) => Layout::Directory,
+            _ => Layout::Archive,
+        },
+        gzip: opts.gzip,
+        started_at,
+        finished_at: chrono::Utc::now(),
+        query: opts.query.as_ref().map(|(t, _)| t.clone()),
+        oplog,
+        namespaces: targets
+            .iter()
+            .map(|t| NamespaceEntry {
+                namespace: t.ns(),
+                kind: t.meta.kind.clone(),
+                documents: counts.docs.get(&t.ns()).copied().unwrap_or(0),
+            })
+            .collect(),
+        files,
+    };
+    match &opts.output {
+        Output::Directory(d) => manifest.write_atomic(&d.join(MANIFEST_FILE))?,
+        Output::Archive(p) => manifest.write_atomic(&manifest_path(p))?,
+        Output::Stdout => {}
+    }
+    Ok(BackupSummary {
+        location,
+        manifest,
+        elapsed_secs: t0.elapsed().as_secs_f64(),
+    })
+}
+
+fn prepare_dir(d: &Path) -> Result<()> {
+    if d.exists() {
+        if d.join(MANIFEST_FILE).exists() {
+            bail!(
+                "{} already holds a complete backup; choose a new directory",
+                d.display()
+            );
+        }
+        let non_empty = std::fs::read_dir(d)
+            .with_context(|| format!("reading {}", d.display()))?
+            .next()
+            .is_some();
+        if non_empty {
+            bail!(
+                "{} is not empty (an interrupted backup?); choose a new directory or remove it",
+                d.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))
+}
+
+#[derive(Default)]
+pub struct Counts {
+    pub docs: std::collections::BTreeMap<String, u64>,
+    /// (entries, last timestamp) of the oplog copied into an archive
+    pub oplog: Option<(u64, Timestamp)>,
+}
+
+fn filter_for(t: &Target, opts: &BackupOptions) -> Document {
+    match &opts.query {
+        Some((_, q)) if !t.meta.is_timeseries() => q.clone(),
+        _ => Document::new(),
+    }
+}
+
+async fn dump_directory(
+    client: &Client,
+    opts: &BackupOptions,
+    targets: &[Target],
+    dir: &Path,
+    progress: &Progress,
+) -> Result<(Vec<FileEntry>, Counts)> {
+    let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut files = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let dbdir = dir.join(&t.db);
+        std::fs::create_dir_all(&dbdir)?;
+        let meta_name = format!("{}.metadata.json{}", t.meta.name, gz_suffix(opts.gzip));
+        let (n, sha) = write_file(
+            &dbdir.join(&meta_name),
+            t.meta.to_json().as_bytes(),
+            opts.gzip,
+            opts.gzip_level,
+        )?;
+        files.push((
+            i * 2,
+            FileEntry {
+                path: format!("{}/{meta_name}", t.db),
+                kind: FileKind::Metadata,
+                namespace: Some(t.ns()),
+                documents: None,
+                bytes: n,
+                sha256: sha,
+            },
+        ));
+        if t.meta.is_view() {
+            continue;
+        }
+        let data_name = format!("{}.bson{}", t.meta.name, gz_suffix(opts.gzip));
+        let path = dbdir.join(&data_name);
+        let rel = format!("{}/{data_name}", t.db);
+        let coll = client
+            .database(&t.db)
+            .collection::<RawDocumentBuf>(&t.source);
+        let filter = filter_for(t, opts);
+        let batch = t.batch_size();
+        let bar = progress.collection(&t.ns(), t.estimate);
+        let overall = progress.overall.clone();
+        let (gzip, level, sync) = (opts.gzip, opts.gzip_level, opts.sync);
+        let sem = sem.clone();
+        let ns = t.ns();
+        tasks.spawn(async move {
+            let _permit = sem.acquire_owned().await?;
+            let (tx, mut rx) = mpsc::channel::<Chunk>(4);
+            let writer = std::thread::spawn(move || -> Result<(u64, String)> {
+                let f =
+                    File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                let mut s = Sink::new(BufWriter::with_capacity(1 << 20, f), gzip, level);
+                while let Some(c) = rx.blocking_recv() {
+                    s.write_all(&c.bytes)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
+                let (w, n, sha) = s.finish()?;
+                let f = w.into_inner().map_err(|e| e.into_error())?;
+                if sync {
+                    f.sync_all()?;
+                }
+                Ok((n, sha))
+            });
+            let drained = drain(coll, filter, batch, tx, bar.clone(), overall).await;
+            let written = writer
+                .join()
+                .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
+            let docs = drained?;
+            let (bytes, sha) = written?;
+            bar.finish_and_clear();
+            Ok::<_, anyhow::Error>((
+                i * 2 + 1,
+                ns.clone(),
+                FileEntry {
+                    path: rel,
+                    kind: FileKind::Data,
+                    namespace: Some(ns),
+                    documents: Some(docs),
+                    bytes,
+                    sha256: sha,
+                },
+            ))
+        });
+    }
+    let mut counts = Counts::default();
+    while let Some(r) = tasks.join_next().await {
+        let (order, ns, entry) = r??;
+        counts.docs.insert(ns, entry.documents.unwrap_or(0));
+        files.push((order, entry));
+    }
+    files.sort_by_key(|(o, _)| *o);
+    let mut files: Vec<FileEntry> = files.into_iter().map(|(_, f)| f).collect();
+    if opts.users_and_roles {
+        let mut dbs: Vec<&str> = targets.iter().map(|t| t.db.as_str()).collect();
+        dbs.dedup();
+        for db in dbs {
+            files.extend(dump_users_and_roles(client, opts, dir, db).await?);
+        }
+    }
+    Ok((files, counts))
+}
+
+/// A database's users and roles (from admin.system.users / admin.system.roles) as mongodump's
+/// `--dumpDbUsersAndRoles` writes them: `<db>/$admin.system.users.bson`, `$admin.system.roles.bson`.
+async fn dump_users_and_roles(
+    client: &Client,
+    opts: &BackupOptions,
+    dir: &Path,
+    db: &str,
+) -> Result<Vec<FileEntry>> {
+    let mut out = Vec::new();
+    for coll in ["system.users", "system.roles"] {
+        let mut cursor = client
+            .database("admin")
+            .collection::<RawDocumentBuf>(coll)
+            .find(doc! {"db": db})
+            .await
+            .with_context(|| format!("reading admin.{coll} (needs a user allowed to read it)"))?;
+        let (mut n, mut bytes) = (0u64, Vec::new());
+        while cursor.advance().await? {
+            bytes.extend_from_slice(cursor.current().as_bytes());
+            n += 1;
+        }
+        let name = format!("$admin.{coll}.bson{}", gz_suffix(opts.gzip));
+        let (len, sha) = write_file(
+            &dir.join(db).join(&name),
+            &bytes,
+            opts.gzip,
+            opts.gzip_level,
+        )?;
+        out.push(FileEntry {
+            path: format!("{db}/{name}"),
+            kind: FileKind::Data,
+            namespace: Some(format!("admin.{coll}")),
+            documents: Some(n),
+            bytes: len,
+            sha256: sha,
+        });
+    }
+    Ok(out)
+}
+
+enum ArchMsg {
+    Segment(usize, Vec<u8>),
+    Eof(usize),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn dump_archive(
+    client: &Client,
+    opts: &BackupOptions,
+    targets: &[Target],
+    server_version: &str,
+    out: Box<dyn Write + Send>,
+    name: String,
+    oplog_start: Option<Timestamp>,
+    progress: &Progress,
+) -> Result<(FileEntry, Counts)> {
+    let header = Header {
+        concurrent_collections: opts.jobs.max(1) as i32,
+        server_version: server_version.to_string(),
+        tool_version: format!("mongoctl {}", env!("CARGO_PKG_VERSION")),
+    };
+    let entries: Vec<CollectionEntry> = targets
+        .iter()
+        .map(|t| CollectionEntry {
+            db: t.db.clone(),
+            collection: t.meta.name.clone(),
+            metadata: t.meta.to_json(),
+            size: t.size,
+            kind: t.meta.kind.clone(),
+        })
+        .collect();
+    let mut names: Vec<(String, String)> = targets
+        .iter()
+        .map(|t| (t.db.clone(), t.meta.name.clone()))
+        .collect();
+    let oplog_idx = names.len();
+    names.push((String::new(), "oplog".into()));
+    let (gzip, level) = (opts.gzip, opts.gzip_level);
+    let (tx, mut rx) = mpsc::channel::<ArchMsg>(8);
+    let writer = std::thread::spawn(move || -> Result<(u64, String)> {
+        let sink = Sink::new(out, gzip, level);
+        let mut w = ArchiveWriter::new(sink, &header, &entries)?;
+        let mut crcs = vec![Crc64::default(); names.len()];
+        while let Some(m) = rx.blocking_recv() {
+            match m {
+                ArchMsg::Segment(i, bytes) => {
+                    crcs[i].update(&bytes);
+                    w.segment(&names[i].0, &names[i].1, &bytes)?;
+                }
+                ArchMsg::Eof(i) => w.eof(&names[i].0, &names[i].1, crcs[i].value())?,
+            }
+        }
+        let (mut inner, n, sha) = w.into_inner().finish()?;
+        inner.flush()?;
+        Ok((n, sha))
+    });
+    let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, t) in targets.iter().enumerate() {
+        let tx = tx.clone();
+        if t.meta.is_view() {
+            continue;
+        }
+        let coll = client
+            .database(&t.db)
+            .collection::<RawDocumentBuf>(&t.source);
+        let filter = filter_for(t, opts);
+        let batch = t.batch_size();
+        let bar = progress.collection(&t.ns(), t.estimate);
+        let overall = progress.overall.clone();
+        let sem = sem.clone();
+        let ns = t.ns();
+        tasks.spawn(async move {
+            let _permit = sem.acquire_owned().await?;
+            let (ctx, mut crx) = mpsc::channel::<Chunk>(2);
+            let fwd_tx = tx.clone();
+            let forward = tokio::spawn(async move {
+                while let Some(c) = crx.recv().await {
+                    if fwd_tx.send(ArchMsg::Segment(i, c.bytes)).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let docs = drain(coll, filter, batch, ctx, bar.clone(), overall).await?;
+            forward.await?;
+            tx.send(ArchMsg::Eof(i))
+                .await
+                .map_err(|_| anyhow::anyhow!("the archive writer stopped"))?;
+            bar.finish_and_clear();
+            Ok::<_, anyhow::Error>((ns, docs))
+        });
+    }
+    let mut counts = Counts::default();
+    let mut failure = None;
+    while let Some(r) = tasks.join_next().await {
+        match r.map_err(anyhow::Error::from).and_then(|x| x) {
+            Ok((ns, docs)) => {
+                counts.docs.insert(ns, docs);
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+            }
+        }
+    }
+    if failure.is_none()
+        && let Some(start) = oplog_start
+    {
+        let (docs, end, bytes) = copy_oplog(client, start).await?;
+        if !bytes.is_empty() {
+            for part in split_docs(&bytes, CHUNK) {
+                tx.send(ArchMsg::Segment(oplog_idx, part.to_vec()))
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the archive writer stopped"))?;
+            }
+        }
+        tx.send(ArchMsg::Eof(oplog_idx)).await.ok();
+        counts.oplog = Some((docs, end));
+    }
+    drop(tx);
+    let written = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("archive writer thread panicked"))?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let (bytes, sha) = written?;
+    Ok((
+        FileEntry {
+            path: name,
+            kind: FileKind::Archive,
+            namespace: None,
+            documents: Some(counts.docs.values().sum()),
+            bytes,
+            sha256: sha,
+        },
+        counts,
+    ))
+}
+
+/// Splits concatenated documents into runs of at most ~`max` bytes at document boundaries.
+fn split_docs(bytes: &[u8], max: usize) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let (mut start, mut pos) = (0, 0);
+    while pos + 4 <= bytes.len() {
+        let len = i32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
+        if pos > start && pos + len - start > max {
+            out.push(&bytes[start..pos]);
+            start = pos;
+        }
+        pos += len;
+    }
+    if pos > start {
+        out.push(&bytes[start..pos.min(bytes.len())]);
+    }
+    out
+}
+
+/// The newest oplog entry's timestamp (where a point-in-time backup starts).
+pub async fn last_oplog_ts(client: &Client) -> Result<Timestamp> {
+    let oplog = client.database("local").collection::<Document>("oplog.rs");
+    let last = oplog
+        .find_one(doc! {})
+        .sort(doc! {"$natural": -1})
+        .await
+        .context("reading local.oplog.rs")?;
+    match last.and_then(|d| d.get_timestamp("ts").ok()) {
+        Some(ts) => Ok(ts),
+        None => bail!("--oplog needs a replica set member (local.oplog.rs is empty or missing)"),
+    }
+}
+
+/// Oplog entries after `start`: (count, last timestamp, concatenated raw entries).
+async fn copy_oplog(client: &Client, start: Timestamp) -> Result<(u64, Timestamp, Vec<u8>)> {
+    let oplog = client
+        .database("local")
+        .collection::<RawDocumentBuf>("oplog.rs");
+    let mut cursor = oplog
+        .find(doc! {"ts": {"$gt": start}})
+        .sort(doc! {"$natural": 1})
+        .await
+        .context("reading local.oplog.rs")?;
+    let (mut n, mut last, mut bytes) = (0u64, start, Vec::new());
+    while cursor.advance().await? {
+        let cur = cursor.current();
+        if let Ok(Some(ts)) = cur.get_timestamp("ts").map(Some) {
+            last = ts;
+        }
+        bytes.extend_from_slice(cur.as_bytes());
+        n += 1;
+    }
+    Ok((n, last, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_document_boundaries() {
+        let mut b = Vec::new();
+        for i in 0..10 {
+            b.extend(bson::to_vec(&doc! {"i": i, "pad": "x".repeat(100)}).unwrap());
+        }
+        let parts = split_docs(&b, 300);
+        assert!(parts.len() > 2);
+        assert_eq!(parts.concat(), b);
+        assert!(parts.iter().all(|p| p.len() <= 300));
+    }
+}

@@ -1,0 +1,23 @@
+//! Backups in mongodump's formats (a directory of `<db>/<coll>.bson` + `.metadata.json`, or
+//! one archive stream), optionally gzip-compressed, plus a manifest that mongoctl writes last
+//! so that an interrupted backup is recognisable. `dump` reads a cluster into a backup,
+//! `restore` writes one back, `manifest` verifies one offline.
+
+pub mod archive;
+pub mod bsonio;
+pub mod dump;
+pub mod format;
+pub mod gz;
+pub mod manifest;
+pub mod nsmatch;
+pub mod progress;
+pub mod restore;
+pub mod retention;
+
+/// `db.collection`
+pub fn ns(db: &str, coll: &str) -> String {
+    format!("{db}.{coll}")
+}
+
+/// Databases a backup never includes unless asked for by name.
+pub const SYSTEM_DATABASES: &[&str] = &["admin", "local", "config"];

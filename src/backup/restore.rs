@@ -1,0 +1,1090 @@
+//! Writing a backup back into a cluster. Checksums are verified against the manifest before
+//! anything is written; each collection is recreated with its options and validator, its
+//! documents are inserted by parallel workers in unordered batches (raw BSON, never decoded),
+//! its indexes are built as soon as its data is in, and its count is checked afterwards.
+//! Duplicate keys are counted and reported, or stop the restore with `stop_on_error`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use bson::{Bson, Document, RawDocumentBuf, Timestamp, doc};
+use mongodb::error::ErrorKind;
+use mongodb::{Client, Collection};
+use serde::Serialize;
+use tokio::sync::{Semaphore, mpsc};
+
+use super::archive::{ArchiveReader, Event};
+use super::bsonio::{Crc64, Next, read_doc};
+use super::format::CollectionMeta;
+use super::gz::maybe_gunzip;
+use super::manifest::{FileKind, Manifest, check_checksums, manifest_path};
+use super::nsmatch::{NsRules, split};
+use super::progress::Progress;
+
+const BATCH_DOCS: usize = 1000;
+const BATCH_BYTES: usize = 2 << 20;
+
+pub enum Source {
+    Directory(PathBuf),
+    Archive(PathBuf),
+    Stdin,
+}
+
+pub struct RestoreOptions {
+    pub source: Source,
+    pub rules: NsRules,
+    pub drop: bool,
+    pub dry_run: bool,
+    pub stop_on_error: bool,
+    /// Continue an interrupted restore of the same backup from its recorded progress.
+    pub resume: bool,
+    /// Restore a backup that has no manifest (interrupted, or made by another tool).
+    pub force: bool,
+    /// Collections restored at the same time (directory backups).
+    pub jobs: usize,
+    /// Insert batches in flight per collection.
+    pub workers: usize,
+    pub oplog_replay: bool,
+    /// Restore the users and roles saved by `backup --users-and-roles` (renamed with the
+    /// databases).
+    pub users_and_roles: bool,
+    /// Replay oplog entries strictly before this timestamp.
+    pub oplog_limit: Option<Timestamp>,
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct NsReport {
+    pub source: String,
+    pub target: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Documents the backup holds for this namespace (from the manifest, or counted).
+    pub expected: Option<u64>,
+    pub inserted: u64,
+    pub duplicates: u64,
+    /// Documents skipped because an earlier, interrupted run restored them (`--resume`).
+    pub resumed: u64,
+    pub errors: u64,
+    pub indexes: usize,
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct RestoreReport {
+    pub dry_run: bool,
+    pub namespaces: Vec<NsReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oplog_applied: Option<u64>,
+    /// (users, roles) restored
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users_and_roles: Option<(u64, u64)>,
+    pub elapsed_secs: f64,
+}
+
+impl RestoreReport {
+    pub fn ok(&self) -> bool {
+        self.namespaces
+            .iter()
+            .all(|n| n.status == "ok" || n.status == "dry run")
+    }
+}
+
+/// A batch of documents for one namespace, or the reason its data is unusable.
+type Batch = Result<Vec<RawDocumentBuf>, String>;
+
+/// One collection or view of the backup.
+struct Unit {
+    source: String,
+    target: String,
+    meta: CollectionMeta,
+    expected: Option<u64>,
+    data: Option<PathBuf>,
+}
+
+/// Loads and checks the manifest: refuses a backup without one unless `force`, and verifies
+/// every file's checksum before anything is written.
+fn check_manifest(path: &Path, force: bool) -> Result<Option<Manifest>> {
+    let m = Manifest::load(path)?;
+    match &m {
+        None if !force => bail!(
+            "{}: no manifest ({}): the backup is incomplete (interrupted?) or was not made by \
+             mongoctl; pass --force to restore it anyway",
+            path.display(),
+            manifest_path(path).display()
+        ),
+        None => {}
+        Some(m) => check_checksums(m, path)
+            .context("the backup does not match its manifest; nothing was restored")?,
+    }
+    Ok(m)
+}
+
+fn strip_suffix<'a>(name: &'a str, suffixes: &[&str]) -> Option<&'a str> {
+    suffixes.iter().find_map(|s| name.strip_suffix(s))
+}
+
+/// Scans a mongodump-layout directory: `<db>/<coll>.bson[.gz]`, `<db>/<coll>.metadata.json[.gz]`.
+fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<(Vec<Unit>, Option<PathBuf>)> {
+    let expected: BTreeMap<String, u64> = manifest
+        .map(|m| {
+            m.files
+                .iter()
+                .filter(|f| f.kind == FileKind::Data)
+                .filter_map(|f| Some((f.namespace.clone()?, f.documents?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut units: BTreeMap<String, Unit> = BTreeMap::new();
+    let mut oplog = None;
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type()?.is_file() {
+            if name == "oplog.bson" || name == "oplog.bson.gz" {
+                oplog = Some(e.path());
+            }
+            continue;
+        }
+        let db = name;
+        for f in std::fs::read_dir(e.path())? {
+            let f = f?;
+            let fname = f.file_name().to_string_lossy().into_owned();
+            if let Some(coll) = strip_suffix(&fname, &[".metadata.json", ".metadata.json.gz"]) {
+                let mut text = String::new();
+                maybe_gunzip(File::open(f.path())?)?
+                    .read_to_string(&mut text)
+                    .with_context(|| format!("reading {}", f.path().display()))?;
+                let meta = CollectionMeta::from_json(&text, coll)
+                    .with_context(|| format!("{}: invalid metadata", f.path().display()))?;
+                let ns = format!("{db}.{coll}");
+                let u = units.entry(ns.clone()).or_insert_with(|| Unit {
+                    source: ns.clone(),
+                    target: ns.clone(),
+                    meta: meta.clone(),
+                    expected: expected.get(&ns).copied(),
+                    data: None,
+                });
+                u.meta = meta;
+            } else if let Some(coll) = strip_suffix(&fname, &[".bson", ".bson.gz"]) {
+                if coll.starts_with("system.") || coll.starts_with("$admin.") {
+                    continue;
+                }
+                let ns = format!("{db}.{coll}");
+                let u = units.entry(ns.clone()).or_insert_with(|| Unit {
+                    source: ns.clone(),
+                    target: ns.clone(),
+                    meta: CollectionMeta {
+                        name: coll.to_string(),
+                        kind: "collection".into(),
+                        options: Document::new(),
+                        indexes: Vec::new(),
+                        uuid: None,
+                    },
+                    expected: expected.get(&ns).copied(),
+                    data: None,
+                });
+                u.data = Some(f.path());
+            }
+        }
+    }
+    Ok((units.into_values().collect(), oplog))
+}
+
+/// Runs a restore. Checksums are checked before the first write.
+pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreReport> {
+    let t0 = Instant::now();
+    if opts.users_and_roles && !matches!(opts.source, Source::Directory(_)) {
+        bail!("--users-and-roles is supported for directory backups only");
+    }
+    if opts.resume && opts.drop {
+        bail!("--resume continues an interrupted restore; it cannot be combined with --drop");
+    }
+    if opts.resume && matches!(opts.source, Source::Stdin) {
+        bail!(
+            "--resume needs a backup directory or archive file (standard input cannot be re-read)"
+        );
+    }
+    let mut report = RestoreReport {
+        dry_run: opts.dry_run,
+        ..Default::default()
+    };
+    match &opts.source {
+        Source::Directory(dir) => {
+            let manifest = check_manifest(dir, opts.force)?;
+            let (mut units, oplog_file) = scan_directory(dir, manifest.as_ref())?;
+            select(&mut units, &opts.rules);
+            let mut dbs: Vec<(String, String)> = units
+                .iter()
+                .map(|u| {
+                    (
+                        split(&u.source).0.to_string(),
+                        split(&u.target).0.to_string(),
+                    )
+                })
+                .collect();
+            dbs.sort();
+            dbs.dedup();
+            if opts.dry_run {
+                report.namespaces = units.iter().map(dry_report).collect();
+                return Ok(report);
+            }
+            prepare(client, &units, opts).await?;
+            let ctl = Ctl {
+                workers: opts.workers,
+                stop_on_error: opts.stop_on_error,
+                journal: Journal::new(client, backup_id(dir)),
+                resume: opts.resume,
+            };
+            let total = units.iter().filter_map(|u| u.expected).sum();
+            let progress = Progress::new(opts.progress, total, "restore");
+            let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
+            let mut tasks = tokio::task::JoinSet::new();
+            let mut views = Vec::new();
+            for (i, u) in units.into_iter().enumerate() {
+                if u.meta.is_view() {
+                    views.push(u);
+                    continue;
+                }
+                let sem = sem.clone();
+                let client = client.clone();
+                let bar = progress.collection(&u.target, u.expected.unwrap_or(0));
+                let overall = progress.overall.clone();
+                let ctl = ctl.clone();
+                tasks.spawn(async move {
+                    let _permit = sem.acquire_owned().await;
+                    let (tx, rx) = mpsc::channel::<Batch>(2);
+                    let reader = u
+                        .data
+                        .clone()
+                        .map(|p| std::thread::spawn(move || read_file_batches(&p, &tx)));
+                    if reader.is_none() {
+                        drop(rx);
+                        let (_tx, rx) = mpsc::channel::<Batch>(1);
+                        return (
+                            i,
+                            restore_collection(&client, &u, rx, ctl, bar, overall).await,
+                        );
+                    }
+                    let r = restore_collection(&client, &u, rx, ctl, bar, overall).await;
+                    if let Some(h) = reader {
+                        let _ = h.join();
+                    }
+                    (i, r)
+                });
+            }
+            let mut done = Vec::new();
+            while let Some(r) = tasks.join_next().await {
+                done.push(r?);
+            }
+            progress.finish();
+            done.sort_by_key(|(i, _)| *i);
+            report.namespaces = done.into_iter().map(|(_, r)| r).collect();
+            for v in views {
+                report.namespaces.push(restore_view(client, &v).await);
+            }
+            if opts.users_and_roles && report.ok() {
+                report.users_and_roles =
+                    Some(restore_users_and_roles(client, dir, &dbs, opts).await?);
+            }
+            if opts.oplog_replay && report.ok() {
+                let Some(path) = oplog_file else {
+                    bail!(
+                        "--oplog-replay: the backup has no oplog.bson (make it with backup --oplog)"
+                    );
+                };
+                let r = maybe_gunzip(File::open(&path)?)?;
+                report.oplog_applied = Some(replay_oplog(client, r, opts).await?);
+            }
+        }
+        Source::Archive(p) => {
+            check_manifest(p, opts.force)?;
+            let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            restore_archive(client, maybe_gunzip(f)?, opts, &mut report).await?;
+        }
+        Source::Stdin => {
+            restore_archive(client, maybe_gunzip(std::io::stdin())?, opts, &mut report).await?;
+        }
+    }
+    report.elapsed_secs = t0.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+fn select(units: &mut Vec<Unit>, rules: &NsRules) {
+    units.retain(|u| rules.selected(&u.source));
+    for u in units.iter_mut() {
+        u.target = rules.rename(&u.source);
+    }
+}
+
+fn dry_report(u: &Unit) -> NsReport {
+    NsReport {
+        source: u.source.clone(),
+        target: u.target.clone(),
+        kind: u.meta.kind.clone(),
+        expected: u.expected,
+        indexes: u.meta.indexes.iter().filter(|i| !is_id_index(i)).count(),
+        status: "dry run".into(),
+        ..Default::default()
+    }
+}
+
+/// Drops the targets (with `--drop`); views first so that their collections can go.
+async fn prepare(client: &Client, units: &[Unit], opts: &RestoreOptions) -> Result<()> {
+    if !opts.drop {
+        return Ok(());
+    }
+    for u in units {
+        let (db, coll) = split(&u.target);
+        client
+            .database(db)
+            .collection::<Document>(coll)
+            .drop()
+            .await
+            .with_context(|| format!("dropping {}", u.target))?;
+    }
+    Ok(())
+}
+
+fn is_id_index(i: &Document) -> bool {
+    i.get_str("name") == Ok("_id_")
+}
+
+/// Reads a `.bson[.gz]` file into batches.
+fn read_file_batches(path: &Path, tx: &mpsc::Sender<Batch>) {
+    let result = (|| -> Result<(), String> {
+        let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut r = maybe_gunzip(f).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut offset = 0u64;
+        let mut batch = Vec::with_capacity(BATCH_DOCS);
+        let mut bytes = 0;
+        loop {
+            match read_doc(&mut r, &mut offset).map_err(|e| format!("{}: {e}", path.display()))? {
+                Next::Doc(d) => {
+                    bytes += d.len();
+                    batch.push(RawDocumentBuf::from_bytes(d).map_err(|e| e.to_string())?);
+                    if batch.len() >= BATCH_DOCS || bytes >= BATCH_BYTES {
+                        bytes = 0;
+                        if tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                Next::Terminator => {
+                    return Err(format!(
+                        "{}: unexpected terminator at byte offset {offset}",
+                        path.display()
+                    ));
+                }
+                Next::Eof => break,
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(Ok(batch));
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = tx.blocking_send(Err(e));
+    }
+}
+
+/// Creates the collection (when it does not exist) with its options.
+async fn create_collection(client: &Client, target: &str, meta: &CollectionMeta) -> Result<bool> {
+    let (db, coll) = split(target);
+    let database = client.database(db);
+    let exists = !database
+        .list_collection_names()
+        .filter(doc! {"name": coll})
+        .await?
+        .is_empty();
+    if exists {
+        return Ok(false);
+    }
+    let mut cmd = doc! {"create": coll};
+    for (k, v) in &meta.options {
+        if k == "uuid" {
+            continue;
+        }
+        cmd.insert(k.clone(), v.clone());
+    }
+    database
+        .run_command(cmd)
+        .await
+        .with_context(|| format!("creating {target}"))?;
+    Ok(true)
+}
+
+async fn restore_view(client: &Client, u: &Unit) -> NsReport {
+    let mut r = dry_report(u);
+    r.status = match create_collection(client, &u.target, &u.meta).await {
+        Ok(_) => "ok".into(),
+        Err(e) => format!("FAILED: {e:#}"),
+    };
+    r
+}
+
+#[derive(Default)]
+struct InsertStats {
+    inserted: u64,
+    duplicates: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+async fn insert_batch(
+    coll: Collection<RawDocumentBuf>,
+    batch: Vec<RawDocumentBuf>,
+) -> Result<InsertStats> {
+    let n = batch.len() as u64;
+    match coll
+        .insert_many(&batch)
+        .ordered(false)
+        .bypass_document_validation(true)
+        .await
+    {
+        Ok(_) => Ok(InsertStats {
+            inserted: n,
+            ..Default::default()
+        }),
+        Err(e) => match e.kind.as_ref() {
+            ErrorKind::InsertMany(ie) if ie.write_concern_error.is_none() => {
+                let mut s = InsertStats::default();
+                for w in ie.write_errors.iter().flatten() {
+                    if w.code == 11000 {
+                        s.duplicates += 1;
+                    } else {
+                        s.errors += 1;
+                        s.first_error.get_or_insert_with(|| {
+                            format!("write error {}: {}", w.code, w.message)
+                        });
+                    }
+                }
+                s.inserted = n - s.duplicates - s.errors;
+                Ok(s)
+            }
+            _ => Err(anyhow::anyhow!(crate::context::describe_driver_error(&e))),
+        },
+    }
+}
+
+/// How collections are inserted: parallelism, error policy, progress journal.
+#[derive(Clone)]
+struct Ctl {
+    workers: usize,
+    stop_on_error: bool,
+    journal: Journal,
+    resume: bool,
+}
+
+/// Restore progress recorded in the target cluster (`mongoctl.restore_progress`): per backup
+/// and target namespace, how many leading documents of the backup's data are known to be in,
+/// and whether the namespace is complete (data and indexes).
+#[derive(Clone)]
+struct Journal {
+    coll: Collection<Document>,
+    backup: String,
+}
+
+impl Journal {
+    fn new(client: &Client, backup: String) -> Self {
+        Journal {
+            coll: client
+                .database("mongoctl")
+                .collection::<Document>("restore_progress"),
+            backup,
+        }
+    }
+
+    fn key(&self, ns: &str) -> Document {
+        doc! {"backup": &self.backup, "ns": ns}
+    }
+
+    async fn get(&self, ns: &str) -> Result<(u64, bool)> {
+        let d = self
+            .coll
+            .find_one(doc! {"_id": self.key(ns)})
+            .await
+            .context("reading mongoctl.restore_progress")?;
+        Ok(match d {
+            None => (0, false),
+            Some(d) => (
+                d.get_i64("done").unwrap_or(0) as u64,
+                d.get_bool("complete").unwrap_or(false),
+            ),
+        })
+    }
+
+    async fn set(&self, ns: &str, done: u64, complete: bool) -> Result<()> {
+        self.coll
+            .update_one(
+                doc! {"_id": self.key(ns)},
+                doc! {"$set": {"done": done as i64, "complete": complete, "updated_at": bson::DateTime::now()}},
+            )
+            .upsert(true)
+            .await
+            .context("recording restore progress")?;
+        Ok(())
+    }
+
+    async fn clear(&self, ns: &str) -> Result<()> {
+        self.coll
+            .delete_one(doc! {"_id": self.key(ns)})
+            .await
+            .context("clearing restore progress")?;
+        Ok(())
+    }
+}
+
+/// Identifies a backup across runs: its manifest's SHA-256, else its canonical path.
+fn backup_id(path: &Path) -> String {
+    let m = manifest_path(path);
+    match super::manifest::hash_file(&m) {
+        Ok((_, sha)) => sha,
+        Err(_) => std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string(),
+    }
+}
+
+async fn restore_collection(
+    client: &Client,
+    u: &Unit,
+    mut rx: mpsc::Receiver<Batch>,
+    ctl: Ctl,
+    bar: indicatif::ProgressBar,
+    overall: indicatif::ProgressBar,
+) -> NsReport {
+    let Ctl {
+        workers,
+        stop_on_error,
+        journal,
+        resume,
+    } = ctl;
+    let mut r = dry_report(u);
+    r.status = "ok".into();
+    let result = async {
+        let (mut skip, complete) = if resume {
+            journal.get(&u.target).await?
+        } else {
+            journal.clear(&u.target).await?;
+            (0, false)
+        };
+        if complete {
+            r.resumed = u.expected.unwrap_or(skip);
+            r.status = "ok".into();
+            return Ok(());
+        }
+        r.resumed = skip;
+        bar.inc(skip);
+        overall.inc(skip);
+        let created = create_collection(client, &u.target, &u.meta).await?;
+        let (db, name) = split(&u.target);
+        let data_coll = if u.meta.is_timeseries() {
+            format!("system.buckets.{name}")
+        } else {
+            name.to_string()
+        };
+        let coll = client.database(db).collection::<RawDocumentBuf>(&data_coll);
+        let mut set = tokio::task::JoinSet::new();
+        let mut stats = InsertStats::default();
+        let merge = |s: InsertStats, stats: &mut InsertStats| -> Result<()> {
+            bar.inc(s.inserted + s.duplicates + s.errors);
+            overall.inc(s.inserted + s.duplicates + s.errors);
+            stats.inserted += s.inserted;
+            stats.duplicates += s.duplicates;
+            stats.errors += s.errors;
+            if stats.first_error.is_none() {
+                stats.first_error = s.first_error;
+            }
+            if stop_on_error && (s.duplicates > 0 || s.errors > 0) {
+                bail!(
+                    "stopped on the first error (--stop-on-error): {}",
+                    stats
+                        .first_error
+                        .clone()
+                        .unwrap_or_else(|| "duplicate key".into())
+                );
+            }
+            Ok(())
+        };
+        // Progress: batches finish out of order; the journal records the contiguous prefix.
+        let base = skip;
+        let mut frontier = (0u64, base);
+        let mut finished: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut advance = async |seq: u64, n: u64| -> Result<()> {
+            finished.insert(seq, n);
+            let before = frontier.1;
+            while let Some(n) = finished.remove(&frontier.0) {
+                frontier = (frontier.0 + 1, frontier.1 + n);
+            }
+            if frontier.1 != before {
+                journal.set(&u.target, frontier.1, false).await?;
+            }
+            Ok(())
+        };
+        let mut failed = None;
+        let mut seq = 0u64;
+        while let Some(b) = rx.recv().await {
+            let mut batch = match b {
+                Ok(b) => b,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            if skip > 0 {
+                let k = (skip as usize).min(batch.len());
+                batch.drain(..k);
+                skip -= k as u64;
+                if batch.is_empty() {
+                    continue;
+                }
+            }
+            while set.len() >= workers.max(1) {
+                if let Some(j) = set.join_next().await {
+                    let (sq, n, st) = j??;
+                    merge(st, &mut stats)?;
+                    advance(sq, n).await?;
+                }
+            }
+            let c = coll.clone();
+            let this = seq;
+            seq += 1;
+            set.spawn(async move {
+                let n = batch.len() as u64;
+                insert_batch(c, batch).await.map(|st| (this, n, st))
+            });
+        }
+        while let Some(j) = set.join_next().await {
+            let (sq, n, st) = j??;
+            merge(st, &mut stats)?;
+            advance(sq, n).await?;
+        }
+        r.inserted = stats.inserted;
+        r.duplicates = stats.duplicates;
+        r.errors = stats.errors;
+        if let Some(e) = failed {
+            bail!("{e}");
+        }
+        // Indexes once the data is in.
+        let indexes: Vec<Document> = u
+            .meta
+            .indexes
+            .iter()
+            .filter(|i| !is_id_index(i))
+            .cloned()
+            .collect();
+        if !indexes.is_empty() {
+            client
+                .database(db)
+                .run_command(doc! {"createIndexes": name, "indexes": indexes})
+                .await
+                .with_context(|| format!("building the indexes of {}", u.target))?;
+        }
+        if let Some(e) = stats.first_error {
+            bail!("{} document(s) rejected, first: {e}", stats.errors);
+        }
+        if let Some(exp) = u.expected {
+            if r.resumed + stats.inserted + stats.duplicates != exp {
+                bail!(
+                    "{} inserted + {} duplicates + {} restored earlier, the backup holds {exp}",
+                    stats.inserted,
+                    stats.duplicates,
+                    r.resumed
+                );
+            }
+            if created {
+                let n = coll.estimated_document_count().await?;
+                if n != exp {
+                    bail!(
+                        "{} holds {n} documents after the restore, expected {exp}",
+                        u.target
+                    );
+                }
+            }
+        }
+        journal.set(&u.target, frontier.1, true).await?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    bar.finish_and_clear();
+    if let Err(e) = result {
+        r.status = format!("FAILED: {e:#}");
+    }
+    r
+}
+
+/// Rewrites references to database `from` as `to` in a user or role document.
+fn rename_authz(d: &mut Document, from: &str, to: &str) {
+    if d.get_str("db") == Ok(from) {
+        let name = d
+            .get_str("user")
+            .or_else(|_| d.get_str("role"))
+            .unwrap_or_default()
+            .to_string();
+        d.insert("db", to);
+        d.insert("_id", format!("{to}.{name}"));
+    }
+    for key in ["roles", "inheritedRoles"] {
+        if let Ok(list) = d.get_array_mut(key) {
+            for r in list.iter_mut() {
+                if let Bson::Document(r) = r
+                    && r.get_str("db") == Ok(from)
+                {
+                    r.insert("db", to);
+                }
+            }
+        }
+    }
+    if let Ok(privs) = d.get_array_mut("privileges") {
+        for p in privs.iter_mut() {
+            if let Bson::Document(p) = p
+                && let Ok(res) = p.get_document_mut("resource")
+                && res.get_str("db") == Ok(from)
+            {
+                res.insert("db", to);
+            }
+        }
+    }
+}
+
+/// Users and roles saved by `backup --users-and-roles`, merged into the target databases the
+/// way mongorestore does it: through temporary collections and `_mergeAuthzCollections`.
+async fn restore_users_and_roles(
+    client: &Client,
+    dir: &Path,
+    dbs: &[(String, String)],
+    opts: &RestoreOptions,
+) -> Result<(u64, u64)> {
+    let admin = client.database("admin");
+    let (mut users, mut roles) = (0, 0);
+    for (src, dst) in dbs {
+        let mut any = false;
+        let mut names = ("", "");
+        for (kind, temp) in [
+            ("users", "mongoctl_tempusers"),
+            ("roles", "mongoctl_temproles"),
+        ] {
+            let path = ["", ".gz"]
+                .iter()
+                .map(|gz| dir.join(src).join(format!("$admin.system.{kind}.bson{gz}")))
+                .find(|p| p.exists());
+            let Some(path) = path else { continue };
+            let mut r = maybe_gunzip(File::open(&path)?)?;
+            let mut offset = 0;
+            let mut docs = Vec::new();
+            while let Next::Doc(d) = read_doc(&mut r, &mut offset)? {
+                let mut d = Document::from_reader(&d[..])?;
+                rename_authz(&mut d, src, dst);
+                docs.push(d);
+            }
+            let tc = admin.collection::<Document>(temp);
+            tc.drop().await?;
+            if docs.is_empty() {
+                continue;
+            }
+            let n = docs.len() as u64;
+            tc.insert_many(docs).await?;
+            any = true;
+            if kind == "users" {
+                users += n;
+                names.0 = temp;
+            } else {
+                roles += n;
+                names.1 = temp;
+            }
+        }
+        if any {
+            let merged = admin
+                .run_command(doc! {
+                    "_mergeAuthzCollections": 1,
+                    "tempUsersCollection": if names.0.is_empty() { String::new() } else { format!("admin.{}", names.0) },
+                    "tempRolesCollection": if names.1.is_empty() { String::new() } else { format!("admin.{}", names.1) },
+                    "drop": opts.drop,
+                    "db": dst,
+                })
+                .await
+                .with_context(|| format!("restoring the users and roles of {dst}"));
+            for t in ["mongoctl_tempusers", "mongoctl_temproles"] {
+                admin.collection::<Document>(t).drop().await.ok();
+            }
+            merged?;
+        }
+    }
+    Ok((users, roles))
+}
+
+/// Restores an archive stream: one thread demultiplexes it into per-namespace batches that
+/// per-namespace tasks insert concurrently (every namespace must be able to make progress,
+/// so they are not limited by `jobs`).
+async fn restore_archive<R: Read + Send + 'static>(
+    client: &Client,
+    input: R,
+    opts: &RestoreOptions,
+    report: &mut RestoreReport,
+) -> Result<()> {
+    let reader = ArchiveReader::open(input)?;
+    let mut units: Vec<Unit> = Vec::new();
+    for e in &reader.entries {
+        let meta = CollectionMeta::from_json(&e.metadata, &e.collection)
+            .with_context(|| format!("archive metadata of {}.{}", e.db, e.collection))?;
+        let ns = format!("{}.{}", e.db, e.collection);
+        units.push(Unit {
+            source: ns.clone(),
+            target: ns,
+            meta,
+            expected: None,
+            data: None,
+        });
+    }
+    if let Source::Archive(p) = &opts.source
+        && let Some(m) = Manifest::load(p)?
+    {
+        for u in units.iter_mut() {
+            u.expected = m
+                .namespaces
+                .iter()
+                .find(|n| n.namespace == u.source)
+                .map(|n| n.documents);
+        }
+    }
+    select(&mut units, &opts.rules);
+    if opts.dry_run {
+        report.namespaces = units.iter().map(dry_report).collect();
+        return Ok(());
+    }
+    prepare(client, &units, opts).await?;
+    let ctl = Ctl {
+        workers: opts.workers,
+        stop_on_error: opts.stop_on_error,
+        journal: Journal::new(
+            client,
+            match &opts.source {
+                Source::Archive(p) => backup_id(p),
+                _ => "(stdin)".into(),
+            },
+        ),
+        resume: opts.resume,
+    };
+    let total = units.iter().filter_map(|u| u.expected).sum();
+    let progress = Progress::new(opts.progress, total, "restore");
+    let mut senders: BTreeMap<String, mpsc::Sender<Batch>> = BTreeMap::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut views = Vec::new();
+    for (i, u) in units.into_iter().enumerate() {
+        if u.meta.is_view() {
+            views.push(u);
+            continue;
+        }
+        let (tx, rx) = mpsc::channel::<Batch>(2);
+        senders.insert(u.source.clone(), tx);
+        let client = client.clone();
+        let bar = progress.collection(&u.target, u.expected.unwrap_or(0));
+        let overall = progress.overall.clone();
+        let ctl = ctl.clone();
+        tasks.spawn(async move {
+            (
+                i,
+                restore_collection(&client, &u, rx, ctl, bar, overall).await,
+            )
+        });
+    }
+    let oplog_tmp = tempfile_in_tmp()?;
+    let oplog_path = oplog_tmp.path().to_path_buf();
+    let demux = std::thread::spawn(move || demultiplex(reader, senders, &oplog_path));
+    let mut done = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        done.push(r?);
+    }
+    let demuxed = demux
+        .join()
+        .map_err(|_| anyhow::anyhow!("archive reader thread panicked"))?;
+    progress.finish();
+    done.sort_by_key(|(i, _)| *i);
+    report.namespaces = done.into_iter().map(|(_, r)| r).collect();
+    for v in views {
+        report.namespaces.push(restore_view(client, &v).await);
+    }
+    let oplog_entries = demuxed?;
+    if opts.oplog_replay && report.ok() {
+        if oplog_entries == 0 {
+            bail!("--oplog-replay: the archive has no oplog (make it with backup --oplog)");
+        }
+        let f = File::open(oplog_tmp.path())?;
+        report.oplog_applied = Some(replay_oplog(client, std::io::BufReader::new(f), opts).await?);
+    }
+    Ok(())
+}
+
+fn tempfile_in_tmp() -> Result<TempPath> {
+    let path = std::env::temp_dir().join(format!(
+        "mongoctl-oplog-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    File::create(&path)?;
+    Ok(TempPath(path))
+}
+
+/// A temporary file removed on drop.
+struct TempPath(PathBuf);
+
+impl TempPath {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Routes archive documents to their namespace's channel in batches, checks each
+/// namespace's CRC at its EOF block, and spools the oplog to `oplog_path`. Returns the
+/// number of oplog entries.
+fn demultiplex<R: Read>(
+    mut reader: ArchiveReader<R>,
+    mut senders: BTreeMap<String, mpsc::Sender<Batch>>,
+    oplog_path: &Path,
+) -> Result<u64> {
+    use std::io::Write;
+    let mut pending: BTreeMap<String, (Vec<RawDocumentBuf>, usize, Crc64)> = BTreeMap::new();
+    let mut oplog = std::io::BufWriter::new(File::create(oplog_path)?);
+    let mut oplog_n = 0;
+    let fail_all = |senders: &mut BTreeMap<String, mpsc::Sender<Batch>>, msg: String| {
+        for (_, tx) in std::mem::take(senders) {
+            let _ = tx.blocking_send(Err(msg.clone()));
+        }
+    };
+    loop {
+        let ev = match reader.next_event() {
+            Ok(ev) => ev,
+            Err(e) => {
+                let msg = format!("archive: {e}");
+                fail_all(&mut senders, msg.clone());
+                bail!(msg);
+            }
+        };
+        match ev {
+            None => break,
+            Some(Event::Doc { db, coll, doc }) => {
+                if db.is_empty() && coll == "oplog" {
+                    oplog.write_all(&doc)?;
+                    oplog_n += 1;
+                    continue;
+                }
+                let ns = format!("{db}.{coll}");
+                if !senders.contains_key(&ns) {
+                    continue;
+                }
+                let p = pending
+                    .entry(ns.clone())
+                    .or_insert_with(|| (Vec::new(), 0, Crc64::default()));
+                p.2.update(&doc);
+                p.1 += doc.len();
+                p.0.push(RawDocumentBuf::from_bytes(doc)?);
+                if p.0.len() >= BATCH_DOCS || p.1 >= BATCH_BYTES {
+                    p.1 = 0;
+                    let batch = std::mem::take(&mut p.0);
+                    if let Some(tx) = senders.get(&ns)
+                        && tx.blocking_send(Ok(batch)).is_err()
+                    {
+                        senders.remove(&ns);
+                    }
+                }
+            }
+            Some(Event::Eof { db, coll, crc }) => {
+                let ns = format!("{db}.{coll}");
+                let Some(tx) = senders.remove(&ns) else {
+                    continue;
+                };
+                let (batch, _, mine) = pending.remove(&ns).unwrap_or_default();
+                if crc != 0 && mine.value() != crc {
+                    let _ = tx.blocking_send(Err(format!("{ns}: CRC mismatch in the archive")));
+                    continue;
+                }
+                if !batch.is_empty() {
+                    let _ = tx.blocking_send(Ok(batch));
+                }
+            }
+        }
+    }
+    oplog.flush()?;
+    // Namespaces announced in the prelude but never ended: the archive is truncated.
+    let open: Vec<String> = senders.keys().cloned().collect();
+    if !open.is_empty() {
+        fail_all(
+            &mut senders,
+            "the archive ends before this collection's EOF block (truncated?)".into(),
+        );
+    }
+    Ok(oplog_n)
+}
+
+/// Applies oplog entries (CRUD and commands of the selected namespaces, renamed) in batches
+/// with `applyOps`, stopping before `oplog_limit`. Returns how many were applied.
+async fn replay_oplog<R: Read>(client: &Client, mut r: R, opts: &RestoreOptions) -> Result<u64> {
+    let admin = client.database("admin");
+    let mut offset = 0u64;
+    let mut batch: Vec<Document> = Vec::new();
+    let mut applied = 0u64;
+    loop {
+        let entry = match read_doc(&mut r, &mut offset)? {
+            Next::Doc(d) => Some(Document::from_reader(&d[..])?),
+            _ => None,
+        };
+        let stop = match &entry {
+            None => true,
+            Some(e) => match (opts.oplog_limit, e.get_timestamp("ts")) {
+                (Some(limit), Ok(ts)) => (ts.time, ts.increment) >= (limit.time, limit.increment),
+                _ => false,
+            },
+        };
+        if !stop && let Some(mut e) = entry {
+            let op = e.get_str("op").unwrap_or("n").to_string();
+            let ns = e.get_str("ns").unwrap_or_default().to_string();
+            if op == "n" || ns.is_empty() {
+                continue;
+            }
+            if op != "c" {
+                if !opts.rules.selected(&ns) {
+                    continue;
+                }
+                e.insert("ns", opts.rules.rename(&ns));
+            } else {
+                let (db, _) = split(&ns);
+                let target = opts.rules.rename(&format!("{db}.x"));
+                if !opts.rules.selected(&format!("{db}.x")) && !opts.rules.include.is_empty() {
+                    continue;
+                }
+                e.insert("ns", format!("{}.$cmd", split(&target).0));
+            }
+            e.remove("ui");
+            batch.push(e);
+        }
+        if batch.len() >= 500 || (stop && !batch.is_empty()) {
+            let n = batch.len() as u64;
+            let ops: Vec<Bson> = std::mem::take(&mut batch)
+                .into_iter()
+                .map(Bson::Document)
+                .collect();
+            admin
+                .run_command(doc! {"applyOps": ops})
+                .await
+                .context("replaying the oplog (applyOps)")?;
+            applied += n;
+        }
+        if stop {
+            return Ok(applied);
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! `backup`: dump databases (by domain, database, collection or namespace pattern) into a
+//! mongodump-compatible directory or archive, with a manifest; `backup verify|list|prune`
+//! work offline on existing backups.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+
+use crate::backup::dump::{BackupOptions, Output, backup};
+use crate::backup::manifest::verify;
+use crate::backup::nsmatch::NsRules;
+use crate::backup::retention;
+use crate::context::Ctx;
+use crate::exit::{ERROR, Reported, SUCCESS};
+use crate::render;
+
+#[derive(Args, Debug, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub action: Option<BackupAction>,
+    #[command(flatten)]
+    pub run: BackupRunArgs,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct BackupRunArgs {
+    /// Output directory in mongodump's layout (default: ./dump-<UTC time>)
+    #[arg(long, value_name = "DIR", conflicts_with = "archive")]
+    pub out: Option<PathBuf>,
+    /// Write one mongodump archive to FILE instead ("-": standard output)
+    #[arg(long, value_name = "FILE")]
+    pub archive: Option<String>,
+    /// Compress (files get .gz; an archive is compressed as a whole), on all cores
+    #[arg(long)]
+    pub gzip: bool,
+    /// gzip level 1 (fastest) to 9 (smallest)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=9))]
+    pub gzip_level: u32,
+    /// The databases of these workspace domains (repeatable or comma-separated)
+    #[arg(long, short = 'd', value_delimiter = ',', value_name = "DOMAIN")]
+    pub domain: Vec<String>,
+    /// Databases (repeatable or comma-separated); default: all but admin, local, config
+    #[arg(long, value_delimiter = ',', value_name = "DB")]
+    pub db: Vec<String>,
+    /// Collections within the selected databases (repeatable or comma-separated)
+    #[arg(long, short = 'c', value_delimiter = ',', value_name = "NAME")]
+    pub collection: Vec<String>,
+    /// Only namespaces matching this pattern (`db.coll`, `*` wildcards; repeatable)
+    #[arg(long, value_name = "PATTERN")]
+    pub ns_include: Vec<String>,
+    /// Skip namespaces matching this pattern (repeatable)
+    #[arg(long, value_name = "PATTERN")]
+    pub ns_exclude: Vec<String>,
+    /// Only documents matching this Extended JSON filter
+    #[arg(long, value_name = "JSON")]
+    pub query: Option<String>,
+    /// Collections dumped in parallel
+    #[arg(long, short = 'j', default_value_t = 4)]
+    pub jobs: usize,
+    /// Also capture the oplog written during the backup (replica set), for a restore
+    /// consistent to one point in time (restore --oplog-replay)
+    #[arg(long)]
+    pub oplog: bool,
+    /// Do not fsync the files before writing the manifest (faster; a crash right after the
+    /// backup can then leave files that fail their checksum)
+    #[arg(long)]
+    pub no_sync: bool,
+    /// Also save the databases' users and roles (mongodump --dumpDbUsersAndRoles layout)
+    #[arg(long)]
+    pub users_and_roles: bool,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum BackupAction {
+    /// Check a backup offline: manifest, checksums, every document parses, counts
+    #[command(after_help = "Example:\n  mongoctl backup verify backups/dump-20261122T031500Z")]
+    Verify {
+        /// The backup directory or archive file
+        path: PathBuf,
+    },
+    /// The backups in a directory: when, size, documents, complete or not
+    #[command(after_help = "Example:\n  mongoctl backup list backups")]
+    List { dir: PathBuf },
+    /// Delete old backups, keeping the newest N and the newest of each of the last D days
+    #[command(
+        after_help = "Example:\n  mongoctl backup prune backups --keep-last 3 --keep-daily 7 --yes"
+    )]
+    Prune {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        keep_last: usize,
+        #[arg(long, default_value_t = 0)]
+        keep_daily: usize,
+        /// Show what would be deleted
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub async fn run(args: BackupArgs, ctx: &Ctx) -> Result<u8> {
+    match args.action {
+        Some(BackupAction::Verify { path }) => run_verify(path, ctx),
+        Some(BackupAction::List { dir }) => run_list(dir, ctx),
+        Some(BackupAction::Prune {
+            dir,
+            keep_last,
+            keep_daily,
+            dry_run,
+        }) => run_prune(dir, keep_last, keep_daily, dry_run, ctx).await,
+        None => run_backup(args.run, ctx).await,
+    }
+}
+
+async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
+    let mut databases = a.db.clone();
+    let ws = if a.domain.is_empty() {
+        crate::spec::load(&ctx.global.spec).workspace
+    } else {
+        let ws = ctx.workspace()?;
+        let domains = ctx.domains(&ws, &a.domain)?;
+        for r in ctx.databases(&ws)? {
+            if domains.contains(&r.domain) && !databases.contains(&r.name) {
+                databases.push(r.name);
+            }
+        }
+        Some(ws)
+    };
+    if !a.collection.is_empty() && databases.len() != 1 {
+        bail!("--collection needs exactly one database (--db or --domain)");
+    }
+    let query = match &a.query {
+        None => None,
+        Some(q) => {
+            let v: serde_json::Value =
+                serde_json::from_str(q).context("--query is not valid JSON")?;
+            match bson::Bson::try_from(v).context("--query is not valid Extended JSON")? {
+                bson::Bson::Document(d) => Some((q.clone(), d)),
+                _ => bail!("--query must be a JSON object"),
+            }
+        }
+    };
+    let output = match (&a.archive, &a.out) {
+        (Some(p), _) if p == "-" => Output::Stdout,
+        (Some(p), _) => Output::Archive(PathBuf::from(p)),
+        (None, Some(d)) => Output::Directory(d.clone()),
+        (None, None) => Output::Directory(PathBuf::from(format!(
+            "dump-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+        ))),
+    };
+    let to_stdout = matches!(output, Output::Stdout);
+    let opts = BackupOptions {
+        output,
+        gzip: a.gzip,
+        gzip_level: a.gzip_level,
+        databases,
+        collections: a.collection.clone(),
+        rules: NsRules::new(&a.ns_include, &a.ns_exclude, &[], &[])?,
+        query,
+        jobs: a.jobs.max(1),
+        oplog: a.oplog,
+        sync: !a.no_sync,
+        users_and_roles: a.users_and_roles,
+        progress: ctx.show_progress() && !to_stdout,
+    };
+    let (client, _) = ctx.connect(ws.as_ref()).await?;
+    let s = backup(&client, &opts).await?;
+    let m = &s.manifest;
+    let docs: u64 = m.namespaces.iter().map(|n| n.documents).sum();
+    let bytes: u64 = m.files.iter().map(|f| f.bytes).sum();
+    if ctx.json() && !to_stdout {
+        render::json(
+            &serde_json::json!({"ok": true, "location": s.location, "elapsed_secs": s.elapsed_secs, "manifest": m}),
+        );
+    } else if !ctx.global.quiet {
+        // With the archive on stdout, the summary goes to stderr.
+        let mut t = render::table(&["namespace", "type", "documents"]);
+        for n in &m.namespaces {
+            t.add_row(vec![
+                n.namespace.clone(),
+                n.kind.clone(),
+                n.documents.to_string(),
+            ]);
+        }
+        let mut text = format!(
+            "{t}\nBacked up {} namespace(s), {docs} document(s), {} to {} in {:.1} s",
+            m.namespaces.len(),
+            human_bytes(bytes),
+            s.location,
+            s.elapsed_secs
+        );
+        if let Some(o) = &m.oplog {
+            text.push_str(&format!(
+                "\nOplog: {} entries, consistent to Timestamp({}, {})",
+                o.entries, o.end[0], o.end[1]
+            ));
+        }
+        if to_stdout {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+    Ok(SUCCESS)
+}
+
+pub fn human_bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
+}
+
+fn run_verify(path: PathBuf, ctx: &Ctx) -> Result<u8> {
+    match verify(&path) {
+        Ok(r) => {
+            if ctx.json() {
+                render::json(&serde_json::json!({"ok": true, "report": r}));
+            } else if !ctx.global.quiet {
+                println!(
+                    "OK: {}: {} file(s), {} namespace(s), {} document(s); checksums and counts match the manifest",
+                    r.path, r.files, r.namespaces, r.documents
+                );
+            }
+            Ok(SUCCESS)
+        }
+        Err(e) => {
+            if ctx.json() {
+                render::json(&serde_json::json!({"ok": false, "error": format!("{e:#}")}));
+            } else {
+                eprintln!("error: backup verification failed: {e:#}");
+            }
+            Err(Reported(ERROR).into())
+        }
+    }
+}
+
+fn run_list(dir: PathBuf, ctx: &Ctx) -> Result<u8> {
+    let list = retention::list(&dir)?;
+    if ctx.json() {
+        render::json(&serde_json::json!({"backups": list}));
+        return Ok(SUCCESS);
+    }
+    let mut t = render::table(&[
+        "backup",
+        "finished",
+        "layout",
+        "namespaces",
+        "documents",
+        "size",
+        "status",
+    ]);
+    for e in &list {
+        t.add_row(vec![
+            e.name.clone(),
+            e.finished_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_else(|| "-".into()),
+            format!("{}{}", e.layout, if e.gzip { " (gzip)" } else { "" }),
+            e.namespaces.to_string(),
+            e.documents.to_string(),
+            human_bytes(e.bytes),
+            if e.complete {
+                if e.oplog {
+                    "complete, oplog"
+                } else {
+                    "complete"
+                }
+                .to_string()
+            } else {
+                "INCOMPLETE (no manifest)".into()
+            },
+        ]);
+    }
+    println!("{t}");
+    Ok(SUCCESS)
+}
+
+async fn run_prune(
+    dir: PathBuf,
+    keep_last: usize,
+    keep_daily: usize,
+    dry_run: bool,
+    ctx: &Ctx,
+) -> Result<u8> {
+    if keep_last == 0 && keep_daily == 0 {
+        bail!(
+            "backup prune needs --keep-last N and/or --keep-daily N (it would delete every backup)"
+        );
+    }
+    let list = retention::list(&dir)?;
+    let doomed = retention::to_prune(&list, keep_last, keep_daily);
+    if doomed.is_empty() {
+        println!("Nothing to prune: {} backup(s) kept.", list.len());
+        return Ok(SUCCESS);
+    }
+    for &i in &doomed {
+        println!(
+            "{} {}",
+            if dry_run { "would delete" } else { "delete" },
+            list[i].name
+        );
+    }
+    if dry_run {
+        return Ok(SUCCESS);
+    }
+    crate::commands::restore::confirm(ctx, &format!("Delete {} backup(s)?", doomed.len())).await?;
+    for &i in &doomed {
+        retention::delete(&list[i])?;
+    }
+    println!(
+        "Deleted {} backup(s); kept {}.",
+        doomed.len(),
+        list.len() - doomed.len()
+    );
+    Ok(SUCCESS)
+}

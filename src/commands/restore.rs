@@ -1,0 +1,230 @@
+//! `restore`: write a backup (directory, archive file or standard input; gzip or not) back
+//! into a cluster, optionally into other namespaces, and print what happened per namespace.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::backup::nsmatch::NsRules;
+use crate::backup::restore::{RestoreOptions, Source, restore};
+use crate::context::Ctx;
+use crate::exit::{ERROR, Reported, SUCCESS};
+use crate::render;
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RestoreArgs {
+    /// The backup directory (mongodump layout)
+    #[arg(
+        value_name = "DIR",
+        required_unless_present = "archive",
+        conflicts_with = "archive"
+    )]
+    pub path: Option<PathBuf>,
+    /// Restore a mongodump archive FILE ("-": standard input); gzip is detected
+    #[arg(long, value_name = "FILE")]
+    pub archive: Option<String>,
+    /// Accepted for mongorestore compatibility: compression is detected from the data
+    #[arg(long, hide = true)]
+    pub gzip: bool,
+    /// Drop each target collection first (destructive: needs confirmation or --yes)
+    #[arg(long)]
+    pub drop: bool,
+    /// Only the databases of these workspace domains (repeatable or comma-separated)
+    #[arg(long, short = 'd', value_delimiter = ',', value_name = "DOMAIN")]
+    pub domain: Vec<String>,
+    /// Only namespaces matching this pattern (`db.coll`, `*` wildcards; repeatable)
+    #[arg(long, value_name = "PATTERN")]
+    pub ns_include: Vec<String>,
+    /// Skip namespaces matching this pattern (repeatable)
+    #[arg(long, value_name = "PATTERN")]
+    pub ns_exclude: Vec<String>,
+    /// Rename: source pattern (with `*`), paired with the next --ns-to
+    #[arg(long, value_name = "PATTERN")]
+    pub ns_from: Vec<String>,
+    /// Rename: target pattern; its `*`s take what --ns-from's `*`s matched
+    #[arg(long, value_name = "PATTERN")]
+    pub ns_to: Vec<String>,
+    /// Verify and show what would be restored, write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Stop at the first duplicate key or rejected document (default: count and report)
+    #[arg(long)]
+    pub stop_on_error: bool,
+    /// Continue an interrupted restore of the same backup (progress is recorded in the
+    /// target's mongoctl.restore_progress collection as batches complete)
+    #[arg(long, conflicts_with = "drop")]
+    pub resume: bool,
+    /// Restore a backup that has no manifest (interrupted, or made by mongodump)
+    #[arg(long)]
+    pub force: bool,
+    /// Collections restored in parallel
+    #[arg(long, short = 'j', default_value_t = 4)]
+    pub jobs: usize,
+    /// Insert batches in flight per collection
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// Restore the users and roles saved by `backup --users-and-roles` (with --drop, the
+    /// target databases' other users and roles are removed)
+    #[arg(long)]
+    pub users_and_roles: bool,
+    /// Replay the oplog captured by `backup --oplog` after the data
+    #[arg(long)]
+    pub oplog_replay: bool,
+    /// Replay only entries before this timestamp: SECONDS[:INCREMENT]
+    #[arg(long, value_name = "TIMESTAMP", requires = "oplog_replay")]
+    pub oplog_limit: Option<String>,
+}
+
+/// Asks before a destructive step: `--yes` skips the question; without a terminal it fails.
+pub async fn confirm(ctx: &Ctx, question: &str) -> Result<()> {
+    if ctx.global.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        eprintln!(
+            "error: {question} needs confirmation: pass --yes (there is no terminal to ask on)"
+        );
+        return Err(Reported(ERROR).into());
+    }
+    let q = question.to_string();
+    let yes = tokio::task::spawn_blocking(move || {
+        dialoguer::Confirm::new()
+            .with_prompt(q)
+            .default(false)
+            .interact()
+            .unwrap_or(false)
+    })
+    .await?;
+    if !yes {
+        eprintln!("error: not confirmed; nothing was changed");
+        return Err(Reported(ERROR).into());
+    }
+    Ok(())
+}
+
+pub fn parse_timestamp(s: &str) -> Result<bson::Timestamp> {
+    let (t, i) = s.split_once(':').unwrap_or((s, "0"));
+    Ok(bson::Timestamp {
+        time: t
+            .parse()
+            .with_context(|| format!("--oplog-limit {s}: expected SECONDS[:INCREMENT]"))?,
+        increment: i
+            .parse()
+            .with_context(|| format!("--oplog-limit {s}: expected SECONDS[:INCREMENT]"))?,
+    })
+}
+
+pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
+    let mut include = a.ns_include.clone();
+    let ws = if a.domain.is_empty() {
+        crate::spec::load(&ctx.global.spec).workspace
+    } else {
+        let ws = ctx.workspace()?;
+        let domains = ctx.domains(&ws, &a.domain)?;
+        for r in ctx.databases(&ws)? {
+            if domains.contains(&r.domain) {
+                include.push(format!("{}.*", r.name));
+            }
+        }
+        Some(ws)
+    };
+    let source = match (&a.archive, &a.path) {
+        (Some(p), _) if p == "-" => Source::Stdin,
+        (Some(p), _) => Source::Archive(PathBuf::from(p)),
+        (None, Some(d)) => {
+            if !d.is_dir() {
+                bail!(
+                    "{} is not a directory (use --archive FILE for an archive)",
+                    d.display()
+                );
+            }
+            Source::Directory(d.clone())
+        }
+        (None, None) => bail!("give a backup directory or --archive FILE"),
+    };
+    let opts = RestoreOptions {
+        source,
+        rules: NsRules::new(&include, &a.ns_exclude, &a.ns_from, &a.ns_to)?,
+        drop: a.drop,
+        dry_run: a.dry_run,
+        stop_on_error: a.stop_on_error,
+        resume: a.resume,
+        force: a.force,
+        jobs: a.jobs.max(1),
+        workers: a.workers.max(1),
+        oplog_replay: a.oplog_replay,
+        users_and_roles: a.users_and_roles,
+        oplog_limit: a.oplog_limit.as_deref().map(parse_timestamp).transpose()?,
+        progress: ctx.show_progress(),
+    };
+    if a.drop && !a.dry_run {
+        confirm(
+            ctx,
+            "Drop every target collection before restoring (--drop)?",
+        )
+        .await?;
+    }
+    let (client, _) = ctx.connect(ws.as_ref()).await?;
+    let report = restore(&client, &opts).await?;
+    let ok = report.ok();
+    if ctx.json() {
+        render::json(&serde_json::json!({"ok": ok, "report": report}));
+    } else if !ctx.global.quiet || !ok {
+        let mut t = render::table(&[
+            "source",
+            "target",
+            "type",
+            "expected",
+            "inserted",
+            "duplicates",
+            "resumed",
+            "errors",
+            "indexes",
+            "status",
+        ]);
+        for n in &report.namespaces {
+            t.add_row(vec![
+                n.source.clone(),
+                n.target.clone(),
+                n.kind.clone(),
+                n.expected
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "?".into()),
+                n.inserted.to_string(),
+                n.duplicates.to_string(),
+                n.resumed.to_string(),
+                n.errors.to_string(),
+                n.indexes.to_string(),
+                n.status.clone(),
+            ]);
+        }
+        println!("{t}");
+        let inserted: u64 = report.namespaces.iter().map(|n| n.inserted).sum();
+        let dups: u64 = report.namespaces.iter().map(|n| n.duplicates).sum();
+        if report.dry_run {
+            println!(
+                "Dry run: checksums verified, {} namespace(s) would be restored; nothing was written.",
+                report.namespaces.len()
+            );
+        } else {
+            println!(
+                "Restored {inserted} document(s) into {} namespace(s) in {:.1} s; {dups} duplicate key(s) skipped",
+                report.namespaces.len(),
+                report.elapsed_secs
+            );
+            if let Some((u, r)) = report.users_and_roles {
+                println!("Users and roles: {u} user(s), {r} role(s) restored");
+            }
+            if let Some(n) = report.oplog_applied {
+                println!("Oplog: {n} entries replayed");
+            }
+        }
+    }
+    if ok {
+        Ok(SUCCESS)
+    } else {
+        Err(Reported(ERROR).into())
+    }
+}

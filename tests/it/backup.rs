@@ -1,0 +1,1048 @@
+//! backup / restore against real servers: round trips in every format into renamed
+//! namespaces, verification and refusal of damaged or incomplete backups, duplicates,
+//! confirmation of --drop, point-in-time oplog replay.
+
+use std::path::Path;
+
+use bson::{Bson, Document, doc};
+use futures::TryStreamExt;
+use mongodb::Client;
+
+use crate::common;
+use crate::support::mongoctl;
+
+fn spec() -> tempfile::TempDir {
+    // No workspace: backup and restore work from --db / patterns alone.
+    tempfile::tempdir().unwrap()
+}
+
+/// A database with a validated collection (unique + compound indexes), a capped
+/// collection, a view and nested documents.
+async fn seed(client: &Client, db: &str, n: i32) {
+    let d = client.database(db);
+    d.run_command(doc! {
+        "create": "patients",
+        "validator": {"$jsonSchema": {"bsonType": "object", "required": ["mrn", "name"],
+            "properties": {"mrn": {"bsonType": "string"}}}},
+        "validationLevel": "strict",
+        "validationAction": "error",
+    })
+    .await
+    .unwrap();
+    d.run_command(doc! {"createIndexes": "patients", "indexes": [
+        {"key": {"mrn": 1}, "name": "mrn_1", "unique": true},
+        {"key": {"clinic": 1, "visits.at": -1}, "name": "clinic_visits", "partialFilterExpression": {"active": true}},
+    ]})
+    .await
+    .unwrap();
+    d.run_command(doc! {"create": "events", "capped": true, "size": 1048576i64})
+        .await
+        .unwrap();
+    d.run_command(doc! {"create": "active_patients", "viewOn": "patients", "pipeline": [{"$match": {"active": true}}]})
+        .await
+        .unwrap();
+    let docs: Vec<Document> = (0..n)
+        .map(|i| {
+            doc! {
+                "_id": i, "mrn": format!("MRN{i:06}"), "name": {"given": "Ada", "family": format!("L{i}")},
+                "active": i % 3 == 0, "clinic": format!("c{}", i % 7), "score": i as f64 / 3.0,
+                "dob": bson::DateTime::from_millis(1_000_000_000_000 + i as i64 * 86_400_000),
+                "visits": [{"at": bson::DateTime::from_millis(1_700_000_000_000), "codes": ["Z00", i.to_string()]}],
+                "blob": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![i as u8; 16] },
+                "big": i as i64 * 1_000_000_007,
+            }
+        })
+        .collect();
+    d.collection::<Document>("patients")
+        .insert_many(docs)
+        .await
+        .unwrap();
+    d.run_command(doc! {"create": "vitals", "timeseries": {"timeField": "t", "metaField": "patient", "granularity": "minutes"}})
+        .await
+        .unwrap();
+    let vitals: Vec<Document> = (0..40)
+        .map(|i| doc! {"t": bson::DateTime::from_millis(1_700_000_000_000 + i * 60_000), "patient": i % 4, "hr": 60 + i})
+        .collect();
+    d.collection::<Document>("vitals")
+        .insert_many(vitals)
+        .await
+        .unwrap();
+    let events: Vec<Document> = (0..50).map(|i| doc! {"seq": i, "kind": "login"}).collect();
+    d.collection::<Document>("events")
+        .insert_many(events)
+        .await
+        .unwrap();
+}
+
+async fn all(client: &Client, db: &str, coll: &str) -> Vec<Document> {
+    client
+        .database(db)
+        .collection::<Document>(coll)
+        .find(doc! {})
+        .sort(doc! {"_id": 1})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+async fn coll_info(client: &Client, db: &str) -> Vec<(String, String, Document)> {
+    let list: Vec<Document> = client
+        .database(db)
+        .run_cursor_command(doc! {"listCollections": 1})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let mut out: Vec<_> = list
+        .into_iter()
+        .map(|c| {
+            (
+                c.get_str("name").unwrap().to_string(),
+                c.get_str("type").unwrap().to_string(),
+                c.get_document("options").unwrap().clone(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+async fn indexes(client: &Client, db: &str, coll: &str) -> Vec<Document> {
+    let mut list: Vec<Document> = client
+        .database(db)
+        .run_cursor_command(doc! {"listIndexes": coll})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    for i in list.iter_mut() {
+        i.remove("ns");
+    }
+    list.sort_by_key(|i| i.get_str("name").unwrap().to_string());
+    list
+}
+
+async fn assert_same(client: &Client, src: &str, dst: &str) {
+    assert_eq!(
+        coll_info(client, src).await,
+        coll_info(client, dst).await,
+        "collections of {dst}"
+    );
+    for c in ["patients", "events", "vitals"] {
+        let a = all(client, src, c).await;
+        let b = all(client, dst, c).await;
+        assert_eq!(a.len(), b.len(), "{dst}.{c} count");
+        assert!(a == b, "{dst}.{c}: documents differ");
+        assert_eq!(
+            indexes(client, src, c).await,
+            indexes(client, dst, c).await,
+            "{dst}.{c} indexes"
+        );
+    }
+    assert_eq!(
+        all(client, src, "active_patients").await,
+        all(client, dst, "active_patients").await
+    );
+}
+
+#[tokio::test]
+async fn round_trips_directory_gzip_and_archive_into_renamed_namespaces() {
+    let server = common::standalone().await;
+    let client = server.client();
+    seed(&client, "reminderdb_auth", 300).await;
+    let spec = spec();
+    let tmp = tempfile::tempdir().unwrap();
+    let forms: [(&str, Vec<String>); 4] = [
+        (
+            "dir",
+            vec!["--out".into(), tmp.path().join("dir").display().to_string()],
+        ),
+        (
+            "dirgz",
+            vec![
+                "--out".into(),
+                tmp.path().join("dirgz").display().to_string(),
+                "--gzip".into(),
+            ],
+        ),
+        (
+            "arch",
+            vec![
+                "--archive".into(),
+                tmp.path().join("a.archive").display().to_string(),
+            ],
+        ),
+        (
+            "archgz",
+            vec![
+                "--archive".into(),
+                tmp.path().join("b.archive.gz").display().to_string(),
+                "--gzip".into(),
+            ],
+        ),
+    ];
+    for (name, out_args) in &forms {
+        let mut args = vec!["backup", "--db", "reminderdb_auth"];
+        args.extend(out_args.iter().map(String::as_str));
+        mongoctl(spec.path(), &args)
+            .uri(&server.uri())
+            .run()
+            .expect_code(0);
+        let location = &out_args[1];
+        let v = mongoctl(spec.path(), &["backup", "verify", location, "-o", "json"]).run();
+        v.expect_code(0);
+        // 300 patients, 50 events, the vitals' buckets (one per patient)
+        assert_eq!(v.json()["report"]["documents"], 354, "{name}");
+
+        let mut args = vec![
+            "restore".to_string(),
+            "--ns-from".into(),
+            "reminderdb_*".into(),
+            "--ns-to".into(),
+            format!("{name}_reminderdb_*"),
+            "-o".into(),
+            "json".into(),
+        ];
+        if name.starts_with("arch") {
+            args.push("--archive".into());
+        }
+        args.push(location.clone());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = mongoctl(spec.path(), &args).uri(&server.uri()).run();
+        out.expect_code(0);
+        let report = &out.json()["report"]["namespaces"];
+        let patients = report
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["target"] == format!("{name}_reminderdb_auth.patients"))
+            .unwrap_or_else(|| panic!("{report}"));
+        assert_eq!(patients["inserted"], 300);
+        assert_eq!(patients["expected"], 300);
+        assert_eq!(patients["indexes"], 2);
+        assert_same(
+            &client,
+            "reminderdb_auth",
+            &format!("{name}_reminderdb_auth"),
+        )
+        .await;
+    }
+    // mongodump's directory layout and metadata fields.
+    let meta = std::fs::read_to_string(
+        tmp.path()
+            .join("dir/reminderdb_auth/patients.metadata.json"),
+    )
+    .unwrap();
+    let m: serde_json::Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(m["collectionName"], "patients");
+    assert_eq!(m["type"], "collection");
+    assert_eq!(m["uuid"].as_str().unwrap().len(), 32);
+    assert_eq!(m["options"]["validationLevel"], "strict");
+    assert_eq!(m["indexes"][1]["key"]["mrn"]["$numberInt"], "1");
+    assert!(
+        tmp.path()
+            .join("dir/reminderdb_auth/active_patients.metadata.json")
+            .exists()
+    );
+    assert!(
+        !tmp.path()
+            .join("dir/reminderdb_auth/active_patients.bson")
+            .exists()
+    );
+    assert!(
+        tmp.path()
+            .join("dirgz/reminderdb_auth/patients.bson.gz")
+            .exists()
+    );
+    let arch = std::fs::read(tmp.path().join("a.archive")).unwrap();
+    assert_eq!(&arch[..4], &[0x6d, 0xe2, 0x99, 0x81]);
+}
+
+#[tokio::test]
+async fn restore_from_stdin_query_and_namespace_filters() {
+    let server = common::standalone().await;
+    let client = server.client();
+    seed(&client, "reminderdb_feedback", 90).await;
+    let spec = spec();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("q");
+    mongoctl(
+        spec.path(),
+        &[
+            "backup",
+            "--db",
+            "reminderdb_feedback",
+            "--ns-exclude",
+            "*.events",
+            "--query",
+            r#"{"active": true}"#,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .uri(&server.uri())
+    .run()
+    .expect_code(0);
+    assert!(!out.join("reminderdb_feedback/events.bson").exists());
+    // Restore the directory's patients only, into another database.
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            out.to_str().unwrap(),
+            "--ns-include",
+            "*.patients",
+            "--ns-from",
+            "reminderdb_feedback.*",
+            "--ns-to",
+            "copy.*",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(0);
+    assert_eq!(all(&client, "copy", "patients").await.len(), 30);
+    assert!(
+        !coll_info(&client, "copy")
+            .await
+            .iter()
+            .any(|c| c.0 == "active_patients")
+    );
+
+    // An archive on stdout, restored from stdin.
+    let (code, arch) = piped(
+        spec.path(),
+        &server.uri(),
+        &[
+            "backup",
+            "--db",
+            "reminderdb_feedback",
+            "--archive",
+            "-",
+            "--gzip",
+            "-q",
+        ],
+        None,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(&arch[..2], &[0x1f, 0x8b]);
+    let (code, out) = piped(
+        spec.path(),
+        &server.uri(),
+        &[
+            "restore",
+            "--archive",
+            "-",
+            "--ns-from",
+            "reminderdb_*",
+            "--ns-to",
+            "piped_*",
+        ],
+        Some(arch),
+    );
+    assert_eq!(code, 0, "{}", String::from_utf8_lossy(&out));
+    assert_same(&client, "reminderdb_feedback", "piped_feedback").await;
+}
+
+/// The binary with raw bytes on stdin and stdout (archives through pipes).
+fn piped(spec: &Path, uri: &str, args: &[&str], stdin: Option<Vec<u8>>) -> (i32, Vec<u8>) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(common::mongoctl_bin())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .arg("--spec")
+        .arg(spec)
+        .arg("--uri")
+        .arg(uri)
+        .args(args)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    if let Some(bytes) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        std::thread::spawn(move || {
+            let _ = w.write_all(&bytes);
+        });
+    }
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), out.stdout)
+}
+
+fn flip_byte(path: &Path, at: usize) {
+    let mut b = std::fs::read(path).unwrap();
+    b[at] ^= 0x20;
+    std::fs::write(path, b).unwrap();
+}
+
+#[tokio::test]
+async fn damaged_incomplete_and_duplicate_restores_are_reported() {
+    let server = common::standalone().await;
+    let client = server.client();
+    seed(&client, "clinic", 200).await;
+    let spec = spec();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("b");
+    let dir_s = dir.to_str().unwrap();
+    mongoctl(spec.path(), &["backup", "--db", "clinic", "--out", dir_s])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+
+    // Restoring over the existing data without --drop: every document is a duplicate.
+    let o = mongoctl(spec.path(), &["restore", dir_s, "-o", "json"])
+        .uri(&server.uri())
+        .run();
+    o.expect_code(0);
+    let ns = o.json()["report"]["namespaces"].clone();
+    let p = ns
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["target"] == "clinic.patients")
+        .unwrap();
+    assert_eq!(
+        (p["inserted"].as_u64(), p["duplicates"].as_u64()),
+        (Some(0), Some(200))
+    );
+    // Some documents missing: exactly those are inserted, the rest reported as duplicates.
+    client
+        .database("clinic")
+        .collection::<Document>("patients")
+        .delete_many(doc! {"_id": {"$lt": 25}})
+        .await
+        .unwrap();
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            dir_s,
+            "--ns-include",
+            "clinic.patients",
+            "-o",
+            "json",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(0);
+    let p = &o.json()["report"]["namespaces"][0];
+    assert_eq!(
+        (p["inserted"].as_u64(), p["duplicates"].as_u64()),
+        (Some(25), Some(175))
+    );
+    let o = mongoctl(spec.path(), &["restore", dir_s, "--stop-on-error"])
+        .uri(&server.uri())
+        .run();
+    o.expect_code(1);
+    assert!(o.stdout.contains("stop-on-error"), "{}", o.stdout);
+
+    // --drop needs confirmation: without a terminal and without --yes it fails, untouched.
+    let o = mongoctl(spec.path(), &["restore", dir_s, "--drop"])
+        .uri(&server.uri())
+        .run();
+    o.expect_code(1);
+    assert!(o.stderr.contains("--yes"), "{}", o.stderr);
+    assert_eq!(all(&client, "clinic", "patients").await.len(), 200);
+    client
+        .database("clinic")
+        .collection::<Document>("patients")
+        .update_one(doc! {"_id": 1}, doc! {"$set": {"name.family": "changed"}})
+        .await
+        .unwrap();
+    let o = mongoctl(spec.path(), &["restore", dir_s, "--drop", "--yes"])
+        .uri(&server.uri())
+        .run();
+    o.expect_code(0);
+    let one = client
+        .database("clinic")
+        .collection::<Document>("patients")
+        .find_one(doc! {"_id": 1})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        one.get_document("name").unwrap().get_str("family").unwrap(),
+        "L1"
+    );
+
+    // Dry run: verified, nothing written.
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            dir_s,
+            "--dry-run",
+            "--ns-from",
+            "clinic.*",
+            "--ns-to",
+            "dry.*",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(0);
+    assert!(
+        o.stdout.contains("dry.patients") && o.stdout.contains("nothing was written"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        !client
+            .list_database_names()
+            .await
+            .unwrap()
+            .contains(&"dry".to_string())
+    );
+
+    // One flipped byte: verify names the file; restore refuses before inserting anything.
+    let bson_file = dir.join("clinic/patients.bson");
+    flip_byte(&bson_file, 1000);
+    let v = mongoctl(spec.path(), &["backup", "verify", dir_s]).run();
+    v.expect_code(1);
+    assert!(
+        v.stderr.contains("clinic/patients.bson") && v.stderr.contains("SHA-256"),
+        "{}",
+        v.stderr
+    );
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            dir_s,
+            "--ns-from",
+            "clinic.*",
+            "--ns-to",
+            "bad.*",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(1);
+    assert!(o.stderr.contains("clinic/patients.bson"), "{}", o.stderr);
+    assert!(
+        !client
+            .list_database_names()
+            .await
+            .unwrap()
+            .contains(&"bad".to_string())
+    );
+    // Without the manifest the framing check still finds the bad document and its offset.
+    flip_byte(&bson_file, 1000);
+    let mut b = std::fs::read(&bson_file).unwrap();
+    b[0] = 0xff;
+    b[1] = 0xff;
+    std::fs::write(&bson_file, b).unwrap();
+    let v = mongoctl(spec.path(), &["backup", "verify", dir_s]).run();
+    v.expect_code(1);
+
+    // A killed backup leaves no manifest: restore refuses it (and --force overrides).
+    let big: Vec<Document> = (0..60_000)
+        .map(|i| doc! {"i": i, "pad": "x".repeat(200)})
+        .collect();
+    client
+        .database("big")
+        .collection::<Document>("c")
+        .insert_many(big)
+        .await
+        .unwrap();
+    let killed = tmp.path().join("killed");
+    let mut child = std::process::Command::new(common::mongoctl_bin())
+        .args([
+            "--spec",
+            spec.path().to_str().unwrap(),
+            "--uri",
+            &server.uri(),
+            "backup",
+            "--db",
+            "big",
+            "--out",
+            killed.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let data = killed.join("big/c.bson");
+    let t = std::time::Instant::now();
+    while !data.exists() && t.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !killed.join("manifest.json").exists(),
+        "the backup finished before it was killed"
+    );
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            killed.to_str().unwrap(),
+            "--ns-from",
+            "big.*",
+            "--ns-to",
+            "big2.*",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(1);
+    assert!(o.stderr.contains("incomplete"), "{}", o.stderr);
+    assert!(
+        !client
+            .list_database_names()
+            .await
+            .unwrap()
+            .contains(&"big2".to_string())
+    );
+    let v = mongoctl(spec.path(), &["backup", "verify", killed.to_str().unwrap()]).run();
+    v.expect_code(1);
+    let l = mongoctl(
+        spec.path(),
+        &["backup", "list", tmp.path().to_str().unwrap(), "-o", "json"],
+    )
+    .run();
+    l.expect_code(0);
+    let list = l.json()["backups"].clone();
+    let k = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "killed")
+        .unwrap();
+    assert_eq!(k["complete"], false);
+}
+
+#[tokio::test]
+async fn oplog_backup_replays_to_a_point_in_time() {
+    let server = common::replica_set(1).await;
+    let client = server.client();
+    let big: Vec<Document> = (0..40_000)
+        .map(|i| doc! {"_id": i, "pad": "y".repeat(300)})
+        .collect();
+    client
+        .database("pitr")
+        .collection::<Document>("bulk")
+        .insert_many(big)
+        .await
+        .unwrap();
+    client
+        .database("pitr")
+        .collection::<Document>("live")
+        .insert_one(doc! {"_id": -1})
+        .await
+        .unwrap();
+    let spec = spec();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pitr");
+    // Writes keep arriving while the backup runs.
+    let writer_client = server.client();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let writer = tokio::spawn(async move {
+        let c = writer_client
+            .database("pitr")
+            .collection::<Document>("live");
+        let mut i = 0;
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            c.insert_one(doc! {"_id": i}).await.unwrap();
+            i += 1;
+        }
+        i
+    });
+    let uri = server.uri();
+    let dir_s = dir.to_str().unwrap().to_string();
+    let spec_path = spec.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        mongoctl(
+            &spec_path,
+            &[
+                "backup", "--db", "pitr", "--oplog", "--out", &dir_s, "-o", "json",
+            ],
+        )
+        .uri(&uri)
+        .run()
+    })
+    .await
+    .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    out.expect_code(0);
+    let m = out.json()["manifest"].clone();
+    let entries = m["oplog"]["entries"].as_u64().unwrap();
+    assert!(
+        entries > 0,
+        "no write landed during the backup ({written} written)"
+    );
+    let end = m["oplog"]["end"].clone();
+
+    // Everything the oplog captured, replayed into a renamed database.
+    let dir_s = dir.to_str().unwrap();
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            dir_s,
+            "--oplog-replay",
+            "--ns-from",
+            "pitr.*",
+            "--ns-to",
+            "pitr_copy.*",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(0);
+    let ts = |d: &Document| -> (u32, u32) {
+        let t = d.get_timestamp("ts").unwrap();
+        (t.time, t.increment)
+    };
+    // The live documents whose insert is at or before the oplog's end must all be there.
+    let oplog: Vec<Document> = client
+        .database("local")
+        .collection::<Document>("oplog.rs")
+        .find(doc! {"ns": "pitr.live", "op": "i"})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let end_ts = (
+        end[0].as_u64().unwrap() as u32,
+        end[1].as_u64().unwrap() as u32,
+    );
+    let mut expected: Vec<Bson> = oplog
+        .iter()
+        .filter(|e| ts(e) <= end_ts)
+        .map(|e| e.get_document("o").unwrap().get("_id").unwrap().clone())
+        .collect();
+    expected.sort_by_key(|b| b.as_i32().unwrap());
+    let got: Vec<Bson> = all(&client, "pitr_copy", "live")
+        .await
+        .iter()
+        .map(|d| d.get("_id").unwrap().clone())
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(all(&client, "pitr_copy", "bulk").await.len(), 40_000);
+
+    // Point in time: stop at a timestamp in the middle of the captured range.
+    let captured: Vec<&Document> = oplog.iter().filter(|e| ts(e) <= end_ts).collect();
+    let mid = captured[captured.len() / 2];
+    let (t, i) = ts(mid);
+    let limit = format!("{t}:{i}");
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            dir_s,
+            "--oplog-replay",
+            "--oplog-limit",
+            &limit,
+            "--ns-from",
+            "pitr.*",
+            "--ns-to",
+            "pitr_mid.*",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(0);
+    let got = all(&client, "pitr_mid", "live").await;
+    assert!(got.iter().all(|d| {
+        let id = d.get("_id").unwrap();
+        !captured
+            .iter()
+            .any(|e| e.get_document("o").unwrap().get("_id") == Some(id) && ts(e) >= (t, i))
+    }));
+    assert!(
+        !got.iter()
+            .any(|d| d.get("_id") == mid.get_document("o").unwrap().get("_id"))
+    );
+}
+
+#[tokio::test]
+async fn resume_after_a_killed_restore_yields_exactly_the_source() {
+    let server = common::standalone().await;
+    let client = server.client();
+    let docs: Vec<Document> = (0..80_000)
+        .map(|i| doc! {"_id": i, "v": format!("value {i}"), "pad": "z".repeat(150)})
+        .collect();
+    client
+        .database("src")
+        .collection::<Document>("c")
+        .insert_many(docs)
+        .await
+        .unwrap();
+    client
+        .database("src")
+        .collection::<Document>("d")
+        .insert_one(doc! {"_id": "only"})
+        .await
+        .unwrap();
+    let spec = spec();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("b");
+    let dir_s = dir.to_str().unwrap();
+    mongoctl(spec.path(), &["backup", "--db", "src", "--out", dir_s])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+
+    let mut child = std::process::Command::new(common::mongoctl_bin())
+        .args([
+            "--spec",
+            spec.path().to_str().unwrap(),
+            "--uri",
+            &server.uri(),
+            "restore",
+            dir_s,
+            "-j",
+            "1",
+            "--ns-from",
+            "src.*",
+            "--ns-to",
+            "dst.*",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let target = client.database("dst").collection::<Document>("c");
+    let t = std::time::Instant::now();
+    loop {
+        let n = target.estimated_document_count().await.unwrap_or(0);
+        if n >= 10_000 || t.elapsed().as_secs() > 30 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = target.count_documents(doc! {}).await.unwrap();
+    assert!(
+        partial > 0 && partial < 80_000,
+        "restore was not interrupted mid-way ({partial})"
+    );
+
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            dir_s,
+            "--resume",
+            "-o",
+            "json",
+            "--ns-from",
+            "src.*",
+            "--ns-to",
+            "dst.*",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(0);
+    let report = o.json()["report"]["namespaces"].clone();
+    let c = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["target"] == "dst.c")
+        .unwrap();
+    let resumed = c["resumed"].as_u64().unwrap();
+    assert!(resumed > 0, "{c}");
+    assert_eq!(
+        resumed + c["inserted"].as_u64().unwrap() + c["duplicates"].as_u64().unwrap(),
+        80_000
+    );
+    assert!(all(&client, "src", "c").await == all(&client, "dst", "c").await);
+    assert_eq!(all(&client, "dst", "d").await.len(), 1);
+    // A second --resume finds everything complete and writes nothing.
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            dir_s,
+            "--resume",
+            "-o",
+            "json",
+            "--ns-from",
+            "src.*",
+            "--ns-to",
+            "dst.*",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(0);
+    assert!(
+        o.json()["report"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["inserted"] == 0)
+    );
+}
+
+#[tokio::test]
+async fn list_and_prune_keep_the_newest_backups() {
+    let server = common::standalone().await;
+    let client = server.client();
+    client
+        .database("tiny")
+        .collection::<Document>("c")
+        .insert_one(doc! {"x": 1})
+        .await
+        .unwrap();
+    let spec = spec();
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["b1", "b2", "b3"] {
+        let out = tmp.path().join(name);
+        mongoctl(
+            spec.path(),
+            &["backup", "--db", "tiny", "--out", out.to_str().unwrap()],
+        )
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    }
+    let arch = tmp.path().join("t.archive");
+    mongoctl(
+        spec.path(),
+        &[
+            "backup",
+            "--db",
+            "tiny",
+            "--archive",
+            arch.to_str().unwrap(),
+        ],
+    )
+    .uri(&server.uri())
+    .run()
+    .expect_code(0);
+    let dir = tmp.path().to_str().unwrap();
+    let l = mongoctl(spec.path(), &["backup", "list", dir, "-o", "json"]).run();
+    l.expect_code(0);
+    let names: Vec<String> = l.json()["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["t.archive", "b3", "b2", "b1"]);
+    // Destructive: without a terminal it needs --yes.
+    let p = mongoctl(spec.path(), &["backup", "prune", dir, "--keep-last", "2"]).run();
+    p.expect_code(1);
+    assert!(tmp.path().join("b1").exists());
+    let p = mongoctl(
+        spec.path(),
+        &["backup", "prune", dir, "--keep-last", "2", "--yes"],
+    )
+    .run();
+    p.expect_code(0);
+    assert!(arch.exists() && tmp.path().join("b3").exists());
+    assert!(!tmp.path().join("b2").exists() && !tmp.path().join("b1").exists());
+    assert!(!tmp.path().join("b1.manifest.json").exists());
+}
+
+#[tokio::test]
+async fn users_and_roles_follow_a_renamed_database() {
+    let server = common::auth_standalone().await;
+    let client = server.client();
+    let care = client.database("care");
+    care.collection::<Document>("notes")
+        .insert_one(doc! {"n": 1})
+        .await
+        .unwrap();
+    care.run_command(doc! {"createRole": "noteReader", "privileges": [
+    {"resource": {"db": "care", "collection": "notes"}, "actions": ["find"]}], "roles": []})
+        .await
+        .unwrap();
+    care.run_command(doc! {"createUser": "svc_care", "pwd": "care-pass-123",
+    "roles": [{"role": "noteReader", "db": "care"}, {"role": "readWrite", "db": "care"}]})
+        .await
+        .unwrap();
+    let spec = spec();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("u");
+    let dir_s = dir.to_str().unwrap();
+    mongoctl(
+        spec.path(),
+        &[
+            "backup",
+            "--db",
+            "care",
+            "--users-and-roles",
+            "--out",
+            dir_s,
+        ],
+    )
+    .uri(&server.uri())
+    .run()
+    .expect_code(0);
+    assert!(dir.join("care/$admin.system.users.bson").exists());
+    mongoctl(spec.path(), &["backup", "verify", dir_s])
+        .run()
+        .expect_code(0);
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            dir_s,
+            "--users-and-roles",
+            "--ns-from",
+            "care.*",
+            "--ns-to",
+            "care2.*",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(0);
+    assert!(o.stdout.contains("1 user(s), 1 role(s)"), "{}", o.stdout);
+    let info = client
+        .database("care2")
+        .run_command(doc! {"usersInfo": "svc_care"})
+        .await
+        .unwrap();
+    let user = info.get_array("users").unwrap()[0]
+        .as_document()
+        .unwrap()
+        .clone();
+    let mut roles: Vec<String> = user
+        .get_array("roles")
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let r = r.as_document().unwrap();
+            format!(
+                "{}@{}",
+                r.get_str("role").unwrap(),
+                r.get_str("db").unwrap()
+            )
+        })
+        .collect();
+    roles.sort();
+    assert_eq!(roles, ["noteReader@care2", "readWrite@care2"]);
+    // The credentials came along: the same password logs in to the renamed database.
+    let port = server.ports()[0];
+    let uri = format!("mongodb://svc_care:care-pass-123@127.0.0.1:{port}/care2?authSource=care2");
+    let c = Client::with_uri_str(&uri).await.unwrap();
+    let n = c
+        .database("care2")
+        .collection::<Document>("notes")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
