@@ -3,6 +3,7 @@
 //! the BSON types seen per field, nested objects and array items, and the fields present in
 //! all of them as `required`. It is a starting point for a person to review, never applied as is.
 
+use crate::jsonschema::bson_type;
 use bson::{Bson, Document};
 use serde_json::{Map, Value, json};
 
@@ -129,33 +130,6 @@ impl FieldStats {
             m.insert("items".into(), items.describe());
         }
         Value::Object(m)
-    }
-}
-
-/// The `bsonType` alias of a value.
-pub fn bson_type(v: &Bson) -> &'static str {
-    match v {
-        Bson::Double(_) => "double",
-        Bson::String(_) => "string",
-        Bson::Document(_) => "object",
-        Bson::Array(_) => "array",
-        Bson::Binary(_) => "binData",
-        Bson::Undefined => "undefined",
-        Bson::ObjectId(_) => "objectId",
-        Bson::Boolean(_) => "bool",
-        Bson::DateTime(_) => "date",
-        Bson::Null => "null",
-        Bson::RegularExpression(_) => "regex",
-        Bson::DbPointer(_) => "dbPointer",
-        Bson::JavaScriptCode(_) => "javascript",
-        Bson::Symbol(_) => "symbol",
-        Bson::JavaScriptCodeWithScope(_) => "javascriptWithScope",
-        Bson::Int32(_) => "int",
-        Bson::Timestamp(_) => "timestamp",
-        Bson::Int64(_) => "long",
-        Bson::Decimal128(_) => "decimal",
-        Bson::MinKey => "minKey",
-        Bson::MaxKey => "maxKey",
     }
 }
 

@@ -174,7 +174,7 @@ const ENCRYPTION_ALGORITHMS: &[&str] = &[
 ];
 
 /// The alias of a value's BSON type, as messages and `bsonType` name it.
-fn type_name(v: &Bson) -> &'static str {
+pub fn bson_type(v: &Bson) -> &'static str {
     match v {
         Bson::Double(_) => "double",
         Bson::String(_) => "string",
@@ -212,7 +212,7 @@ fn has_type(v: &Bson, name: &str) -> bool {
     match name {
         "number" => is_number(v),
         "boolean" => matches!(v, Bson::Boolean(_)),
-        _ => type_name(v) == name,
+        _ => bson_type(v) == name,
     }
 }
 
@@ -590,7 +590,7 @@ impl Linter {
                 ok = false;
                 continue;
             };
-            match self.type_name(keyword, name, &item_path) {
+            match self.bson_type(keyword, name, &item_path) {
                 Some(known) if names.contains(&known) => {
                     self.error(&item_path, format!("{keyword} lists \"{known}\" twice"));
                     ok = false;
@@ -603,7 +603,7 @@ impl Linter {
     }
 
     /// Resolves one type name, reporting the mistakes people actually make.
-    fn type_name(
+    fn bson_type(
         &mut self,
         keyword: &'static str,
         name: &str,
@@ -1634,7 +1634,7 @@ fn check(node: &Node, value: &Bson, path: &JsonPath, out: &mut Vec<Failure>) {
         let found = if types.keyword == "type" && matches!(value, Bson::Boolean(_)) {
             "boolean"
         } else {
-            type_name(value)
+            bson_type(value)
         };
         push(
             out,
@@ -1749,7 +1749,7 @@ fn check_encrypted(encrypt: &Encrypt, value: &Bson, path: &JsonPath, out: &mut V
             "encrypt",
             format!(
                 "expected an encrypted binData (subtype 6), found {}",
-                type_name(value)
+                bson_type(value)
             ),
         );
         return;

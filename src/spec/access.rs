@@ -59,29 +59,9 @@ pub struct UserSpec {
     pub password: Option<PasswordSource>,
 }
 
-/// MongoDB's built-in roles; those in `ADMIN_ONLY_ROLES` exist only on `admin`.
-pub const BUILTIN_ROLES: &[&str] = &[
-    "read",
-    "readWrite",
-    "dbAdmin",
-    "dbOwner",
-    "userAdmin",
-    "clusterAdmin",
-    "clusterManager",
-    "clusterMonitor",
-    "hostManager",
-    "backup",
-    "restore",
-    "readAnyDatabase",
-    "readWriteAnyDatabase",
-    "userAdminAnyDatabase",
-    "dbAdminAnyDatabase",
-    "root",
-    "enableSharding",
-    "directShardOperations",
-    "__system",
-    "__queryableBackup",
-];
+/// MongoDB's built-in roles that exist on every database.
+pub const DATABASE_ROLES: &[&str] = &["read", "readWrite", "dbAdmin", "dbOwner", "userAdmin"];
+/// MongoDB's built-in roles that exist only on `admin`.
 pub const ADMIN_ONLY_ROLES: &[&str] = &[
     "clusterAdmin",
     "clusterManager",
@@ -99,6 +79,10 @@ pub const ADMIN_ONLY_ROLES: &[&str] = &[
     "__system",
     "__queryableBackup",
 ];
+
+pub fn is_builtin_role(name: &str) -> bool {
+    DATABASE_ROLES.contains(&name) || ADMIN_ONLY_ROLES.contains(&name)
+}
 
 /// Privilege actions MongoDB 6.0 knows (the documented list).
 pub const ACTIONS: &[&str] = &[
@@ -250,7 +234,7 @@ pub fn read_roles(r: &mut Reader, p: &JsonPath, v: &Value, domains: &[String]) -
     let mut out = Vec::new();
     for (name, rv) in map {
         let rp = p.key(name.as_str());
-        if BUILTIN_ROLES.contains(&name.as_str()) {
+        if is_builtin_role(name) {
             r.error(
                 rp.clone(),
                 format!("\"{name}\" is a MongoDB built-in role; give the custom role another name"),
@@ -443,7 +427,7 @@ fn read_role_refs(
             continue;
         };
         let is_custom = custom.contains(&role);
-        let is_builtin = BUILTIN_ROLES.contains(&role.as_str());
+        let is_builtin = is_builtin_role(&role);
         let target = match (m.get("domain"), m.get("db")) {
             (Some(d), None) => r.string(&ip.key("domain"), d).and_then(|d| {
                 check_domain(r, &ip.key("domain"), &d, domains).map(|_| RoleTarget::Domain(d))
@@ -464,7 +448,8 @@ fn read_role_refs(
             let names = custom
                 .iter()
                 .map(String::as_str)
-                .chain(BUILTIN_ROLES.iter().copied());
+                .chain(DATABASE_ROLES.iter().copied())
+                .chain(ADMIN_ONLY_ROLES.iter().copied());
             let hint = did_you_mean(&role, names)
                 .map(|s| format!("; did you mean \"{s}\"?"))
                 .unwrap_or_default();
