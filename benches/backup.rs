@@ -229,6 +229,12 @@ fn dir_size(p: &Path) -> u64 {
 
 #[tokio::main]
 async fn main() {
+    // `cargo test --all-targets` runs harness-less benches too; only `cargo bench` (which
+    // passes --bench) should spend minutes loading a million documents.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("backup bench: skipped (run it with `cargo bench --bench backup`)");
+        return;
+    }
     let total: u64 = std::env::var("BENCH_DOCS")
         .ok()
         .and_then(|v| v.parse().ok())
