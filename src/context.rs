@@ -274,10 +274,14 @@ pub async fn connect_with(uri: &str, credentials: Option<(&str, &str)>) -> Resul
     Ok(Client::with_options(opts)?)
 }
 
-/// A driver error as one readable line: server errors as `CodeName (code): message`, without
-/// the driver's debug dump of the raw reply.
+/// A driver error as one readable line that names the likely cause: server errors as
+/// `CodeName (code): message`, connection failures classified (refused, DNS, TLS,
+/// authentication, timeout) with the underlying I/O error instead of the driver's topology dump.
 pub fn describe_driver_error(e: &mongodb::error::Error) -> String {
     use mongodb::error::{ErrorKind, WriteFailure};
+    let text = e.to_string();
+    let lower = text.to_lowercase();
+    let cause = inner_cause(&text);
     match e.kind.as_ref() {
         ErrorKind::Command(c) => format!("{} ({}): {}", c.code_name, c.code, c.message),
         ErrorKind::Write(WriteFailure::WriteError(w)) => {
@@ -286,6 +290,62 @@ pub fn describe_driver_error(e: &mongodb::error::Error) -> String {
         ErrorKind::Write(WriteFailure::WriteConcernError(w)) => {
             format!("write concern error {}: {}", w.code, w.message)
         }
-        _ => e.to_string(),
+        ErrorKind::Authentication { message, .. } => format!(
+            "authentication failed: check the user name, password and authSource ({message})"
+        ),
+        ErrorKind::DnsResolve { message, .. } => {
+            format!("DNS lookup failed: the host name does not resolve ({message})")
+        }
+        ErrorKind::InvalidTlsConfig { message, .. } => {
+            format!("TLS configuration error ({message})")
+        }
+        ErrorKind::InvalidArgument { message, .. } => {
+            format!("invalid connection string or option ({message})")
+        }
+        _ if lower.contains("authentication failed") || lower.contains("auth error") => {
+            format!("authentication failed: check the user name, password and authSource ({cause})")
+        }
+        _ if lower.contains("failed to lookup address")
+            || lower.contains("dns")
+            || lower.contains("name or service not known") =>
+        {
+            format!("DNS lookup failed: the host name does not resolve ({cause})")
+        }
+        _ if lower.contains("certificate")
+            || lower.contains("tls")
+            || lower.contains("handshake")
+            || lower.contains("invalidcontenttype") =>
+        {
+            format!(
+                "TLS failure: the server or certificate does not match the TLS settings ({cause})"
+            )
+        }
+        _ if lower.contains("connection refused") => format!(
+            "unreachable: connection refused (is mongod running on that host and port?) ({cause})"
+        ),
+        _ if lower.contains("requires authentication") || lower.contains("unauthorized") => {
+            format!(
+                "not authorized: the server requires authentication (add credentials to the URI or use --username) ({cause})"
+            )
+        }
+        ErrorKind::ServerSelection { .. } => {
+            format!("timed out waiting for a suitable server ({cause})")
+        }
+        _ => text,
     }
+}
+
+/// The first server's error inside a server-selection message (`Error: Kind: I/O error: …,
+/// labels: …`), or the whole text when there is none.
+fn inner_cause(text: &str) -> String {
+    let Some(i) = text.find("Error: ") else {
+        return text.to_string();
+    };
+    let rest = &text[i + "Error: ".len()..];
+    let rest = rest.strip_prefix("Kind: ").unwrap_or(rest);
+    rest.split(", labels:")
+        .next()
+        .unwrap_or(rest)
+        .trim()
+        .to_string()
 }

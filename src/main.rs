@@ -34,8 +34,25 @@ fn main() -> ExitCode {
             if let Some(Reported(code)) = e.downcast_ref::<Reported>() {
                 return ExitCode::from(*code);
             }
-            // Full cause chain, with every known secret removed.
-            eprintln!("error: {}", mongoctl::redact::scrub(&format!("{e:#}")));
+            // The cause chain, a driver error at its root described by its likely cause, with
+            // every known secret removed.
+            let message = match e
+                .chain()
+                .position(|c| c.downcast_ref::<mongodb::error::Error>().is_some())
+            {
+                Some(i) => {
+                    let mut parts: Vec<String> =
+                        e.chain().take(i).map(ToString::to_string).collect();
+                    let driver = e
+                        .chain()
+                        .nth(i)
+                        .and_then(|c| c.downcast_ref::<mongodb::error::Error>());
+                    parts.extend(driver.map(mongoctl::context::describe_driver_error));
+                    parts.join(": ")
+                }
+                None => format!("{e:#}"),
+            };
+            eprintln!("error: {}", mongoctl::redact::scrub(&message));
             ExitCode::from(ERROR)
         }
     }

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use bson::{Document, doc};
-use mongodb::error::{Error as DriverError, ErrorKind};
 use serde::Serialize;
 
 use crate::context::Ctx;
@@ -32,54 +31,6 @@ pub struct Member {
     pub health: String,
 }
 
-/// Names the likely cause of a connection failure.
-pub fn classify(e: &DriverError) -> String {
-    let text = e.to_string();
-    let lower = text.to_lowercase();
-    match e.kind.as_ref() {
-        ErrorKind::Authentication { .. } => {
-            format!("authentication failed: check the user name, password and authSource ({text})")
-        }
-        ErrorKind::DnsResolve { .. } => {
-            format!("DNS lookup failed: the host name does not resolve ({text})")
-        }
-        ErrorKind::InvalidTlsConfig { .. } => format!("TLS configuration error ({text})"),
-        ErrorKind::InvalidArgument { .. } => {
-            format!("invalid connection string or option ({text})")
-        }
-        _ if lower.contains("authentication failed") || lower.contains("auth error") => {
-            format!("authentication failed: check the user name, password and authSource ({text})")
-        }
-        _ if lower.contains("failed to lookup address")
-            || lower.contains("dns")
-            || lower.contains("name or service not known") =>
-        {
-            format!("DNS lookup failed: the host name does not resolve ({text})")
-        }
-        _ if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake")
-            || lower.contains("invalidcontenttype") =>
-        {
-            format!(
-                "TLS failure: the server or certificate does not match the TLS settings ({text})"
-            )
-        }
-        _ if lower.contains("connection refused") => format!(
-            "unreachable: connection refused (is mongod running on that host and port?) ({text})"
-        ),
-        _ if lower.contains("requires authentication") || lower.contains("unauthorized") => {
-            format!(
-                "not authorized: the server requires authentication (add credentials to the URI) ({text})"
-            )
-        }
-        ErrorKind::ServerSelection { .. } => {
-            format!("timed out waiting for a suitable server ({text})")
-        }
-        _ => text,
-    }
-}
-
 pub async fn run(ctx: &Ctx) -> Result<u8> {
     let ws = crate::spec::load(&ctx.global.spec).workspace;
     let (client, choice) = ctx.connect(ws.as_ref()).await?;
@@ -87,7 +38,7 @@ pub async fn run(ctx: &Ctx) -> Result<u8> {
     let start = Instant::now();
     let ping = admin.run_command(doc! {"ping": 1}).await;
     if let Err(e) = ping {
-        let msg = crate::redact::scrub(&classify(&e));
+        let msg = crate::redact::scrub(&crate::context::describe_driver_error(&e));
         if ctx.json() {
             render::json(&serde_json::json!({"ok": false, "uri": choice.shown, "error": msg}));
         } else {

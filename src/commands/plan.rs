@@ -1,6 +1,6 @@
 //! `plan`: inspect the live cluster and show what `apply` would change.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use mongodb::Client;
 
 use crate::cli::PlanArgs;
@@ -20,8 +20,10 @@ pub async fn compute(
     let ws = ctx.workspace()?;
     let domains = ctx.domains(&ws, domains)?;
     let desired = ctx.desired(&ws, &domains)?;
-    let (client, _) = ctx.connect(Some(&ws)).await?;
-    let live = live::inspect(&client, &desired).await?;
+    let (client, choice) = ctx.connect(Some(&ws)).await?;
+    let live = live::inspect(&client, &desired)
+        .await
+        .with_context(|| format!("reading the cluster at {}", choice.shown))?;
     let plan = diff::diff(&desired, &live, prune);
     Ok((ws, client, plan))
 }
