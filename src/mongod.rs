@@ -40,8 +40,6 @@ const REPL_SET_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// How often we poll logs, pids and servers while waiting.
 const POLL: Duration = Duration::from_millis(20);
-/// mongod's exit code for network errors (including a failed `bind`).
-const EXIT_NET_ERROR: i32 = 48;
 /// How many fresh ports to try when an automatically chosen one is stolen
 /// between [`free_port`] and mongod's own `bind`.
 const PORT_ATTEMPTS: usize = 5;
@@ -456,11 +454,10 @@ fn launch_failure(
 ) -> LaunchError {
     let log = read_log_from(&spec.log_path, log_offset);
     let stdout = fs::read_to_string(spec.stdout_path()).unwrap_or_default();
-    let code = status.and_then(|s| s.code());
-    // With --fork the launcher reports the daemon's exit code in text.
-    let net_error =
-        code == Some(EXIT_NET_ERROR) || stdout.contains(&format!("exited with {EXIT_NET_ERROR}"));
-    if net_error && log.contains("Address already in use") {
+    // A port taken between free_port() and the bind shows as exit 48, or, when the listener
+    // starts late, as a fatal assertion (SIGABRT); this launch's log (or, with --fork, the
+    // launcher's output) says "Address already in use" either way.
+    if log.contains("Address already in use") || stdout.contains("Address already in use") {
         return LaunchError::PortInUse;
     }
     let status = match status {
