@@ -154,6 +154,17 @@ impl Ctx {
         Ok(requested.to_vec())
     }
 
+    /// The database names of the given domains (checked against the manifest).
+    pub fn domain_databases(&self, ws: &Workspace, domains: &[String]) -> Result<Vec<String>> {
+        let domains = self.domains(ws, domains)?;
+        Ok(self
+            .databases(ws)?
+            .into_iter()
+            .filter(|r| domains.contains(&r.domain))
+            .map(|r| r.name)
+            .collect())
+    }
+
     pub fn desired(&self, ws: &Workspace, domains: &[String]) -> Result<ClusterState> {
         let names: BTreeMap<String, String> = self
             .databases(ws)?
@@ -348,4 +359,15 @@ fn inner_cause(text: &str) -> String {
         .unwrap_or(rest)
         .trim()
         .to_string()
+}
+
+/// A command-line flag's (Extended) JSON object, e.g. `--filter '{"a": {"$gt": 1}}'`.
+pub fn parse_json_flag(flag: &str, text: &str) -> Result<bson::Document> {
+    let json: serde_json::Value =
+        serde_json::from_str(text).with_context(|| format!("--{flag}: not valid JSON: {text}"))?;
+    match bson::Bson::try_from(json) {
+        Ok(bson::Bson::Document(d)) => Ok(d),
+        Ok(_) => bail!("--{flag}: expected a JSON object, got {text}"),
+        Err(e) => bail!("--{flag}: invalid Extended JSON: {e}"),
+    }
 }

@@ -4,14 +4,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 
 use crate::backup::dump::{BackupOptions, Output, backup};
 use crate::backup::manifest::verify;
 use crate::backup::nsmatch::NsRules;
 use crate::backup::retention;
-use crate::context::Ctx;
+use crate::context::{Ctx, parse_json_flag};
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::render;
 
@@ -119,10 +119,9 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
         crate::spec::load(&ctx.global.spec).workspace
     } else {
         let ws = ctx.workspace()?;
-        let domains = ctx.domains(&ws, &a.domain)?;
-        for r in ctx.databases(&ws)? {
-            if domains.contains(&r.domain) && !databases.contains(&r.name) {
-                databases.push(r.name);
+        for name in ctx.domain_databases(&ws, &a.domain)? {
+            if !databases.contains(&name) {
+                databases.push(name);
             }
         }
         Some(ws)
@@ -132,14 +131,7 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
     }
     let query = match &a.query {
         None => None,
-        Some(q) => {
-            let v: serde_json::Value =
-                serde_json::from_str(q).context("--query is not valid JSON")?;
-            match bson::Bson::try_from(v).context("--query is not valid Extended JSON")? {
-                bson::Bson::Document(d) => Some((q.clone(), d)),
-                _ => bail!("--query must be a JSON object"),
-            }
-        }
+        Some(q) => Some((q.clone(), parse_json_flag("query", q)?)),
     };
     let output = match (&a.archive, &a.out) {
         (Some(p), _) if p == "-" => Output::Stdout,

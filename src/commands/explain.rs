@@ -1,11 +1,10 @@
 //! `explain`: the winning plan of a find on a domain collection, in a readable form, with an
 //! index suggestion when the query scans the whole collection.
 
-use anyhow::{Context, Result, bail};
-use bson::{Bson, Document};
+use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::context::Ctx;
+use crate::context::{Ctx, parse_json_flag};
 use crate::exit::SUCCESS;
 use crate::render;
 use crate::stats::{self, Unavailable};
@@ -26,22 +25,12 @@ pub struct ExplainArgs {
     pub sort: Option<String>,
 }
 
-fn parse_doc(flag: &str, text: &str) -> Result<Document> {
-    let json: serde_json::Value =
-        serde_json::from_str(text).with_context(|| format!("--{flag}: not valid JSON: {text}"))?;
-    match Bson::try_from(json) {
-        Ok(Bson::Document(d)) => Ok(d),
-        Ok(_) => bail!("--{flag}: expected a JSON object, got {text}"),
-        Err(e) => bail!("--{flag}: invalid Extended JSON: {e}"),
-    }
-}
-
 pub async fn run(args: ExplainArgs, ctx: &Ctx) -> Result<u8> {
-    let filter = parse_doc("filter", &args.filter)?;
+    let filter = parse_json_flag("filter", &args.filter)?;
     let sort = args
         .sort
         .as_deref()
-        .map(|s| parse_doc("sort", s))
+        .map(|s| parse_json_flag("sort", s))
         .transpose()?;
     let ws = ctx.workspace()?;
     ctx.domains(&ws, std::slice::from_ref(&args.domain))?;

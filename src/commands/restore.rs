@@ -122,12 +122,11 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
         crate::spec::load(&ctx.global.spec).workspace
     } else {
         let ws = ctx.workspace()?;
-        let domains = ctx.domains(&ws, &a.domain)?;
-        for r in ctx.databases(&ws)? {
-            if domains.contains(&r.domain) {
-                include.push(format!("{}.*", r.name));
-            }
-        }
+        include.extend(
+            ctx.domain_databases(&ws, &a.domain)?
+                .into_iter()
+                .map(|db| format!("{db}.*")),
+        );
         Some(ws)
     };
     let source = match (&a.archive, &a.path) {
