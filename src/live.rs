@@ -29,7 +29,8 @@ pub async fn inspect(client: &Client, desired: &ClusterState) -> Result<ClusterS
         .filter(|d| existing.contains(&d.name))
         .map(|d| inspect_database(client.database(&d.name), d));
     let access = match desired.access {
-        Some(_) => Some(inspect_access(client).await?),
+        // Declared roles live in admin: plan needs no other database's roles.
+        Some(_) => Some(inspect_access(client, false).await?),
         None => None,
     };
     Ok(ClusterState {
@@ -158,10 +159,11 @@ pub fn index_from_document(d: &Document) -> IndexDef {
     }
 }
 
-/// Every user and every custom role in the cluster, plus who we are connected as (never
+/// Every user and the custom roles of `admin` (of every database with
+/// `roles_of_all_databases`, as `audit` wants), plus who we are connected as (never
 /// pruned). Users are listed once across all databases, then fetched by exact match to get
 /// their authentication restrictions (MongoDB refuses both in one query).
-pub async fn inspect_access(client: &Client) -> Result<Access> {
+pub async fn inspect_access(client: &Client, roles_of_all_databases: bool) -> Result<Access> {
     let admin = client.database("admin");
     let listed = admin
         .run_command(doc! {"usersInfo": {"forAllDBs": true}})
@@ -201,7 +203,11 @@ pub async fn inspect_access(client: &Client) -> Result<Access> {
             password: None,
         })
         .collect();
-    let mut dbs = existing_databases(client).await?;
+    let mut dbs = if roles_of_all_databases {
+        existing_databases(client).await?
+    } else {
+        vec![]
+    };
     if !dbs.iter().any(|d| d == "admin") {
         dbs.push("admin".into());
     }

@@ -198,7 +198,7 @@ pub async fn run(_args: AuditArgs, ctx: &Ctx) -> Result<u8> {
     let desired = ctx.desired(&ws, &[])?;
     let declared = desired.access.unwrap_or_default();
     let (client, _) = ctx.connect(Some(&ws)).await?;
-    let live = live::inspect_access(&client).await?;
+    let live = live::inspect_access(&client, true).await?;
     let found = findings(&declared, &live);
     if ctx.json() {
         render::json(

@@ -300,7 +300,7 @@ async fn out_of_band_access_changes_are_caught_by_plan_and_audit_and_pruned() {
         .uri(&server.uri())
         .run()
         .expect_code(0);
-    let users: Vec<String> = mongoctl::live::inspect_access(&server.client())
+    let users: Vec<String> = mongoctl::live::inspect_access(&server.client(), true)
         .await
         .unwrap()
         .users
