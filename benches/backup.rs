@@ -227,6 +227,37 @@ fn dir_size(p: &Path) -> u64 {
     n
 }
 
+/// One `mongoctl` run against the bench server: (seconds, peak RSS).
+fn mongoctl_run(spec: &Path, uri: &str, args: &[&str]) -> (f64, u64) {
+    let mut full = vec!["--spec", spec.to_str().unwrap(), "--uri", uri, "-q"];
+    full.extend_from_slice(args);
+    let (t, rss, ok) = peak_rss_run(&full);
+    assert!(ok, "mongoctl {} failed", args.join(" "));
+    (t, rss)
+}
+
+/// Best (lowest) time and highest peak RSS over the rounds of one step.
+#[derive(Default)]
+struct Step {
+    best: f64,
+    rss: u64,
+}
+
+impl Step {
+    fn add(&mut self, t: f64, rss: u64) {
+        self.best = if self.best == 0.0 {
+            t
+        } else {
+            self.best.min(t)
+        };
+        self.rss = self.rss.max(rss);
+    }
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / 1048576.0
+}
+
 #[tokio::main]
 async fn main() {
     // `cargo test --all-targets` runs harness-less benches too; only `cargo bench` (which
@@ -235,21 +266,35 @@ async fn main() {
         eprintln!("backup bench: skipped (run it with `cargo bench --bench backup`)");
         return;
     }
-    let total: u64 = std::env::var("BENCH_DOCS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let env_num = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let total = env_num("BENCH_DOCS", 1_000_000);
+    // The machine is shared: every step runs in each round, interleaved, and the best time of
+    // each step is compared, so a burst of outside load does not land on one side only.
+    let rounds = env_num("BENCH_ROUNDS", 3).max(1);
     let work = tempfile::Builder::new()
         .prefix("mongoctl-bench-")
         .tempdir()
         .unwrap();
-    let mut opts = mongoctl::mongod::ClusterOptions::standalone();
-    opts.binary =
-        Some(mongoctl::mongod::find_mongod().expect("mongod (scripts/install-mongod or $MONGOD)"));
-    let cluster = mongoctl::mongod::start_cluster(&work.path().join("db"), &opts)
-        .await
-        .unwrap();
-    let uri = cluster.uri();
+    // BENCH_URI: use a running server (keeps the data set between runs while profiling).
+    let (uri, cluster) = match std::env::var("BENCH_URI") {
+        Ok(u) => (u, None),
+        Err(_) => {
+            let mut opts = mongoctl::mongod::ClusterOptions::standalone();
+            opts.binary = Some(
+                mongoctl::mongod::find_mongod()
+                    .expect("mongod (scripts/install-mongod or $MONGOD)"),
+            );
+            let cluster = mongoctl::mongod::start_cluster(&work.path().join("db"), &opts)
+                .await
+                .unwrap();
+            (cluster.uri(), Some(cluster))
+        }
+    };
     let client = Client::with_uri_str(&uri).await.unwrap();
     println!(
         "generating {total} documents ({} collections) …",
@@ -266,122 +311,176 @@ async fn main() {
         bytes += docs.iter().map(|d| d.as_bytes().len() as u64).sum::<u64>();
         data.push((c.to_string(), docs));
     }
+    let n_docs: u64 = data.iter().map(|d| d.1.len() as u64).sum();
     println!(
-        "data set: {total} documents, {:.0} MiB of BSON",
-        bytes as f64 / 1048576.0
+        "data set: {n_docs} documents, {:.0} MiB of BSON",
+        mib(bytes)
     );
-    raw_insert(&client, "bench", &data).await;
-
-    let (t_drain, n, b) = raw_drain(&client, "bench").await;
-    assert_eq!(n, data.iter().map(|d| d.1.len() as u64).sum::<u64>());
-    println!(
-        "(a) raw drain                  {t_drain:7.2} s  ({n} docs, {:.0} MiB/s)",
-        b as f64 / 1048576.0 / t_drain
-    );
+    let mut loaded = 0;
+    for (c, _) in COLLECTIONS {
+        loaded += client
+            .database("bench")
+            .collection::<Document>(c)
+            .estimated_document_count()
+            .await
+            .unwrap();
+    }
+    if loaded != n_docs {
+        client.database("bench").drop().await.unwrap();
+        raw_insert(&client, "bench", &data).await;
+    }
     let spec = work.path().join("spec");
     std::fs::create_dir_all(&spec).unwrap();
-    let out = work.path().join("plain");
-    let (t_backup, rss_b, ok) = peak_rss_run(&[
-        "--spec",
-        spec.to_str().unwrap(),
-        "--uri",
-        &uri,
-        "-q",
-        "backup",
-        "--db",
-        "bench",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(ok, "backup failed");
-    println!(
-        "(b) mongoctl backup            {t_backup:7.2} s  peak RSS {:.0} MiB, {:.0} MiB on disk",
-        rss_b as f64 / 1048576.0,
-        dir_size(&out) as f64 / 1048576.0
-    );
-    let outns = work.path().join("nosync");
-    let (t_nosync, rss_n, ok) = peak_rss_run(&[
-        "--spec",
-        spec.to_str().unwrap(),
-        "--uri",
-        &uri,
-        "-q",
-        "backup",
-        "--db",
-        "bench",
-        "--no-sync",
-        "--out",
-        outns.to_str().unwrap(),
-    ]);
-    assert!(ok, "backup --no-sync failed");
-    println!(
-        "(b') mongoctl backup --no-sync  {t_nosync:7.2} s  peak RSS {:.0} MiB",
-        rss_n as f64 / 1048576.0
-    );
-    std::fs::remove_dir_all(&outns).unwrap();
-    let outgz = work.path().join("gz");
-    let (t_gz, rss_g, ok) = peak_rss_run(&[
-        "--spec",
-        spec.to_str().unwrap(),
-        "--uri",
-        &uri,
-        "-q",
-        "backup",
-        "--db",
-        "bench",
-        "--gzip",
-        "--out",
-        outgz.to_str().unwrap(),
-    ]);
-    assert!(ok, "backup --gzip failed");
-    println!(
-        "(c) mongoctl backup --gzip     {t_gz:7.2} s  peak RSS {:.0} MiB, {:.0} MiB on disk",
-        rss_g as f64 / 1048576.0,
-        dir_size(&outgz) as f64 / 1048576.0
-    );
-    let t_insert = raw_insert(&client, "rawcopy", &data).await;
-    println!("(d) raw insert + indexes       {t_insert:7.2} s");
+    let [
+        mut drain,
+        mut plain,
+        mut nosync,
+        mut gz,
+        mut insert,
+        mut restore,
+    ] = std::array::from_fn::<Step, 6, _>(|_| Step::default());
+    let (mut plain_size, mut gz_size) = (0, 0);
+    let backup_dir = work.path().join("keep");
+    for round in 1..=rounds {
+        let (t, n, b) = raw_drain(&client, "bench").await;
+        assert_eq!(n, n_docs);
+        drain.add(t, 0);
+        println!(
+            "round {round}: (a) raw drain {t:.2} s ({:.0} MiB/s)",
+            mib(b) / t
+        );
+        let out = work.path().join(format!("plain{round}"));
+        let (t, rss) = mongoctl_run(
+            &spec,
+            &uri,
+            &["backup", "--db", "bench", "--out", out.to_str().unwrap()],
+        );
+        plain.add(t, rss);
+        plain_size = dir_size(&out);
+        println!(
+            "round {round}: (b) backup {t:.2} s, peak RSS {:.0} MiB",
+            mib(rss)
+        );
+        if round == 1 {
+            std::fs::rename(&out, &backup_dir).unwrap();
+        } else {
+            std::fs::remove_dir_all(&out).unwrap();
+        }
+        let out = work.path().join(format!("nosync{round}"));
+        let (t, rss) = mongoctl_run(
+            &spec,
+            &uri,
+            &[
+                "backup",
+                "--db",
+                "bench",
+                "--no-sync",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        nosync.add(t, rss);
+        std::fs::remove_dir_all(&out).unwrap();
+        println!("round {round}: (b') backup --no-sync {t:.2} s");
+        let out = work.path().join(format!("gz{round}"));
+        let (t, rss) = mongoctl_run(
+            &spec,
+            &uri,
+            &[
+                "backup",
+                "--db",
+                "bench",
+                "--gzip",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        gz.add(t, rss);
+        gz_size = dir_size(&out);
+        std::fs::remove_dir_all(&out).unwrap();
+        println!(
+            "round {round}: (c) backup --gzip {t:.2} s, peak RSS {:.0} MiB",
+            mib(rss)
+        );
+    }
+    for round in 1..=rounds {
+        client.database("rawcopy").drop().await.unwrap();
+        let t = raw_insert(&client, "rawcopy", &data).await;
+        insert.add(t, 0);
+        println!("round {round}: (d) raw insert + indexes {t:.2} s");
+        client.database("rawcopy").drop().await.unwrap();
+        client.database("restored").drop().await.unwrap();
+        let (t, rss) = mongoctl_run(
+            &spec,
+            &uri,
+            &[
+                "restore",
+                backup_dir.to_str().unwrap(),
+                "--ns-from",
+                "bench.*",
+                "--ns-to",
+                "restored.*",
+            ],
+        );
+        restore.add(t, rss);
+        println!(
+            "round {round}: (e) restore {t:.2} s, peak RSS {:.0} MiB",
+            mib(rss)
+        );
+        client.database("restored").drop().await.unwrap();
+    }
     drop(data);
-    let (t_restore, rss_r, ok) = peak_rss_run(&[
-        "--spec",
-        spec.to_str().unwrap(),
-        "--uri",
-        &uri,
-        "-q",
-        "restore",
-        out.to_str().unwrap(),
-        "--ns-from",
-        "bench.*",
-        "--ns-to",
-        "restored.*",
-    ]);
-    assert!(ok, "restore failed");
+    println!();
     println!(
-        "(e) mongoctl restore           {t_restore:7.2} s  peak RSS {:.0} MiB",
-        rss_r as f64 / 1048576.0
+        "best of {rounds} rounds ({n_docs} documents, {:.0} MiB of BSON):",
+        mib(bytes)
+    );
+    println!("(a) raw drain                  {:7.2} s", drain.best);
+    println!(
+        "(b) mongoctl backup            {:7.2} s  peak RSS {:.0} MiB, {:.0} MiB on disk",
+        plain.best,
+        mib(plain.rss),
+        mib(plain_size)
+    );
+    println!(
+        "(b') mongoctl backup --no-sync  {:7.2} s  peak RSS {:.0} MiB",
+        nosync.best,
+        mib(nosync.rss)
+    );
+    println!(
+        "(c) mongoctl backup --gzip     {:7.2} s  peak RSS {:.0} MiB, {:.0} MiB on disk",
+        gz.best,
+        mib(gz.rss),
+        mib(gz_size)
+    );
+    println!("(d) raw insert + indexes       {:7.2} s", insert.best);
+    println!(
+        "(e) mongoctl restore           {:7.2} s  peak RSS {:.0} MiB",
+        restore.best,
+        mib(restore.rss)
     );
     println!();
     println!(
         "backup speed / raw drain            {:.2}  (target >= 0.90)",
-        t_drain / t_backup
+        drain.best / plain.best
     );
     println!(
         "backup --no-sync speed / raw drain  {:.2}  (no fsync: the same work as mongodump)",
-        t_drain / t_nosync
+        drain.best / nosync.best
     );
     println!(
         "gzip backup time / plain backup     {:.2}  (target <= 2.50)",
-        t_gz / t_backup
+        gz.best / plain.best
     );
     println!(
         "restore speed / (raw insert+index)  {:.2}  (target >= 0.90)",
-        t_insert / t_restore
+        insert.best / restore.best
     );
     println!(
         "peak RSS: backup {:.0} MiB, gzip {:.0} MiB, restore {:.0} MiB (target < 128)",
-        rss_b as f64 / 1048576.0,
-        rss_g as f64 / 1048576.0,
-        rss_r as f64 / 1048576.0
+        mib(plain.rss),
+        mib(gz.rss),
+        mib(restore.rss)
     );
     client.shutdown().await;
     drop(cluster);

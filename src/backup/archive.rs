@@ -9,6 +9,11 @@
 //!  | {db, collection, EOF: true,  CRC: crc64-ecma(all documents)} 0xFFFFFFFF )
 //! ```
 //! Segments of different collections may interleave; each collection ends with its EOF block.
+//! `type` in the prelude is mongoctl's (mongodump 100.3.1 writes none; mongorestore ignores
+//! it). With --oplog the prelude also holds [`CollectionEntry::oplog`].
+//! Every namespace of the prelude needs an EOF block, views included (mongorestore 100.x
+//! fails with "archive finished before all collections were seen" otherwise; mongodump
+//! 100.3.1 writes one with CRC 0 for each view): [`ArchiveWriter::new`] ends the views itself.
 
 use std::io::{self, Read, Write};
 
@@ -39,8 +44,30 @@ pub struct CollectionEntry {
     pub kind: String,
 }
 
+impl CollectionEntry {
+    /// The prelude entry that announces a captured oplog, as mongodump --oplog writes it:
+    /// `{db: "", collection: "oplog", metadata: "", size: 0}`. mongorestore 100.x
+    /// --oplogReplay only replays an archive's oplog when the prelude announces it ("no oplog
+    /// file to replay" otherwise); its documents are the segments of namespace `"".oplog`.
+    pub fn oplog() -> Self {
+        CollectionEntry {
+            db: String::new(),
+            collection: "oplog".into(),
+            metadata: String::new(),
+            size: 0,
+            kind: String::new(),
+        }
+    }
+
+    pub fn is_oplog(&self) -> bool {
+        self.db.is_empty() && self.collection == "oplog"
+    }
+}
+
 pub struct ArchiveWriter<W: Write> {
     out: W,
+    /// Namespaces whose EOF block is written (a second `eof` for them is a no-op).
+    ended: std::collections::HashSet<(String, String)>,
 }
 
 impl<W: Write> ArchiveWriter<W> {
@@ -56,17 +83,27 @@ impl<W: Write> ArchiveWriter<W> {
         h.to_writer(&mut out)?;
         for e in entries {
             let size = i32::try_from(e.size).unwrap_or(i32::MAX);
-            doc! {
+            let mut d = doc! {
                 "db": &e.db,
                 "collection": &e.collection,
                 "metadata": &e.metadata,
                 "size": size,
-                "type": &e.kind,
+            };
+            if !e.kind.is_empty() {
+                d.insert("type", &e.kind);
             }
-            .to_writer(&mut out)?;
+            d.to_writer(&mut out)?;
         }
         out.write_all(&TERMINATOR)?;
-        Ok(ArchiveWriter { out })
+        let mut w = ArchiveWriter {
+            out,
+            ended: Default::default(),
+        };
+        // Views have no documents: end them right away (CRC-64 of nothing is 0).
+        for e in entries.iter().filter(|e| e.kind == "view") {
+            w.eof(&e.db, &e.collection, 0)?;
+        }
+        Ok(w)
     }
 
     /// One segment: concatenated documents of one collection (must not be empty).
@@ -82,6 +119,9 @@ impl<W: Write> ArchiveWriter<W> {
 
     /// The end of a collection, with the CRC-64 of all its documents.
     pub fn eof(&mut self, db: &str, coll: &str, crc: u64) -> Result<()> {
+        if !self.ended.insert((db.to_string(), coll.to_string())) {
+            return Ok(());
+        }
         doc! {"db": db, "collection": coll, "EOF": true, "CRC": crc as i64}
             .to_writer(&mut self.out)?;
         self.out.write_all(&TERMINATOR)?;
@@ -261,6 +301,56 @@ mod tests {
         assert!(
             matches!(r.next_event().unwrap(), Some(Event::Eof { crc: c, .. }) if c == crc.value())
         );
+        assert!(r.next_event().unwrap().is_none());
+    }
+
+    #[test]
+    fn oplog_prelude_entry_is_mongodumps() {
+        let header = Header {
+            concurrent_collections: 1,
+            server_version: "6.0.5".into(),
+            tool_version: "t".into(),
+        };
+        let w = ArchiveWriter::new(Vec::new(), &header, &[CollectionEntry::oplog()]).unwrap();
+        let bytes = w.into_inner();
+        let mut offset = 0;
+        let mut input = &bytes[4..];
+        read_doc(&mut input, &mut offset).unwrap();
+        let Next::Doc(d) = read_doc(&mut input, &mut offset).unwrap() else {
+            panic!("no prelude entry")
+        };
+        assert_eq!(
+            Document::from_reader(&d[..]).unwrap(),
+            doc! {"db": "", "collection": "oplog", "metadata": "", "size": 0}
+        );
+        let r = ArchiveReader::open(&bytes[..]).unwrap();
+        assert!(r.entries[0].is_oplog());
+    }
+
+    #[test]
+    fn views_are_ended_after_the_prelude_once() {
+        let header = Header {
+            concurrent_collections: 1,
+            server_version: "6.0.5".into(),
+            tool_version: "t".into(),
+        };
+        let entry = |c: &str, kind: &str| CollectionEntry {
+            db: "d".into(),
+            collection: c.into(),
+            metadata: "{}".into(),
+            size: 0,
+            kind: kind.into(),
+        };
+        let entries = vec![entry("c", "collection"), entry("v", "view")];
+        let mut w = ArchiveWriter::new(Vec::new(), &header, &entries).unwrap();
+        w.eof("d", "v", 0).unwrap();
+        w.eof("d", "c", 0).unwrap();
+        let bytes = w.into_inner();
+        let mut r = ArchiveReader::open(&bytes[..]).unwrap();
+        assert!(
+            matches!(r.next_event().unwrap(), Some(Event::Eof { coll, crc: 0, .. }) if coll == "v")
+        );
+        assert!(matches!(r.next_event().unwrap(), Some(Event::Eof { coll, .. }) if coll == "c"));
         assert!(r.next_event().unwrap().is_none());
     }
 }

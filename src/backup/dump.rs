@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::archive::{ArchiveWriter, CollectionEntry, Header};
 use super::bsonio::Crc64;
+use super::direct::OutputFile;
 use super::format::CollectionMeta;
 use super::gz::{HashWriter, ParGzWriter};
 use super::manifest::{
@@ -28,6 +29,29 @@ use super::progress::Progress;
 use super::{SYSTEM_DATABASES, ns};
 
 const CHUNK: usize = 1 << 20;
+
+/// Chunk buffers handed back by the writers for the drains to fill again: a backup reuses a
+/// few dozen buffers instead of allocating (and page-faulting in) a fresh one per MiB.
+#[derive(Clone, Default)]
+pub struct ChunkPool(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl ChunkPool {
+    const KEEP: usize = 32;
+
+    fn take(&self) -> Vec<u8> {
+        let reused = self.0.lock().ok().and_then(|mut p| p.pop());
+        reused.unwrap_or_else(|| Vec::with_capacity(CHUNK + 64 * 1024))
+    }
+
+    fn give(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        if let Ok(mut p) = self.0.lock()
+            && p.len() < Self::KEEP
+        {
+            p.push(buf);
+        }
+    }
+}
 
 pub enum Output {
     Directory(PathBuf),
@@ -191,6 +215,7 @@ pub async fn drain(
     filter: Document,
     batch_size: u32,
     tx: mpsc::Sender<Chunk>,
+    pool: ChunkPool,
     bar: indicatif::ProgressBar,
     overall: indicatif::ProgressBar,
 ) -> Result<u64> {
@@ -199,7 +224,7 @@ pub async fn drain(
         .batch_size(batch_size)
         .await
         .with_context(|| format!("querying {}", coll.namespace()))?;
-    let mut buf = Vec::with_capacity(CHUNK + 64 * 1024);
+    let mut buf = pool.take();
     let mut in_buf = 0u64;
     let mut total = 0u64;
     while cursor
@@ -213,7 +238,7 @@ pub async fn drain(
             total += in_buf;
             bar.inc(in_buf);
             overall.inc(in_buf);
-            let bytes = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK + 64 * 1024));
+            let bytes = std::mem::replace(&mut buf, pool.take());
             tx.send(Chunk {
                 bytes,
                 docs: in_buf,
@@ -325,8 +350,9 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
     let (mut files, counts) = match &opts.output {
         Output::Directory(d) => dump_directory(client, opts, &targets, d, &progress).await?,
         Output::Archive(p) => {
-            let f = File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            let w: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 20, f));
+            let f = OutputFile::create(p, opts.sync)
+                .with_context(|| format!("creating {}", p.display()))?;
+            let w: Box<dyn Write + Send> = Box::new(f);
             let name = p
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -370,7 +396,9 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
         let (entry, range) = match &opts.output {
             Output::Directory(d) => {
                 let (docs, end, bytes) = copy_oplog(client, start).await?;
-                let name = format!("oplog.bson{}", gz_suffix(opts.gzip));
+                // mongodump names it oplog.bson even when its content is gzip-compressed,
+                // and mongorestore --oplogReplay looks for exactly that name.
+                let name = "oplog.bson".to_string();
                 let (n, sha) = write_file(&d.join(&name), &bytes, opts.gzip, opts.gzip_level)?;
                 (
                     Some(FileEntry {
@@ -525,22 +553,25 @@ async fn dump_directory(
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await?;
             let (tx, mut rx) = mpsc::channel::<Chunk>(4);
+            let pool = ChunkPool::default();
+            let recycle = pool.clone();
             let writer = std::thread::spawn(move || -> Result<(u64, String)> {
-                let f =
-                    File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                let mut s = Sink::new(BufWriter::with_capacity(1 << 20, f), gzip, level);
+                let f = OutputFile::create(&path, sync)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                let mut s = Sink::new(f, gzip, level);
                 while let Some(c) = rx.blocking_recv() {
                     s.write_all(&c.bytes)
                         .with_context(|| format!("writing {}", path.display()))?;
+                    recycle.give(c.bytes);
                 }
-                let (w, n, sha) = s.finish()?;
-                let f = w.into_inner().map_err(|e| e.into_error())?;
-                if sync {
-                    f.sync_all()?;
-                }
+                let (f, n, sha) = s
+                    .finish()
+                    .with_context(|| format!("writing {}", path.display()))?;
+                f.finish()
+                    .with_context(|| format!("writing {}", path.display()))?;
                 Ok((n, sha))
             });
-            let drained = drain(coll, filter, batch, tx, bar.clone(), overall).await;
+            let drained = drain(coll, filter, batch, tx, pool, bar.clone(), overall).await;
             let written = writer
                 .join()
                 .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
@@ -640,7 +671,7 @@ async fn dump_archive(
         server_version: server_version.to_string(),
         tool_version: format!("mongoctl {}", env!("CARGO_PKG_VERSION")),
     };
-    let entries: Vec<CollectionEntry> = targets
+    let mut entries: Vec<CollectionEntry> = targets
         .iter()
         .map(|t| CollectionEntry {
             db: t.db.clone(),
@@ -650,6 +681,10 @@ async fn dump_archive(
             kind: t.meta.kind.clone(),
         })
         .collect();
+    // mongorestore only replays an archive's oplog that the prelude announces.
+    if oplog_start.is_some() {
+        entries.push(CollectionEntry::oplog());
+    }
     let mut names: Vec<(String, String)> = targets
         .iter()
         .map(|t| (t.db.clone(), t.meta.name.clone()))
@@ -658,6 +693,8 @@ async fn dump_archive(
     names.push((String::new(), "oplog".into()));
     let (gzip, level) = (opts.gzip, opts.gzip_level);
     let (tx, mut rx) = mpsc::channel::<ArchMsg>(8);
+    let pool = ChunkPool::default();
+    let recycle = pool.clone();
     let writer = std::thread::spawn(move || -> Result<(u64, String)> {
         let sink = Sink::new(out, gzip, level);
         let mut w = ArchiveWriter::new(sink, &header, &entries)?;
@@ -667,6 +704,7 @@ async fn dump_archive(
                 ArchMsg::Segment(i, bytes) => {
                     crcs[i].update(&bytes);
                     w.segment(&names[i].0, &names[i].1, &bytes)?;
+                    recycle.give(bytes);
                 }
                 ArchMsg::Eof(i) => w.eof(&names[i].0, &names[i].1, crcs[i].value())?,
             }
@@ -691,6 +729,7 @@ async fn dump_archive(
         let overall = progress.overall.clone();
         let sem = sem.clone();
         let ns = t.ns();
+        let pool = pool.clone();
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await?;
             let (ctx, mut crx) = mpsc::channel::<Chunk>(2);
@@ -702,7 +741,7 @@ async fn dump_archive(
                     }
                 }
             });
-            let docs = drain(coll, filter, batch, ctx, bar.clone(), overall).await?;
+            let docs = drain(coll, filter, batch, ctx, pool, bar.clone(), overall).await?;
             forward.await?;
             tx.send(ArchMsg::Eof(i))
                 .await

@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod bsonio;
+pub mod direct;
 pub mod dump;
 pub mod format;
 pub mod gz;
