@@ -615,13 +615,16 @@ async fn restore_collection(
             Ok(())
         };
         // Progress: batches finish out of order; the journal records the contiguous prefix.
+        // A batch with rejected documents (`None`) is not done: the prefix stops before it
+        // for good, so that --resume retries it instead of skipping documents never written.
         let base = skip;
         let mut frontier = (0u64, base);
-        let mut finished: BTreeMap<u64, u64> = BTreeMap::new();
-        let mut advance = async |seq: u64, n: u64| -> Result<()> {
-            finished.insert(seq, n);
+        let mut finished: BTreeMap<u64, Option<u64>> = BTreeMap::new();
+        let mut advance = async |seq: u64, n: u64, rejected: bool| -> Result<()> {
+            finished.insert(seq, (!rejected).then_some(n));
             let before = frontier.1;
-            while let Some(n) = finished.remove(&frontier.0) {
+            while let Some(&Some(n)) = finished.get(&frontier.0) {
+                finished.remove(&frontier.0);
                 frontier = (frontier.0 + 1, frontier.1 + n);
             }
             if frontier.1 != before {
@@ -649,9 +652,10 @@ async fn restore_collection(
             }
             while set.len() >= workers.max(1) {
                 if let Some(j) = set.join_next().await {
-                    let (sq, n, st) = j??;
+                    let (sq, n, st): (u64, u64, InsertStats) = j??;
+                    let rejected = st.errors > 0;
                     merge(st, &mut stats)?;
-                    advance(sq, n).await?;
+                    advance(sq, n, rejected).await?;
                 }
             }
             let c = coll.clone();
@@ -663,9 +667,10 @@ async fn restore_collection(
             });
         }
         while let Some(j) = set.join_next().await {
-            let (sq, n, st) = j??;
+            let (sq, n, st): (u64, u64, InsertStats) = j??;
+            let rejected = st.errors > 0;
             merge(st, &mut stats)?;
-            advance(sq, n).await?;
+            advance(sq, n, rejected).await?;
         }
         r.inserted = stats.inserted;
         r.duplicates = stats.duplicates;

@@ -1,0 +1,399 @@
+//! backup / restore under faults on real replica sets (the primary steps down mid-backup and
+//! mid-restore: either a complete, exact result or a clear failure, never silent loss), and
+//! `backup --domain` scoping.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bson::{Document, doc};
+use futures::TryStreamExt;
+use mongodb::Client;
+
+use crate::common::{self, TestServer};
+use crate::support::{Output, copy_workspace, mongoctl, repo};
+
+/// Documents per seeded collection (two collections): a debug-build backup of them takes
+/// a few seconds on a 3-node set, long enough to step the primary down in the middle.
+const DOCS: i32 = 100_000;
+const COLLS: [&str; 2] = ["orders", "items"];
+
+async fn seed(client: &Client, db: &str) {
+    for (c, coll) in COLLS.iter().enumerate() {
+        let docs: Vec<Document> = (0..DOCS)
+            .map(|i| doc! {"_id": i, "k": format!("{coll}-{i}"), "n": i as i64 * 7 + c as i64, "pad": "p".repeat(64)})
+            .collect();
+        client
+            .database(db)
+            .collection::<Document>(coll)
+            .insert_many(docs)
+            .await
+            .unwrap();
+    }
+}
+
+async fn all(client: &Client, db: &str, coll: &str) -> Vec<Document> {
+    client
+        .database(db)
+        .collection::<Document>(coll)
+        .find(doc! {})
+        .sort(doc! {"_id": 1})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+/// Every seeded collection of `dst` holds exactly the documents of `src` (each once).
+async fn assert_same(client: &Client, src: &str, dst: &str) {
+    for coll in COLLS {
+        let (a, b) = (all(client, src, coll).await, all(client, dst, coll).await);
+        assert_eq!(a.len(), DOCS as usize, "{src}.{coll} count");
+        assert_eq!(b.len(), a.len(), "{dst}.{coll} count");
+        assert!(a == b, "{dst}.{coll}: documents differ from {src}.{coll}");
+    }
+}
+
+/// `mongoctl --spec SPEC --uri URI ARGS` in the background, with the runner's environment.
+fn spawn(spec: &Path, uri: &str, args: &[&str]) -> Child {
+    let secrets = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("secrets-faults-{}.jsonl", std::process::id()));
+    let mut cmd = Command::new(common::mongoctl_bin());
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CI", "true")
+        .env("MONGOCTL_SECRETS_FILE", secrets)
+        .arg("--spec")
+        .arg(spec)
+        .arg("--uri")
+        .arg(uri)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Ok(m) = std::env::var("MONGOD") {
+        cmd.env("MONGOD", m);
+    }
+    cmd.spawn().expect("starting mongoctl")
+}
+
+/// Waits for the command's end; a hang (5 minutes) kills it and fails the test.
+async fn finish(child: Child) -> Output {
+    let pid = child.id().to_string();
+    let wait = tokio::task::spawn_blocking(move || child.wait_with_output());
+    let Ok(out) = tokio::time::timeout(Duration::from_secs(300), wait).await else {
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+        panic!("mongoctl hung: still running 300 s after the step-down");
+    };
+    let out = out.unwrap().expect("waiting for mongoctl");
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Polls `cond` every 5 ms until it holds (panics after 60 s or if `child` exits first: the
+/// fault must land while the command runs).
+async fn wait_while_running(child: &mut Child, what: &str, mut cond: impl AsyncFnMut() -> bool) {
+    let t = Instant::now();
+    while !cond().await {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("mongoctl ended ({status}) before {what}");
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if let Some(status) = child.try_wait().unwrap() {
+        panic!("mongoctl ended ({status}) before the step-down; make the data larger");
+    }
+}
+
+async fn direct(port: u16) -> Client {
+    Client::with_uri_str(format!("mongodb://127.0.0.1:{port}/?directConnection=true"))
+        .await
+        .unwrap()
+}
+
+async fn is_primary(port: u16) -> bool {
+    direct(port)
+        .await
+        .database("admin")
+        .run_command(doc! {"hello": 1})
+        .await
+        .map(|h| h.get_bool("isWritablePrimary").unwrap_or(false))
+        .unwrap_or(false)
+}
+
+/// Steps the current primary down (forced) through a direct connection.
+async fn step_down(server: &TestServer) {
+    for port in server.ports() {
+        if is_primary(port).await {
+            direct(port)
+                .await
+                .database("admin")
+                .run_command(doc! {"replSetStepDown": 10, "force": true})
+                .await
+                .expect("replSetStepDown");
+            return;
+        }
+    }
+    panic!("no primary to step down");
+}
+
+/// Waits until member 0 (priority 2) is primary again: the set is stable for what follows.
+async fn wait_stable(server: &TestServer) {
+    let t = Instant::now();
+    while !is_primary(server.ports()[0]).await {
+        assert!(
+            t.elapsed() < Duration::from_secs(90),
+            "member 0 never returned as primary"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_step_down_during_backup_never_gives_a_complete_backup_missing_documents() {
+    let server = common::replica_set(3).await;
+    // The driver follows the new primary only when it knows the set.
+    assert!(server.uri().contains("replicaSet="), "{}", server.uri());
+    let client = server.client();
+    seed(&client, "shop").await;
+    let spec = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("b");
+    let out_s = out.to_str().unwrap();
+    let t0 = Instant::now();
+    let mut child = spawn(
+        spec.path(),
+        &server.uri(),
+        &[
+            "backup", "--db", "shop", "-j", "1", "--out", out_s, "-o", "json",
+        ],
+    );
+    let first = out.join("shop/items.bson");
+    wait_while_running(&mut child, "the backup wrote data", async || {
+        std::fs::metadata(&first).is_ok_and(|m| m.len() > 0)
+    })
+    .await;
+    step_down(&server).await;
+    let o = finish(child).await;
+    eprintln!("backup: exit {} after {:?}", o.code, t0.elapsed());
+    wait_stable(&server).await;
+    if o.code == 0 {
+        // (a) Complete: a manifest, and a restore gives back every document.
+        assert!(
+            out.join("manifest.json").exists(),
+            "exit 0 without a manifest"
+        );
+        let m = o.json()["manifest"]["namespaces"].clone();
+        for coll in COLLS {
+            let n = m
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["namespace"] == format!("shop.{coll}"));
+            assert_eq!(n.unwrap_or_else(|| panic!("{m}"))["documents"], DOCS, "{m}");
+        }
+        mongoctl(
+            spec.path(),
+            &["restore", out_s, "--ns-from", "shop.*", "--ns-to", "copy.*"],
+        )
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+        assert_same(&client, "shop", "copy").await;
+    } else {
+        // (b) A clear failure, and a backup that says it is incomplete.
+        assert_eq!(o.code, 1, "{}", o.all());
+        assert!(
+            o.stderr.starts_with("error: "),
+            "unclear error:\n{}",
+            o.all()
+        );
+        assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+        assert!(
+            !out.join("manifest.json").exists(),
+            "a failed backup has a manifest"
+        );
+        let r = mongoctl(
+            spec.path(),
+            &["restore", out_s, "--ns-from", "shop.*", "--ns-to", "copy.*"],
+        )
+        .uri(&server.uri())
+        .run();
+        r.expect_code(1);
+        assert!(r.stderr.contains("incomplete"), "{}", r.stderr);
+        let dbs = client.list_database_names().await.unwrap();
+        assert!(!dbs.contains(&"copy".to_string()), "{dbs:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_step_down_during_restore_is_exact_or_fails_clearly_and_resumes() {
+    let server = common::replica_set(3).await;
+    assert!(server.uri().contains("replicaSet="), "{}", server.uri());
+    let client = server.client();
+    seed(&client, "shop").await;
+    let spec = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("b");
+    let dir_s = dir.to_str().unwrap();
+    mongoctl(spec.path(), &["backup", "--db", "shop", "--out", dir_s])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    let mut args = vec!["restore", dir_s];
+    args.extend(["-j", "1", "--ns-from", "shop.*", "--ns-to", "dst.*"]);
+    let t0 = Instant::now();
+    let mut child = spawn(spec.path(), &server.uri(), &args);
+    let target = client.database("dst").collection::<Document>("items");
+    wait_while_running(
+        &mut child,
+        "the restore inserted 10000 documents",
+        async || target.estimated_document_count().await.unwrap_or(0) >= 10_000,
+    )
+    .await;
+    step_down(&server).await;
+    let o = finish(child).await;
+    eprintln!("restore: exit {} after {:?}", o.code, t0.elapsed());
+    if o.code != 0 {
+        // A clear failure, then --resume completes it.
+        assert_eq!(o.code, 1, "{}", o.all());
+        assert!(
+            o.all().contains("FAILED") || o.stderr.contains("error: "),
+            "{}",
+            o.all()
+        );
+        assert!(!o.all().contains("panicked"), "{}", o.all());
+        wait_stable(&server).await;
+        let mut resume = args.clone();
+        resume.extend(["--resume", "-o", "json"]);
+        let r = mongoctl(spec.path(), &resume).uri(&server.uri()).run();
+        r.expect_code(0);
+        for n in r.json()["report"]["namespaces"].as_array().unwrap() {
+            let sum = ["resumed", "inserted", "duplicates"].map(|k| n[k].as_u64().unwrap());
+            assert_eq!(sum.iter().sum::<u64>(), DOCS as u64, "{n}");
+        }
+    }
+    wait_stable(&server).await;
+    assert_same(&client, "shop", "dst").await;
+}
+
+#[tokio::test]
+async fn backup_domain_is_scoped_to_its_databases_and_an_unknown_domain_is_refused() {
+    let server = common::standalone().await;
+    let client = server.client();
+    for (db, coll, n) in [
+        ("reminderdb_auth", "users", 12),
+        ("reminderdb_auth", "roles", 3),
+        ("reminderdb_feedback", "surveys", 5),
+        ("other", "misc", 2),
+    ] {
+        let docs: Vec<Document> = (0..n).map(|i| doc! {"_id": i, "db": db}).collect();
+        client
+            .database(db)
+            .collection::<Document>(coll)
+            .insert_many(docs)
+            .await
+            .unwrap();
+    }
+    let ws = copy_workspace(&repo());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("auth");
+    let args = ["backup", "--domain", "auth", "-o", "json", "--out"];
+    let o = mongoctl(ws.path(), &[&args[..], &[out.to_str().unwrap()]].concat())
+        .uri(&server.uri())
+        .run();
+    o.expect_code(0);
+    let on_disk = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    for m in [
+        o.json()["manifest"].clone(),
+        serde_json::from_str(&on_disk).unwrap(),
+    ] {
+        let ns: Vec<String> = m["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| format!("{} {}", n["namespace"], n["documents"]))
+            .collect();
+        assert_eq!(
+            ns,
+            [
+                r#""reminderdb_auth.roles" 3"#,
+                r#""reminderdb_auth.users" 12"#
+            ]
+        );
+    }
+    let dirs: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(dirs, ["reminderdb_auth"]);
+
+    // Unknown domains fail on the manifest, before any connection: the URI leads nowhere, so
+    // an attempt to connect would show as a timeout or a connection error instead.
+    for (domain, hint) in [("nosuch", None), ("auht", Some("did you mean \"auth\"?"))] {
+        let out = tmp.path().join(domain);
+        let t = Instant::now();
+        let o = mongoctl(
+            ws.path(),
+            &["backup", "--domain", domain, "--out", out.to_str().unwrap()],
+        )
+        .uri("mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=30000")
+        .run();
+        // Bad input is exit code 1 (src/exit.rs); 2 means "changes pending".
+        o.expect_code(1);
+        let expected = format!("error: --domain {domain}: no such domain in mongoctl.json");
+        assert!(o.stderr.contains(&expected), "{}", o.stderr);
+        if let Some(h) = hint {
+            assert!(o.stderr.contains(h), "{}", o.stderr);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            t.elapsed()
+        );
+        assert!(!out.exists(), "{} was created", out.display());
+    }
+}
+
+#[tokio::test]
+async fn resume_retries_a_batch_with_rejected_documents_instead_of_skipping_it() {
+    let server = common::standalone().await;
+    let client = server.client();
+    // A mongodump-style directory (no manifest) whose 2nd batch holds a document the server
+    // rejects (an array _id): the batch is not done, and --resume must not skip it.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("src")).unwrap();
+    let mut bytes = Vec::new();
+    for i in 0..3000 {
+        let d = if i == 1500 {
+            doc! {"_id": [i]}
+        } else {
+            doc! {"_id": i}
+        };
+        bytes.extend(bson::to_vec(&d).unwrap());
+    }
+    std::fs::write(tmp.path().join("src/c.bson"), bytes).unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let spec = tempfile::tempdir().unwrap();
+    let mut args = vec!["restore", dir, "--force", "-j", "1", "--workers", "1"];
+    for resume in [false, true] {
+        if resume {
+            args.push("--resume");
+        }
+        let o = mongoctl(spec.path(), &args).uri(&server.uri()).run();
+        o.expect_code(1);
+        assert!(o.stdout.contains("1 document(s) rejected"), "{}", o.stdout);
+        assert_eq!(
+            all(&client, "src", "c").await.len(),
+            2999,
+            "resume={resume}"
+        );
+    }
+}
