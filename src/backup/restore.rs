@@ -112,9 +112,12 @@ struct Unit {
 fn check_manifest(path: &Path, force: bool) -> Result<Option<Manifest>> {
     let m = Manifest::load(path)?;
     match &m {
+        // Deliberately an opt-in even for mongodump's output (which never has a manifest):
+        // without one, a complete foreign backup cannot be told from an interrupted one, and
+        // nothing can be verified before the first write.
         None if !force => bail!(
             "{}: no manifest ({}): the backup is incomplete (interrupted?) or was not made by \
-             mongoctl; pass --force to restore it anyway",
+             mongoctl (mongodump writes none); pass --force to restore it anyway, unverified",
             path.display(),
             manifest_path(path).display()
         ),
@@ -838,6 +841,11 @@ async fn restore_archive<R: Read + Send + 'static>(
     let reader = ArchiveReader::open(input)?;
     let mut units: Vec<Unit> = Vec::new();
     for e in &reader.entries {
+        // mongodump --oplog announces its oplog in the prelude as `{db: "", collection:
+        // "oplog", metadata: ""}`: not a collection (its documents are spooled by demultiplex).
+        if e.is_oplog() {
+            continue;
+        }
         let meta = CollectionMeta::from_json(&e.metadata, &e.collection)
             .with_context(|| format!("archive metadata of {}.{}", e.db, e.collection))?;
         let ns = format!("{}.{}", e.db, e.collection);

@@ -13,6 +13,7 @@ mod cli;
 mod completions;
 mod drift;
 mod init;
+mod interop;
 mod sandbox;
 mod stats;
 mod validator;

@@ -1,0 +1,987 @@
+//! Byte-format compatibility with the real MongoDB Database Tools (mongodump / mongorestore
+//! 100.3.1, the Windows build run under wine64: see scripts/install-mongo-tools): our backups
+//! restored by their mongorestore, their dumps restored by our restore, in directory, gzip
+//! directory, archive and gzip archive forms, and through standard input/output. Every
+//! document (byte for byte), count, collection option, validator and index must come back
+//! equal to the source. Also: --oplog point-in-time replay and users/roles, both ways.
+//!
+//! The tools are found in `$MONGO_TOOLS_DIR` (scripts/test exports it), else in
+//! `<repo>/.mongo-tools/bin`. Without them the tests fail when `$CI` is set and are skipped
+//! (with a message) otherwise.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use bson::spec::BinarySubtype;
+use bson::{Binary, Bson, Document, RawDocumentBuf, Regex, Timestamp, doc, oid::ObjectId};
+use futures::TryStreamExt;
+use mongodb::Client;
+
+use crate::common;
+use crate::support::mongoctl;
+
+const SRC: &str = "interop_src";
+/// Collections holding documents (the view is compared separately).
+const COLLECTIONS: &[&str] = &["things", "patients", "events", "audit.log", "empty"];
+
+// ---------------------------------------------------------------------------------------
+// The tools
+
+struct Tools {
+    dir: PathBuf,
+}
+
+/// The installed tools, or `None` (after saying why) when they are absent outside CI.
+fn tools() -> Option<Tools> {
+    let dir = std::env::var_os("MONGO_TOOLS_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::support::repo().join(".mongo-tools/bin"));
+    let ok = ["mongodump", "mongorestore"]
+        .iter()
+        .all(|t| is_executable(&dir.join(t)));
+    if ok {
+        return Some(Tools { dir });
+    }
+    let msg = format!(
+        "mongodump/mongorestore not found in {} ($MONGO_TOOLS_DIR or <repo>/.mongo-tools/bin); \
+         run scripts/install-mongo-tools",
+        dir.display()
+    );
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("{msg} (the interop tests are required in CI)");
+    }
+    eprintln!("SKIPPED interop test: {msg}");
+    None
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+impl Tools {
+    /// Runs `tool args…` (stdin from `input` when given) and returns its stdout; panics with
+    /// both streams unless it exits 0.
+    fn run(&self, tool: &str, args: &[String], input: Option<Vec<u8>>) -> (Vec<u8>, String) {
+        use std::io::Write;
+        let t0 = Instant::now();
+        let mut child = Command::new(self.dir.join(tool))
+            .args(args)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {tool}: {e}"));
+        let writer = input.map(|bytes| {
+            let mut w = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = w.write_all(&bytes);
+            })
+        });
+        let out = child.wait_with_output().unwrap();
+        if let Some(w) = writer {
+            let _ = w.join();
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        eprintln!(
+            "{tool} {} ({:.1} s):\n{stderr}",
+            args.join(" "),
+            t0.elapsed().as_secs_f64()
+        );
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed ({})\nstderr:\n{stderr}",
+            out.status
+        );
+        (out.stdout, stderr)
+    }
+
+    /// mongorestore; checks that it reports no failed document.
+    fn mongorestore(&self, uri: &str, args: &[&str], input: Option<Vec<u8>>) -> String {
+        let mut a = vec![format!("--uri={uri}")];
+        a.extend(args.iter().map(|s| s.to_string()));
+        let (_, stderr) = self.run("mongorestore", &a, input);
+        assert!(
+            stderr.contains(" 0 document(s) failed to restore"),
+            "mongorestore reported failures:\n{stderr}"
+        );
+        stderr
+    }
+
+    fn mongodump(&self, uri: &str, args: &[&str]) -> Vec<u8> {
+        let mut a = vec![format!("--uri={uri}")];
+        a.extend(args.iter().map(|s| s.to_string()));
+        self.run("mongodump", &a, None).0
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Seed data and comparison
+
+fn spec() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn bin(subtype: BinarySubtype, bytes: &[u8]) -> Bson {
+    Bson::Binary(Binary {
+        subtype,
+        bytes: bytes.to_vec(),
+    })
+}
+
+fn dbpointer() -> Bson {
+    let v = serde_json::json!({"$dbPointer": {"$ref": "db.coll", "$id": {"$oid": "0123456789abcdef01234567"}}});
+    Bson::try_from(v).expect("a DBPointer from Extended JSON")
+}
+
+/// One document with every BSON type, varied by `i`.
+fn rich(i: i32) -> Document {
+    let dec: bson::Decimal128 = format!("{i}.{:03}E-2", i % 1000).parse().unwrap();
+    let mut d = doc! {
+        "_id": i,
+        "oid": ObjectId::from_bytes([i as u8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, (i >> 8) as u8]),
+        "i32": i - 500,
+        "i64": (i as i64).wrapping_mul(6_148_914_691_236_517_205),
+        "dbl": i as f64 / 7.0 - 100.0,
+        "neg_zero": -0.0f64,
+        "inf": if i % 2 == 0 { f64::INFINITY } else { f64::NEG_INFINITY },
+        "dec": dec,
+        "dec_neg": "-1.000000000000000000000000000000000E+6144".parse::<bson::Decimal128>().unwrap(),
+        "str": format!("doc {i}: héllo wörld ✓ 日本語 🦀 \u{0}nul"),
+        "bool": i % 3 == 0,
+        "null": Bson::Null,
+        "date": bson::DateTime::from_millis(1_700_000_000_000 + i as i64 * 3_600_000),
+        "date_old": bson::DateTime::from_millis(-2_208_988_800_000 - i as i64),
+        "date_far": bson::DateTime::from_millis(253_402_300_799_999),
+        "ts": Timestamp { time: 1_700_000_000 + i as u32, increment: i as u32 + 1 },
+        "re": Regex { pattern: format!("^ab+c{i}$"), options: "imsx".into() },
+        "code": Bson::JavaScriptCode(format!("function() {{ return {i}; }}")),
+        "min": Bson::MinKey,
+        "max": Bson::MaxKey,
+    };
+    d.extend(doc! {
+        "bin_generic": bin(BinarySubtype::Generic, &[i as u8, 0, 255, 7]),
+        "bin_function": bin(BinarySubtype::Function, b"fn"),
+        "bin_old": bin(BinarySubtype::BinaryOld, &[1, 2, 3]),
+        "uuid_old": bin(BinarySubtype::UuidOld, &[3; 16]),
+        "uuid": bin(BinarySubtype::Uuid, &[i as u8; 16]),
+        "md5": bin(BinarySubtype::Md5, &[5; 16]),
+        "bin_user": bin(BinarySubtype::UserDefined(0x80), b"user defined"),
+        "bin_empty": bin(BinarySubtype::Generic, &[]),
+        // Deprecated types still pass through backups untouched.
+        "symbol": Bson::Symbol(format!("sym{i}")),
+        "undefined": Bson::Undefined,
+        "code_scope": Bson::JavaScriptCodeWithScope(bson::JavaScriptCodeWithScope {
+            code: "function() { return x; }".into(),
+            scope: doc! {"x": i},
+        }),
+        "dbpointer": dbpointer(),
+        "nested": {
+            "a": [1, [2, [3, {"deep": ["x", {"deeper": [[], {}]}]}]]],
+            "b": {"c": {"d": {"e": i}}},
+            "empty_doc": {},
+            "empty_arr": [],
+            "mixed": [1i64, 2.5, "three", Bson::Null, {"four": 4}, [5]],
+        },
+        "tags": ["a", "b", format!("t{}", i % 5)],
+        "loc": {"type": "Point", "coordinates": [-73.97 + i as f64 / 1000.0, 40.77]},
+        "body": format!("the quick brown fox {i} jumps over the lazy dog"),
+        "sku": format!("SKU-{i:05}"),
+        "name": if i % 2 == 0 { "Émile" } else { "émile" },
+        "qty": i % 40,
+        "expires": bson::DateTime::from_millis(4_000_000_000_000),
+    });
+    d
+}
+
+/// A database exercising the formats: every BSON type, a validated collection with
+/// validationLevel/Action, a capped collection, a view, an empty collection, a dotted
+/// collection name, a collection default collation, and unique, compound, partial, TTL,
+/// text, 2dsphere, hashed, sparse and collation indexes.
+async fn seed(client: &Client, db: &str) {
+    let d = client.database(db);
+    let run = |cmd: Document| {
+        let d = d.clone();
+        async move {
+            d.run_command(cmd.clone())
+                .await
+                .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        }
+    };
+    run(doc! {"create": "things"}).await;
+    run(doc! {"createIndexes": "things", "indexes": [
+        {"key": {"sku": 1}, "name": "sku_unique", "unique": true},
+        {"key": {"i32": 1, "date": -1, "nested.b.c.d.e": 1}, "name": "compound"},
+        {"key": {"qty": 1}, "name": "qty_partial",
+            "partialFilterExpression": {"qty": {"$gt": 10i64}, "bool": true, "date": {"$gte": bson::DateTime::from_millis(1_700_000_000_000)}}},
+        {"key": {"expires": 1}, "name": "ttl", "expireAfterSeconds": 3600},
+        {"key": {"body": "text", "str": "text"}, "name": "text",
+            "weights": {"body": 10, "str": 2}, "default_language": "english", "language_override": "lang"},
+        {"key": {"loc": "2dsphere"}, "name": "geo"},
+        {"key": {"name": 1}, "name": "name_ci", "collation": {"locale": "fr", "strength": 1}},
+        {"key": {"oid": "hashed"}, "name": "oid_hashed"},
+        {"key": {"tags": 1}, "name": "tags_sparse", "sparse": true},
+    ]})
+    .await;
+    let docs: Vec<Document> = (0..1500).map(rich).collect();
+    d.collection::<Document>("things")
+        .insert_many(docs)
+        .await
+        .unwrap();
+
+    run(doc! {
+        "create": "patients",
+        "validator": {
+            "$jsonSchema": {
+                "bsonType": "object",
+                "required": ["mrn", "name", "balance"],
+                "properties": {
+                    "mrn": {"bsonType": "string", "pattern": "^MRN[0-9]{6}$"},
+                    "name": {"bsonType": "object", "required": ["family"]},
+                    "balance": {"bsonType": "decimal", "minimum": "0".parse::<bson::Decimal128>().unwrap()},
+                    "visits": {"bsonType": "array", "maxItems": 100i64, "items": {"bsonType": "object"}},
+                    "status": {"enum": ["active", "inactive", Bson::Null]},
+                },
+            },
+            "registered": {"$gte": bson::DateTime::from_millis(946_684_800_000)},
+        },
+        "validationLevel": "moderate",
+        "validationAction": "warn",
+    })
+    .await;
+    run(doc! {"createIndexes": "patients", "indexes": [
+        {"key": {"mrn": 1}, "name": "mrn_1", "unique": true},
+        {"key": {"name.family": 1, "registered": -1}, "name": "family_registered"},
+    ]})
+    .await;
+    let patients: Vec<Document> = (0..400)
+        .map(|i| {
+            doc! {
+                "_id": ObjectId::from_bytes([9, 9, 9, 9, 0, 0, 0, 0, (i >> 24) as u8, (i >> 16) as u8, (i >> 8) as u8, i as u8]),
+                "mrn": format!("MRN{i:06}"),
+                "name": {"given": "Zoë", "family": format!("Ñúñez{i}")},
+                "balance": format!("{}.{:02}", i * 3, i % 100).parse::<bson::Decimal128>().unwrap(),
+                "registered": bson::DateTime::from_millis(1_000_000_000_000 + i as i64 * 86_400_000),
+                "visits": [{"at": bson::DateTime::from_millis(1_700_000_000_000), "codes": ["Z00", i.to_string()]}],
+                "status": if i % 2 == 0 { "active" } else { "inactive" },
+            }
+        })
+        .collect();
+    d.collection::<Document>("patients")
+        .insert_many(patients)
+        .await
+        .unwrap();
+
+    run(doc! {"create": "events", "capped": true, "size": 65536i64, "max": 300i64}).await;
+    // More than `max`: the oldest are gone, natural order is what remains.
+    for chunk in (0..450).collect::<Vec<i64>>().chunks(50) {
+        let docs: Vec<Document> = chunk
+            .iter()
+            .map(|&i| doc! {"_id": 10_000 - i, "seq": i, "kind": "login", "at": Timestamp { time: 1_700_000_000, increment: i as u32 }})
+            .collect();
+        d.collection::<Document>("events")
+            .insert_many(docs)
+            .await
+            .unwrap();
+    }
+
+    run(doc! {"create": "audit.log", "collation": {"locale": "de", "strength": 2, "numericOrdering": true}}).await;
+    run(doc! {"createIndexes": "audit.log", "indexes": [
+        {"key": {"who": 1, "when": 1}, "name": "who_when"},
+    ]})
+    .await;
+    let audit: Vec<Document> = (0..120)
+        .map(|i| doc! {"_id": format!("ä-{i:04}"), "who": format!("Müller {i}"), "when": bson::DateTime::from_millis(i * 1000)})
+        .collect();
+    d.collection::<Document>("audit.log")
+        .insert_many(audit)
+        .await
+        .unwrap();
+
+    run(doc! {"create": "empty", "validator": {"x": {"$exists": true}}}).await;
+    run(doc! {"createIndexes": "empty", "indexes": [
+        {"key": {"x": -1}, "name": "x_desc", "unique": true},
+    ]})
+    .await;
+
+    run(doc! {"create": "active_patients", "viewOn": "patients", "pipeline": [
+        {"$match": {"status": "active"}},
+        {"$project": {"mrn": 1, "name": 1, "balance": 1, "since": {"$dateToString": {"date": "$registered", "format": "%Y"}}}},
+    ]})
+    .await;
+}
+
+async fn raw_docs(client: &Client, db: &str, coll: &str, sort: Document) -> Vec<RawDocumentBuf> {
+    client
+        .database(db)
+        .collection::<RawDocumentBuf>(coll)
+        .find(doc! {})
+        .sort(sort)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+async fn coll_info(client: &Client, db: &str) -> Vec<(String, String, Document)> {
+    let list: Vec<Document> = client
+        .database(db)
+        .run_cursor_command(doc! {"listCollections": 1})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let mut out: Vec<_> = list
+        .into_iter()
+        .filter(|c| !c.get_str("name").unwrap().starts_with("system."))
+        .map(|c| {
+            (
+                c.get_str("name").unwrap().to_string(),
+                c.get_str("type").unwrap().to_string(),
+                c.get_document("options").unwrap().clone(),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+async fn indexes(client: &Client, db: &str, coll: &str) -> Vec<Document> {
+    let mut list: Vec<Document> = client
+        .database(db)
+        .run_cursor_command(doc! {"listIndexes": coll})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    for i in list.iter_mut() {
+        i.remove("ns");
+    }
+    list.sort_by_key(|i| i.get_str("name").unwrap().to_string());
+    list
+}
+
+/// Equal including key order (index keys, and any exact-match document in a validator).
+#[track_caller]
+fn assert_exact(a: &Document, b: &Document, what: &str) {
+    assert!(
+        bson::to_vec(a).unwrap() == bson::to_vec(b).unwrap(),
+        "{what} differ in key order or types\nsource:   {a:?}\nrestored: {b:?}"
+    );
+}
+
+/// `dst` holds exactly what `src` holds: collections with their type and options (validators,
+/// capped, collation, view pipelines), every document byte for byte, and every index.
+///
+/// `options_in_order`: also compare the collection options' key order. Off for mongodump's
+/// backups: mongodump 100.3.1 itself writes collection options (validators, view pipelines,
+/// collations) with their keys in Go map order (TOOLS-3411, fixed in later 100.x releases), so
+/// that order is already lost in its files. Index specifications are always compared in order.
+async fn assert_same(client: &Client, src: &str, dst: &str, options_in_order: bool) {
+    let a = coll_info(client, src).await;
+    assert_eq!(a.len(), COLLECTIONS.len() + 1, "{src}: {a:?}");
+    let b = coll_info(client, dst).await;
+    // bson's Document equality ignores key order: compare the BSON bytes too.
+    assert_eq!(a, b, "collections of {dst}");
+    if options_in_order {
+        for (a, b) in a.iter().zip(&b) {
+            assert_exact(&a.2, &b.2, &format!("{dst}.{} options", b.0));
+        }
+    }
+    for c in COLLECTIONS {
+        let a = raw_docs(client, src, c, doc! {"_id": 1}).await;
+        let b = raw_docs(client, dst, c, doc! {"_id": 1}).await;
+        assert_eq!(a.len(), b.len(), "{dst}.{c} count");
+        if let Some(i) = (0..a.len()).find(|&i| a[i] != b[i]) {
+            panic!(
+                "{dst}.{c}: document {i} differs\nsource: {:?}\nrestored: {:?}",
+                a[i].to_document(),
+                b[i].to_document()
+            );
+        }
+        let (a, b) = (indexes(client, src, c).await, indexes(client, dst, c).await);
+        assert_eq!(a, b, "{dst}.{c} indexes");
+        for (a, b) in a.iter().zip(&b) {
+            assert_exact(
+                a,
+                b,
+                &format!("{dst}.{c} index {}", b.get_str("name").unwrap()),
+            );
+        }
+    }
+    // A capped collection keeps its natural (insertion) order.
+    assert_eq!(
+        raw_docs(client, src, "events", doc! {"$natural": 1}).await,
+        raw_docs(client, dst, "events", doc! {"$natural": 1}).await,
+        "{dst}.events natural order"
+    );
+    assert_eq!(
+        raw_docs(client, src, "active_patients", doc! {"_id": 1}).await,
+        raw_docs(client, dst, "active_patients", doc! {"_id": 1}).await,
+        "{dst}.active_patients (view)"
+    );
+}
+
+async fn seeded() -> (common::TestServer, Client) {
+    let server = common::standalone().await;
+    let client = server.client();
+    seed(&client, SRC).await;
+    (server, client)
+}
+
+fn s(p: &Path) -> String {
+    p.to_str().expect("utf-8 path").to_string()
+}
+
+/// `mongoctl restore <args> --ns-from SRC.* --ns-to <dst>.*`
+fn our_restore(uri: &str, dst: &str, args: &[&str], stdin: Option<Vec<u8>>) {
+    let spec = spec();
+    let to = format!("{dst}.*");
+    let from = format!("{SRC}.*");
+    let mut a = vec!["restore", "--ns-from", &from, "--ns-to", &to];
+    a.extend(args);
+    if let Some(bytes) = stdin {
+        let (code, stderr) = piped(spec.path(), uri, &a, bytes);
+        assert_eq!(code, 0, "mongoctl {a:?} failed:\n{stderr}");
+    } else {
+        mongoctl(spec.path(), &a).uri(uri).run().expect_code(0);
+    }
+}
+
+/// mongoctl with `stdin` piped in; returns (exit code, stderr).
+fn piped(spec: &Path, uri: &str, args: &[&str], stdin: Vec<u8>) -> (i32, String) {
+    use std::io::Write;
+    let mut child = Command::new(common::mongoctl_bin())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .arg("--spec")
+        .arg(spec)
+        .arg("--uri")
+        .arg(uri)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut w = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = w.write_all(&stdin);
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = writer.join();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn our_backup(uri: &str, args: &[&str]) {
+    our_backup_db(uri, SRC, args)
+}
+
+fn our_backup_db(uri: &str, db: &str, args: &[&str]) {
+    let spec = spec();
+    let mut a = vec!["backup", "--db", db];
+    a.extend(args);
+    mongoctl(spec.path(), &a).uri(uri).run().expect_code(0);
+}
+
+// ---------------------------------------------------------------------------------------
+// The tests
+
+/// (a) our directory backups, plain and gzip, restored by mongorestore into other databases.
+#[tokio::test]
+async fn mongorestore_restores_our_directory_backups() {
+    let Some(tools) = tools() else { return };
+    let (server, client) = seeded().await;
+    let uri = server.uri();
+    let tmp = tempfile::tempdir().unwrap();
+    for (dst, gzip) in [("a_plain", false), ("a_gzip", true)] {
+        let out = tmp.path().join(dst);
+        let mut args = vec!["--out", out.to_str().unwrap()];
+        if gzip {
+            args.push("--gzip");
+        }
+        our_backup(&uri, &args);
+        let from = format!("--nsFrom={SRC}.*");
+        let to = format!("--nsTo={dst}.*");
+        let dir = format!("--dir={}", s(&out));
+        let mut a = vec![from.as_str(), to.as_str(), dir.as_str()];
+        if gzip {
+            a.push("--gzip");
+        }
+        tools.mongorestore(&uri, &a, None);
+        assert_same(&client, SRC, dst, true).await;
+    }
+}
+
+/// (b) our archives, plain and gzip, restored by mongorestore (from a file and from stdin).
+#[tokio::test]
+async fn mongorestore_restores_our_archives() {
+    let Some(tools) = tools() else { return };
+    let (server, client) = seeded().await;
+    let uri = server.uri();
+    let tmp = tempfile::tempdir().unwrap();
+    for (dst, gzip) in [("b_plain", false), ("b_gzip", true)] {
+        let file = tmp.path().join(format!("{dst}.archive"));
+        let mut args = vec!["--archive", file.to_str().unwrap()];
+        if gzip {
+            args.push("--gzip");
+        }
+        our_backup(&uri, &args);
+        let from = format!("--nsFrom={SRC}.*");
+        let to = format!("--nsTo={dst}.*");
+        let archive = format!("--archive={}", s(&file));
+        let mut a = vec![from.as_str(), to.as_str(), archive.as_str()];
+        if gzip {
+            a.push("--gzip");
+        }
+        tools.mongorestore(&uri, &a, None);
+        assert_same(&client, SRC, dst, true).await;
+    }
+    // The gzip archive once more, through mongorestore's standard input.
+    let bytes = std::fs::read(tmp.path().join("b_gzip.archive")).unwrap();
+    tools.mongorestore(
+        &uri,
+        &[
+            &format!("--nsFrom={SRC}.*"),
+            "--nsTo=b_stdin.*",
+            "--archive",
+            "--gzip",
+        ],
+        Some(bytes),
+    );
+    assert_same(&client, SRC, "b_stdin", true).await;
+}
+
+/// (c) mongodump's directories, plain and gzip, restored by our restore (which needs
+/// `--force`: a backup without mongoctl's manifest cannot be told apart from an interrupted one).
+#[tokio::test]
+async fn our_restore_restores_mongodump_directories() {
+    let Some(tools) = tools() else { return };
+    let (server, client) = seeded().await;
+    let uri = server.uri();
+    let tmp = tempfile::tempdir().unwrap();
+    for (dst, gzip) in [("c_plain", false), ("c_gzip", true)] {
+        let out = tmp.path().join(dst);
+        let db = format!("--db={SRC}");
+        let o = format!("--out={}", s(&out));
+        let mut a = vec![db.as_str(), o.as_str()];
+        if gzip {
+            a.push("--gzip");
+        }
+        tools.mongodump(&uri, &a);
+        let ext = if gzip { ".gz" } else { "" };
+        assert!(
+            out.join(SRC).join(format!("things.bson{ext}")).is_file(),
+            "mongodump's layout"
+        );
+        assert!(!out.join("manifest.json").exists());
+        if !gzip {
+            // Without a manifest, restore refuses unless --force, says so, and writes nothing.
+            let spec = spec();
+            let o = mongoctl(
+                spec.path(),
+                &[
+                    "restore",
+                    out.to_str().unwrap(),
+                    "--ns-from",
+                    "interop_src.*",
+                    "--ns-to",
+                    "c_refused.*",
+                ],
+            )
+            .uri(&uri)
+            .run();
+            assert_ne!(o.code, 0, "{}", o.all());
+            assert!(o.stderr.contains("--force"), "{}", o.stderr);
+            assert!(coll_info(&client, "c_refused").await.is_empty());
+        }
+        our_restore(&uri, dst, &[out.to_str().unwrap(), "--force"], None);
+        assert_same(&client, SRC, dst, false).await;
+    }
+}
+
+/// (d) mongodump's gzip archive restored by our restore from the file, and its plain archive
+/// written to stdout restored by our restore from stdin.
+#[tokio::test]
+async fn our_restore_restores_mongodump_archives_from_file_and_stdin() {
+    let Some(tools) = tools() else { return };
+    let (server, client) = seeded().await;
+    let uri = server.uri();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("dump.archive.gz");
+    let db = format!("--db={SRC}");
+    tools.mongodump(&uri, &[&db, &format!("--archive={}", s(&file)), "--gzip"]);
+    let head = std::fs::read(&file).unwrap();
+    assert_eq!(&head[..2], &[0x1f, 0x8b], "gzip");
+    // No manifest beside the file: refused without --force (nothing written), as directories.
+    let spec = spec();
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            "--archive",
+            file.to_str().unwrap(),
+            "--ns-from",
+            "interop_src.*",
+            "--ns-to",
+            "d_refused.*",
+        ],
+    )
+    .uri(&uri)
+    .run();
+    assert_ne!(o.code, 0, "{}", o.all());
+    assert!(o.stderr.contains("--force"), "{}", o.stderr);
+    assert!(coll_info(&client, "d_refused").await.is_empty());
+    our_restore(
+        &uri,
+        "d_file",
+        &["--archive", file.to_str().unwrap(), "--force"],
+        None,
+    );
+    assert_same(&client, SRC, "d_file", false).await;
+
+    let stdout = tools.mongodump(&uri, &[&db, "--archive"]);
+    assert_eq!(&stdout[..4], &[0x6d, 0xe2, 0x99, 0x81], "archive magic");
+    our_restore(&uri, "d_stdin", &["--archive", "-"], Some(stdout));
+    assert_same(&client, SRC, "d_stdin", false).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Point in time: --oplog in both directions
+
+/// Documents in `pit.b` before the concurrent writer starts.
+const PIT_SEED: i32 = 3000;
+
+/// A 1-node replica set with `pit.b` = ids 0..PIT_SEED and a task inserting ids PIT_SEED..
+/// one at a time (so that every consistent state is a prefix of the ids) until `stop`.
+async fn pit_source() -> (
+    common::TestServer,
+    Arc<AtomicBool>,
+    tokio::task::JoinHandle<i32>,
+) {
+    let server = common::replica_set(1).await;
+    let client = server.client();
+    let c = client.database("pit").collection::<Document>("b");
+    let docs: Vec<Document> = (0..PIT_SEED)
+        .map(|i| doc! {"_id": i, "pad": "p".repeat(400)})
+        .collect();
+    c.insert_many(docs).await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let writer = tokio::spawn(async move {
+        let mut i = PIT_SEED;
+        while !flag.load(Ordering::Relaxed) {
+            c.insert_one(doc! {"_id": i, "pad": "w"}).await.unwrap();
+            i += 1;
+        }
+        i
+    });
+    // Let the writer get going before anything is dumped.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    (server, stop, writer)
+}
+
+async fn stop_writer(stop: &AtomicBool, writer: tokio::task::JoinHandle<i32>) -> i32 {
+    stop.store(true, Ordering::Relaxed);
+    writer.await.unwrap()
+}
+
+/// `db.b` holds ids 0..n without a hole (a consistent point in time), with
+/// PIT_SEED < n <= `written`; returns n.
+async fn assert_point_in_time(client: &Client, db: &str, written: i32) -> i32 {
+    let ids: Vec<i32> = client
+        .database(db)
+        .collection::<Document>("b")
+        .find(doc! {})
+        .sort(doc! {"_id": 1})
+        .projection(doc! {"_id": 1})
+        .await
+        .unwrap()
+        .try_collect::<Vec<Document>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.get_i32("_id").unwrap())
+        .collect();
+    let n = ids.len() as i32;
+    assert!(
+        n > PIT_SEED && n <= written,
+        "{db}.b: {n} documents, expected more than {PIT_SEED} and at most {written}"
+    );
+    if let Some(k) = ids.iter().enumerate().position(|(k, &id)| id != k as i32) {
+        panic!(
+            "{db}.b is not a point in time: id {} at position {k}",
+            ids[k]
+        );
+    }
+    n
+}
+
+/// mongodump --oplog (archive and directory; it dumps the whole server) restored by our
+/// restore --oplog-replay into renamed namespaces: each result is a consistent point in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_restore_replays_mongodumps_oplog() {
+    let Some(tools) = tools() else { return };
+    let (server, stop, writer) = pit_source().await;
+    let uri = server.uri();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("pit.archive");
+    let dir = tmp.path().join("pitdir");
+    tools.mongodump(&uri, &["--oplog", &format!("--archive={}", s(&file))]);
+    tools.mongodump(&uri, &["--oplog", "--gzip", &format!("--out={}", s(&dir))]);
+    let written = stop_writer(&stop, writer).await;
+    // mongodump 100.3.1 --gzip names its gzip-compressed oplog `oplog.bson`, no `.gz`.
+    let oplog = std::fs::read(dir.join("oplog.bson")).expect("mongodump's oplog.bson");
+    assert_eq!(&oplog[..2], &[0x1f, 0x8b]);
+
+    let target = common::standalone().await;
+    let client = target.client();
+    let spec = spec();
+    for (dst, source) in [
+        ("e_arch", vec!["--archive", file.to_str().unwrap()]),
+        ("e_dir", vec![dir.to_str().unwrap()]),
+    ] {
+        let to = format!("{dst}.*");
+        let mut args = source.clone();
+        args.extend([
+            "--force",
+            "--ns-include",
+            "pit.*",
+            "--ns-from",
+            "pit.*",
+            "--ns-to",
+            &to,
+            "--oplog-replay",
+            "-o",
+            "json",
+        ]);
+        let mut a = vec!["restore"];
+        a.extend(args);
+        let out = mongoctl(spec.path(), &a).uri(&target.uri()).run();
+        out.expect_code(0);
+        let applied = out.json()["report"]["oplog_applied"].as_u64();
+        assert!(applied.is_some_and(|n| n > 0), "{dst}: {}", out.stdout);
+        assert_point_in_time(&client, dst, written).await;
+    }
+}
+
+/// Our backup --oplog --out restored by mongorestore --oplogReplay (which cannot rename, so
+/// into a server of its own): a consistent point in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongorestore_replays_our_directory_oplog() {
+    let Some(tools) = tools() else { return };
+    let (server, stop, writer) = pit_source().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ours");
+    our_backup_db(
+        &server.uri(),
+        "pit",
+        &["--oplog", "--out", dir.to_str().unwrap()],
+    );
+    let written = stop_writer(&stop, writer).await;
+    let target = common::standalone().await;
+    let stderr = tools.mongorestore(
+        &target.uri(),
+        &[&format!("--dir={}", s(&dir)), "--oplogReplay"],
+        None,
+    );
+    assert!(stderr.contains("applied "), "{stderr}");
+    assert_point_in_time(&target.client(), "pit", written).await;
+}
+
+/// Our backup --oplog --gzip --out restored by mongorestore --gzip --oplogReplay. Needs
+/// dump.rs to name the gzip-compressed oplog `oplog.bson` like mongodump 100.3.1 does:
+/// mongorestore 100.3.1 skips an `oplog.bson.gz` ("don't know what to do with file") and
+/// fails with "no oplog file to replay".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongorestore_replays_our_gzip_directory_oplog() {
+    let Some(tools) = tools() else { return };
+    let (server, stop, writer) = pit_source().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ours");
+    our_backup_db(
+        &server.uri(),
+        "pit",
+        &["--oplog", "--gzip", "--out", dir.to_str().unwrap()],
+    );
+    let written = stop_writer(&stop, writer).await;
+    let target = common::standalone().await;
+    let stderr = tools.mongorestore(
+        &target.uri(),
+        &[&format!("--dir={}", s(&dir)), "--gzip", "--oplogReplay"],
+        None,
+    );
+    assert!(stderr.contains("applied "), "{stderr}");
+    assert_point_in_time(&target.client(), "pit", written).await;
+}
+
+/// Our backup --oplog --archive restored by mongorestore --oplogReplay. Needs the archive's
+/// prelude to announce the oplog like mongodump does (`archive::CollectionEntry::oplog()`
+/// pushed onto the prelude entries by dump.rs when --oplog is given); until then mongorestore
+/// fails with "no oplog file to replay".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongorestore_replays_our_archive_oplog() {
+    let Some(tools) = tools() else { return };
+    let (server, stop, writer) = pit_source().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("ours.archive");
+    our_backup_db(
+        &server.uri(),
+        "pit",
+        &["--oplog", "--archive", file.to_str().unwrap(), "--gzip"],
+    );
+    let written = stop_writer(&stop, writer).await;
+    let target = common::standalone().await;
+    let stderr = tools.mongorestore(
+        &target.uri(),
+        &[
+            &format!("--archive={}", s(&file)),
+            "--gzip",
+            "--oplogReplay",
+        ],
+        None,
+    );
+    assert!(stderr.contains("applied "), "{stderr}");
+    assert_point_in_time(&target.client(), "pit", written).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Users and roles
+
+const AUTHZ: &str = "authz_src";
+const ALICE_PASSWORD: &str = "interop-alice-pw";
+
+/// usersInfo (with credentials) and rolesInfo (with privileges) of `db`, as Extended JSON.
+async fn authz(client: &Client, db: &str) -> String {
+    let d = client.database(db);
+    let users = d
+        .run_command(doc! {"usersInfo": 1, "showCredentials": true})
+        .await
+        .unwrap();
+    let roles = d
+        .run_command(doc! {"rolesInfo": 1, "showPrivileges": true, "showBuiltinRoles": false})
+        .await
+        .unwrap();
+    let both = doc! {
+        "users": users.get_array("users").unwrap().clone(),
+        "roles": roles.get_array("roles").unwrap().clone(),
+    };
+    let text = Bson::Document(both).into_relaxed_extjson().to_string();
+    assert!(
+        text.contains("alice") && text.contains("reader_plus"),
+        "{text}"
+    );
+    text
+}
+
+/// Users and roles: mongodump --dumpDbUsersAndRoles restored by our restore
+/// --users-and-roles into a renamed database, and our backup --users-and-roles restored by
+/// mongorestore --restoreDbUsersAndRoles into another server (where alice can log in).
+#[tokio::test]
+async fn users_and_roles_cross_both_ways() {
+    let Some(tools) = tools() else { return };
+    let server = common::standalone().await;
+    let client = server.client();
+    let d = client.database(AUTHZ);
+    d.collection::<Document>("t")
+        .insert_one(doc! {"_id": 1})
+        .await
+        .unwrap();
+    d.run_command(doc! {"createRole": "reader_plus",
+    "privileges": [{"resource": {"db": AUTHZ, "collection": "t"}, "actions": ["find", "insert"]}],
+    "roles": [{"role": "read", "db": AUTHZ}]})
+        .await
+        .unwrap();
+    d.run_command(doc! {"createUser": "alice", "pwd": ALICE_PASSWORD,
+    "roles": [{"role": "reader_plus", "db": AUTHZ}, {"role": "readWrite", "db": AUTHZ}],
+    "customData": {"team": "ünïcode"}})
+        .await
+        .unwrap();
+    let source = authz(&client, AUTHZ).await;
+    let uri = server.uri();
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Theirs → ours, renamed.
+    let theirs = tmp.path().join("theirs");
+    tools.mongodump(
+        &uri,
+        &[
+            &format!("--db={AUTHZ}"),
+            "--dumpDbUsersAndRoles",
+            &format!("--out={}", s(&theirs)),
+        ],
+    );
+    assert!(
+        theirs
+            .join(AUTHZ)
+            .join("$admin.system.users.bson")
+            .is_file()
+    );
+    let spec = spec();
+    let from = format!("{AUTHZ}.*");
+    mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            theirs.to_str().unwrap(),
+            "--force",
+            "--users-and-roles",
+            "--ns-from",
+            &from,
+            "--ns-to",
+            "g_authz.*",
+        ],
+    )
+    .uri(&uri)
+    .run()
+    .expect_code(0);
+    let renamed = source.replace(&format!("\"{AUTHZ}"), "\"g_authz");
+    assert_eq!(authz(&client, "g_authz").await, renamed);
+
+    // Ours → theirs, into another server.
+    let ours = tmp.path().join("ours");
+    our_backup_db(
+        &uri,
+        AUTHZ,
+        &["--users-and-roles", "--out", ours.to_str().unwrap()],
+    );
+    let target = common::standalone().await;
+    tools.mongorestore(
+        &target.uri(),
+        &[
+            &format!("--db={AUTHZ}"),
+            "--restoreDbUsersAndRoles",
+            &format!("--dir={}", s(&ours.join(AUTHZ))),
+        ],
+        None,
+    );
+    assert_eq!(authz(&target.client(), AUTHZ).await, source);
+    // The credentials work: alice logs in to the target.
+    let port = target.ports()[0];
+    let alice = Client::with_uri_str(format!(
+        "mongodb://alice:{ALICE_PASSWORD}@127.0.0.1:{port}/?authSource={AUTHZ}&directConnection=true"
+    ))
+    .await
+    .unwrap();
+    let n = alice
+        .database(AUTHZ)
+        .collection::<Document>("t")
+        .count_documents(doc! {})
+        .await
+        .expect("alice authenticates and reads with her restored role");
+    assert_eq!(n, 1);
+}
