@@ -16,7 +16,7 @@ use std::path::Path;
 /// 4096 covers every common device.
 const ALIGN: usize = 4096;
 /// Bytes handed to the device per write.
-const CAPACITY: usize = 4 << 20;
+const CAPACITY: usize = 1 << 20;
 
 #[derive(Clone, Copy)]
 #[repr(C, align(4096))]

@@ -6,7 +6,8 @@
 
 use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
+use std::sync::{Mutex, OnceLock};
 
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
@@ -50,11 +51,52 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
+/// A block to compress at a level, and where to send the gzip member.
+type Job = (Vec<u8>, u32, SyncSender<io::Result<Vec<u8>>>);
+
+/// Compression threads shared by every gzip writer of the process, one per core: four
+/// collections written at once then do not start eight threads on two cores, nor a thread
+/// per compressed MiB.
+fn workers() -> &'static Mutex<Sender<Job>> {
+    static WORKERS: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
+    WORKERS.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(Mutex::new(rx));
+        for _ in 0..parallelism() {
+            let rx = rx.clone();
+            std::thread::spawn(move || {
+                loop {
+                    let job = rx
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|r| r.recv().map_err(|_| ()));
+                    let Ok((block, level, done)) = job else {
+                        return;
+                    };
+                    let mut e = GzEncoder::new(
+                        Vec::with_capacity(block.len() / 3),
+                        Compression::new(level),
+                    );
+                    let member = e.write_all(&block).and_then(|()| e.finish());
+                    let _ = done.send(member);
+                }
+            });
+        }
+        Mutex::new(tx)
+    })
+}
+
+fn parallelism() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
 /// Gzip on all cores: see the module comment.
 pub struct ParGzWriter<W: Write> {
     inner: W,
     buf: Vec<u8>,
-    pending: VecDeque<JoinHandle<io::Result<Vec<u8>>>>,
+    pending: VecDeque<Receiver<io::Result<Vec<u8>>>>,
     max_pending: usize,
     level: u32,
     wrote_any: bool,
@@ -62,14 +104,11 @@ pub struct ParGzWriter<W: Write> {
 
 impl<W: Write> ParGzWriter<W> {
     pub fn new(inner: W, level: u32) -> Self {
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
         ParGzWriter {
             inner,
             buf: Vec::with_capacity(BLOCK),
             pending: VecDeque::new(),
-            max_pending: threads,
+            max_pending: parallelism(),
             level,
             wrote_any: false,
         }
@@ -83,21 +122,21 @@ impl<W: Write> ParGzWriter<W> {
             self.write_oldest()?;
         }
         let block = std::mem::replace(&mut self.buf, Vec::with_capacity(BLOCK));
-        let level = self.level;
-        self.pending.push_back(std::thread::spawn(move || {
-            let mut e =
-                GzEncoder::new(Vec::with_capacity(block.len() / 3), Compression::new(level));
-            e.write_all(&block)?;
-            e.finish()
-        }));
+        let (done, member) = sync_channel(1);
+        workers()
+            .lock()
+            .map_err(|_| io::Error::other("gzip workers poisoned"))?
+            .send((block, self.level, done))
+            .map_err(|_| io::Error::other("gzip workers stopped"))?;
+        self.pending.push_back(member);
         Ok(())
     }
 
     fn write_oldest(&mut self) -> io::Result<()> {
-        if let Some(h) = self.pending.pop_front() {
-            let out = h
-                .join()
-                .map_err(|_| io::Error::other("gzip worker panicked"))??;
+        if let Some(member) = self.pending.pop_front() {
+            let out = member
+                .recv()
+                .map_err(|_| io::Error::other("gzip worker stopped"))??;
             self.inner.write_all(&out)?;
         }
         Ok(())
