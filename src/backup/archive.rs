@@ -10,7 +10,8 @@
 //! ```
 //! Segments of different collections may interleave; each collection ends with its EOF block.
 //! `type` in the prelude is mongoctl's (mongodump 100.3.1 writes none; mongorestore ignores
-//! it). With --oplog the prelude also holds [`CollectionEntry::oplog`].
+//! it). With --oplog the prelude also holds [`CollectionEntry::oplog`], with
+//! --users-and-roles [`CollectionEntry::authz`] entries.
 //! Every namespace of the prelude needs an EOF block, views included (mongorestore 100.x
 //! fails with "archive finished before all collections were seen" otherwise; mongodump
 //! 100.3.1 writes one with CRC 0 for each view): [`ArchiveWriter::new`] ends the views itself.
@@ -61,6 +62,25 @@ impl CollectionEntry {
 
     pub fn is_oplog(&self) -> bool {
         self.db.is_empty() && self.collection == "oplog"
+    }
+
+    /// The prelude entry of admin.`coll` (`system.users`, `system.roles`, `system.version`)
+    /// saved for database `db`, as mongodump 100.3.1 --dumpDbUsersAndRoles writes it:
+    /// `{db, collection: "$admin.system.users", metadata: "", size: 0}`; the documents are
+    /// the segments of that namespace (the users' and roles' of `db`, all of system.version).
+    pub fn authz(db: &str, coll: &str) -> Self {
+        CollectionEntry {
+            db: db.into(),
+            collection: format!("$admin.{coll}"),
+            metadata: String::new(),
+            size: 0,
+            kind: String::new(),
+        }
+    }
+
+    /// Users, roles or auth schema version saved with `--users-and-roles`.
+    pub fn is_authz(&self) -> bool {
+        self.collection.starts_with("$admin.")
     }
 }
 

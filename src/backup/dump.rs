@@ -36,7 +36,7 @@ const CHUNK: usize = 1 << 20;
 pub struct ChunkPool(Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
 
 impl ChunkPool {
-    const KEEP: usize = 32;
+    const KEEP: usize = 4;
 
     fn take(&self) -> Vec<u8> {
         let reused = self.0.lock().ok().and_then(|mut p| p.pop());
@@ -72,7 +72,7 @@ pub struct BackupOptions {
     pub query: Option<(String, Document)>,
     pub jobs: usize,
     pub oplog: bool,
-    /// Also the databases' users and roles (directory layout only).
+    /// Also the databases' users and roles (mongodump --dumpDbUsersAndRoles).
     pub users_and_roles: bool,
     pub progress: bool,
     /// fsync every file before the manifest is written (a complete manifest then means the
@@ -96,7 +96,7 @@ impl Target {
         ns(&self.db, &self.meta.name)
     }
 
-    /// Documents per cursor batch for ~6 MiB batches (the server's default is up to 16 MiB,
+    /// Documents per cursor batch for ~4 MiB batches (the server's default is up to 16 MiB,
     /// which the driver holds in memory per cursor).
     pub fn batch_size(&self) -> u32 {
         let avg = if self.estimate > 0 && self.size > 0 {
@@ -104,7 +104,7 @@ impl Target {
         } else {
             1024
         };
-        ((6u64 << 20) / avg).clamp(100, 100_000) as u32
+        ((4u64 << 20) / avg).clamp(100, 100_000) as u32
     }
 }
 
@@ -217,49 +217,124 @@ pub async fn drain(
     tx: mpsc::Sender<Chunk>,
     pool: ChunkPool,
     bar: indicatif::ProgressBar,
-    overall: indicatif::ProgressBar,
+    progress: Progress,
 ) -> Result<u64> {
-    let mut cursor = coll
+    let cursor = coll
         .find(filter)
         .batch_size(batch_size)
         .await
         .with_context(|| format!("querying {}", coll.namespace()))?;
+    let ns = coll.namespace().to_string();
+    drain_cursor(cursor, &ns, tx, pool, &bar, &progress, |_| {}).await
+}
+
+/// Sends a cursor's raw documents as ~1 MiB chunks, showing each one to `each`; returns the
+/// document count.
+async fn drain_cursor(
+    mut cursor: mongodb::Cursor<RawDocumentBuf>,
+    ns: &str,
+    tx: mpsc::Sender<Chunk>,
+    pool: ChunkPool,
+    bar: &indicatif::ProgressBar,
+    progress: &Progress,
+    mut each: impl FnMut(&bson::RawDocument),
+) -> Result<u64> {
     let mut buf = pool.take();
     let mut in_buf = 0u64;
     let mut total = 0u64;
+    let mut bytes_done = 0u64;
     while cursor
         .advance()
         .await
-        .with_context(|| format!("reading {}", coll.namespace()))?
+        .with_context(|| format!("reading {ns}"))?
     {
-        buf.extend_from_slice(cursor.current().as_bytes());
+        let cur = cursor.current();
+        each(cur);
+        buf.extend_from_slice(cur.as_bytes());
         in_buf += 1;
         if buf.len() >= CHUNK {
             total += in_buf;
-            bar.inc(in_buf);
-            overall.inc(in_buf);
+            bytes_done += buf.len() as u64;
+            progress.advance(bar, in_buf, buf.len() as u64, bytes_done);
             let bytes = std::mem::replace(&mut buf, pool.take());
             tx.send(Chunk {
                 bytes,
                 docs: in_buf,
             })
             .await
-            .map_err(|_| anyhow::anyhow!("the writer of {} stopped", coll.namespace()))?;
+            .map_err(|_| anyhow::anyhow!("the writer of {ns} stopped"))?;
             in_buf = 0;
         }
     }
     if in_buf > 0 {
         total += in_buf;
-        bar.inc(in_buf);
-        overall.inc(in_buf);
+        bytes_done += buf.len() as u64;
+        progress.advance(bar, in_buf, buf.len() as u64, bytes_done);
         tx.send(Chunk {
             bytes: buf,
             docs: in_buf,
         })
         .await
-        .map_err(|_| anyhow::anyhow!("the writer of {} stopped", coll.namespace()))?;
+        .map_err(|_| anyhow::anyhow!("the writer of {ns} stopped"))?;
     }
     Ok(total)
+}
+
+/// A thread writing the chunks it receives to `path` through a [`Sink`]: (bytes, sha256).
+fn spawn_file_writer(
+    path: PathBuf,
+    gzip: bool,
+    level: u32,
+    sync: bool,
+    recycle: ChunkPool,
+) -> (
+    mpsc::Sender<Chunk>,
+    std::thread::JoinHandle<Result<(u64, String)>>,
+) {
+    let (tx, mut rx) = mpsc::channel::<Chunk>(4);
+    let writer = std::thread::spawn(move || -> Result<(u64, String)> {
+        let f = OutputFile::create(&path, sync)
+            .with_context(|| format!("creating {}", path.display()))?;
+        let mut s = Sink::new(f, gzip, level);
+        while let Some(c) = rx.blocking_recv() {
+            s.write_all(&c.bytes)
+                .with_context(|| format!("writing {}", path.display()))?;
+            recycle.give(c.bytes);
+        }
+        let (f, n, sha) = s
+            .finish()
+            .with_context(|| format!("writing {}", path.display()))?;
+        f.finish()
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok((n, sha))
+    });
+    (tx, writer)
+}
+
+/// Streams a cursor into a new file at `path`: (documents, bytes, sha256).
+async fn cursor_to_file(
+    cursor: mongodb::Cursor<RawDocumentBuf>,
+    ns: &str,
+    path: &Path,
+    opts: &BackupOptions,
+    each: impl FnMut(&bson::RawDocument),
+) -> Result<(u64, u64, String)> {
+    let pool = ChunkPool::default();
+    let (tx, writer) = spawn_file_writer(
+        path.to_path_buf(),
+        opts.gzip,
+        opts.gzip_level,
+        opts.sync,
+        pool.clone(),
+    );
+    let (hidden, quiet) = (indicatif::ProgressBar::hidden(), Progress::hidden());
+    let drained = drain_cursor(cursor, ns, tx, pool, &hidden, &quiet, each).await;
+    let written = writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
+    let docs = drained?;
+    let (bytes, sha) = written?;
+    Ok((docs, bytes, sha))
 }
 
 /// A file being written: hashed, optionally gzip-compressed.
@@ -323,9 +398,6 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
     let targets = discover(client, opts).await?;
     if targets.is_empty() {
         bail!("nothing to back up: no collection matches the selection");
-    }
-    if opts.users_and_roles && !matches!(opts.output, Output::Directory(_)) {
-        bail!("--users-and-roles is supported for directory backups only (not --archive)");
     }
     let location = match &opts.output {
         Output::Directory(d) => {
@@ -395,11 +467,18 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
     if let Some(start) = oplog_start {
         let (entry, range) = match &opts.output {
             Output::Directory(d) => {
-                let (docs, end, bytes) = copy_oplog(client, start).await?;
                 // mongodump names it oplog.bson even when its content is gzip-compressed,
                 // and mongorestore --oplogReplay looks for exactly that name.
                 let name = "oplog.bson".to_string();
-                let (n, sha) = write_file(&d.join(&name), &bytes, opts.gzip, opts.gzip_level)?;
+                let mut end = start;
+                let (docs, n, sha) = cursor_to_file(
+                    oplog_cursor(client, start).await?,
+                    "local.oplog.rs",
+                    &d.join(&name),
+                    opts,
+                    |e| track_ts(e, &mut end),
+                )
+                .await?;
                 (
                     Some(FileEntry {
                         path: name,
@@ -546,32 +625,15 @@ async fn dump_directory(
         let filter = filter_for(t, opts);
         let batch = t.batch_size();
         let bar = progress.collection(&t.ns(), t.estimate);
-        let overall = progress.overall.clone();
+        let progress = progress.clone();
         let (gzip, level, sync) = (opts.gzip, opts.gzip_level, opts.sync);
         let sem = sem.clone();
         let ns = t.ns();
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await?;
-            let (tx, mut rx) = mpsc::channel::<Chunk>(4);
             let pool = ChunkPool::default();
-            let recycle = pool.clone();
-            let writer = std::thread::spawn(move || -> Result<(u64, String)> {
-                let f = OutputFile::create(&path, sync)
-                    .with_context(|| format!("creating {}", path.display()))?;
-                let mut s = Sink::new(f, gzip, level);
-                while let Some(c) = rx.blocking_recv() {
-                    s.write_all(&c.bytes)
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    recycle.give(c.bytes);
-                }
-                let (f, n, sha) = s
-                    .finish()
-                    .with_context(|| format!("writing {}", path.display()))?;
-                f.finish()
-                    .with_context(|| format!("writing {}", path.display()))?;
-                Ok((n, sha))
-            });
-            let drained = drain(coll, filter, batch, tx, pool, bar.clone(), overall).await;
+            let (tx, writer) = spawn_file_writer(path, gzip, level, sync, pool.clone());
+            let drained = drain(coll, filter, batch, tx, pool, bar.clone(), progress).await;
             let written = writer
                 .join()
                 .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
@@ -610,8 +672,32 @@ async fn dump_directory(
     Ok((files, counts))
 }
 
-/// A database's users and roles (from admin.system.users / admin.system.roles) as mongodump's
-/// `--dumpDbUsersAndRoles` writes them: `<db>/$admin.system.users.bson`, `$admin.system.roles.bson`.
+/// What mongodump --dumpDbUsersAndRoles saves per database: `$admin.<coll>` with the
+/// database's users and roles, and all of admin.system.version (the auth schema version that
+/// mongorestore checks).
+const AUTHZ_COLLECTIONS: [&str; 3] = ["system.users", "system.roles", "system.version"];
+
+/// A cursor over the documents of admin.`coll` that belong to database `db`.
+async fn authz_cursor(
+    client: &Client,
+    db: &str,
+    coll: &str,
+) -> Result<mongodb::Cursor<RawDocumentBuf>> {
+    let filter = if coll == "system.version" {
+        doc! {}
+    } else {
+        doc! {"db": db}
+    };
+    client
+        .database("admin")
+        .collection::<RawDocumentBuf>(coll)
+        .find(filter)
+        .await
+        .with_context(|| format!("reading admin.{coll} (needs a user allowed to read it)"))
+}
+
+/// A database's users and roles as mongodump's `--dumpDbUsersAndRoles` writes them:
+/// `<db>/$admin.system.users.bson`, `$admin.system.roles.bson`, `$admin.system.version.bson`.
 async fn dump_users_and_roles(
     client: &Client,
     opts: &BackupOptions,
@@ -619,25 +705,17 @@ async fn dump_users_and_roles(
     db: &str,
 ) -> Result<Vec<FileEntry>> {
     let mut out = Vec::new();
-    for coll in ["system.users", "system.roles"] {
-        let mut cursor = client
-            .database("admin")
-            .collection::<RawDocumentBuf>(coll)
-            .find(doc! {"db": db})
-            .await
-            .with_context(|| format!("reading admin.{coll} (needs a user allowed to read it)"))?;
-        let (mut n, mut bytes) = (0u64, Vec::new());
-        while cursor.advance().await? {
-            bytes.extend_from_slice(cursor.current().as_bytes());
-            n += 1;
-        }
+    for coll in AUTHZ_COLLECTIONS {
         let name = format!("$admin.{coll}.bson{}", gz_suffix(opts.gzip));
-        let (len, sha) = write_file(
+        let cursor = authz_cursor(client, db, coll).await?;
+        let (n, len, sha) = cursor_to_file(
+            cursor,
+            &format!("admin.{coll}"),
             &dir.join(db).join(&name),
-            &bytes,
-            opts.gzip,
-            opts.gzip_level,
-        )?;
+            opts,
+            |_| {},
+        )
+        .await?;
         out.push(FileEntry {
             path: format!("{db}/{name}"),
             kind: FileKind::Data,
@@ -653,6 +731,41 @@ async fn dump_users_and_roles(
 enum ArchMsg {
     Segment(usize, Vec<u8>),
     Eof(usize),
+}
+
+/// Chunks sent to the returned sender reach the archive writer as segments of namespace `i`.
+fn forward(
+    tx: mpsc::Sender<ArchMsg>,
+    i: usize,
+) -> (mpsc::Sender<Chunk>, tokio::task::JoinHandle<()>) {
+    let (ctx, mut crx) = mpsc::channel::<Chunk>(2);
+    let fwd = tokio::spawn(async move {
+        while let Some(c) = crx.recv().await {
+            if tx.send(ArchMsg::Segment(i, c.bytes)).await.is_err() {
+                break;
+            }
+        }
+    });
+    (ctx, fwd)
+}
+
+/// Streams a cursor into the archive as namespace `i` and ends it: the document count.
+async fn cursor_to_archive(
+    cursor: mongodb::Cursor<RawDocumentBuf>,
+    ns: &str,
+    tx: &mpsc::Sender<ArchMsg>,
+    i: usize,
+    pool: ChunkPool,
+    each: impl FnMut(&bson::RawDocument),
+) -> Result<u64> {
+    let (ctx, fwd) = forward(tx.clone(), i);
+    let (hidden, quiet) = (indicatif::ProgressBar::hidden(), Progress::hidden());
+    let docs = drain_cursor(cursor, ns, ctx, pool, &hidden, &quiet, each).await?;
+    fwd.await?;
+    tx.send(ArchMsg::Eof(i))
+        .await
+        .map_err(|_| anyhow::anyhow!("the archive writer stopped"))?;
+    Ok(docs)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -681,14 +794,29 @@ async fn dump_archive(
             kind: t.meta.kind.clone(),
         })
         .collect();
-    // mongorestore only replays an archive's oplog that the prelude announces.
-    if oplog_start.is_some() {
-        entries.push(CollectionEntry::oplog());
-    }
     let mut names: Vec<(String, String)> = targets
         .iter()
         .map(|t| (t.db.clone(), t.meta.name.clone()))
         .collect();
+    // mongodump announces `$admin.system.*` of the database after its collections, with
+    // empty metadata, and streams them before the collections' data.
+    let mut authz = Vec::new();
+    if opts.users_and_roles {
+        let mut dbs: Vec<&str> = targets.iter().map(|t| t.db.as_str()).collect();
+        dbs.dedup();
+        for db in dbs {
+            for coll in AUTHZ_COLLECTIONS {
+                let e = CollectionEntry::authz(db, coll);
+                authz.push((db.to_string(), coll, names.len()));
+                names.push((e.db.clone(), e.collection.clone()));
+                entries.push(e);
+            }
+        }
+    }
+    // mongorestore only replays an archive's oplog that the prelude announces.
+    if oplog_start.is_some() {
+        entries.push(CollectionEntry::oplog());
+    }
     let oplog_idx = names.len();
     names.push((String::new(), "oplog".into()));
     let (gzip, level) = (opts.gzip, opts.gzip_level);
@@ -713,9 +841,31 @@ async fn dump_archive(
         inner.flush()?;
         Ok((n, sha))
     });
+    let mut failure = None;
+    for (db, coll, i) in &authz {
+        let copied = async {
+            let cursor = authz_cursor(client, db, coll).await?;
+            cursor_to_archive(
+                cursor,
+                &format!("admin.{coll}"),
+                &tx,
+                *i,
+                pool.clone(),
+                |_| {},
+            )
+            .await
+        };
+        if let Err(e) = copied.await {
+            failure = Some(e);
+            break;
+        }
+    }
     let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (i, t) in targets.iter().enumerate() {
+        if failure.is_some() {
+            break;
+        }
         let tx = tx.clone();
         if t.meta.is_view() {
             continue;
@@ -726,23 +876,15 @@ async fn dump_archive(
         let filter = filter_for(t, opts);
         let batch = t.batch_size();
         let bar = progress.collection(&t.ns(), t.estimate);
-        let overall = progress.overall.clone();
+        let progress = progress.clone();
         let sem = sem.clone();
         let ns = t.ns();
         let pool = pool.clone();
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await?;
-            let (ctx, mut crx) = mpsc::channel::<Chunk>(2);
-            let fwd_tx = tx.clone();
-            let forward = tokio::spawn(async move {
-                while let Some(c) = crx.recv().await {
-                    if fwd_tx.send(ArchMsg::Segment(i, c.bytes)).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            let docs = drain(coll, filter, batch, ctx, pool, bar.clone(), overall).await?;
-            forward.await?;
+            let (ctx, fwd) = forward(tx.clone(), i);
+            let docs = drain(coll, filter, batch, ctx, pool, bar.clone(), progress).await?;
+            fwd.await?;
             tx.send(ArchMsg::Eof(i))
                 .await
                 .map_err(|_| anyhow::anyhow!("the archive writer stopped"))?;
@@ -751,7 +893,6 @@ async fn dump_archive(
         });
     }
     let mut counts = Counts::default();
-    let mut failure = None;
     while let Some(r) = tasks.join_next().await {
         match r.map_err(anyhow::Error::from).and_then(|x| x) {
             Ok((ns, docs)) => {
@@ -765,16 +906,23 @@ async fn dump_archive(
     if failure.is_none()
         && let Some(start) = oplog_start
     {
-        let (docs, end, bytes) = copy_oplog(client, start).await?;
-        if !bytes.is_empty() {
-            for part in split_docs(&bytes, CHUNK) {
-                tx.send(ArchMsg::Segment(oplog_idx, part.to_vec()))
-                    .await
-                    .map_err(|_| anyhow::anyhow!("the archive writer stopped"))?;
-            }
+        let mut end = start;
+        let copied = async {
+            let cursor = oplog_cursor(client, start).await?;
+            cursor_to_archive(
+                cursor,
+                "local.oplog.rs",
+                &tx,
+                oplog_idx,
+                pool.clone(),
+                |e| track_ts(e, &mut end),
+            )
+            .await
+        };
+        match copied.await {
+            Ok(docs) => counts.oplog = Some((docs, end)),
+            Err(e) => failure = Some(e),
         }
-        tx.send(ArchMsg::Eof(oplog_idx)).await.ok();
-        counts.oplog = Some((docs, end));
     }
     drop(tx);
     let written = writer
@@ -797,24 +945,6 @@ async fn dump_archive(
     ))
 }
 
-/// Splits concatenated documents into runs of at most ~`max` bytes at document boundaries.
-fn split_docs(bytes: &[u8], max: usize) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let (mut start, mut pos) = (0, 0);
-    while pos + 4 <= bytes.len() {
-        let len = i32::from_le_bytes(bytes[pos..pos + 4].try_into().expect("4 bytes")) as usize;
-        if pos > start && pos + len - start > max {
-            out.push(&bytes[start..pos]);
-            start = pos;
-        }
-        pos += len;
-    }
-    if pos > start {
-        out.push(&bytes[start..pos.min(bytes.len())]);
-    }
-    out
-}
-
 /// The newest oplog entry's timestamp (where a point-in-time backup starts).
 pub async fn last_oplog_ts(client: &Client) -> Result<Timestamp> {
     let oplog = client.database("local").collection::<Document>("oplog.rs");
@@ -829,41 +959,25 @@ pub async fn last_oplog_ts(client: &Client) -> Result<Timestamp> {
     }
 }
 
-/// Oplog entries after `start`: (count, last timestamp, concatenated raw entries).
-async fn copy_oplog(client: &Client, start: Timestamp) -> Result<(u64, Timestamp, Vec<u8>)> {
-    let oplog = client
+/// The oplog entries after `start` up to the newest one now, oldest first. The upper bound
+/// (mongodump's too) keeps the copy finite while writes arrive faster than it reads.
+async fn oplog_cursor(
+    client: &Client,
+    start: Timestamp,
+) -> Result<mongodb::Cursor<RawDocumentBuf>> {
+    let end = last_oplog_ts(client).await?;
+    client
         .database("local")
-        .collection::<RawDocumentBuf>("oplog.rs");
-    let mut cursor = oplog
-        .find(doc! {"ts": {"$gt": start}})
+        .collection::<RawDocumentBuf>("oplog.rs")
+        .find(doc! {"ts": {"$gt": start, "$lte": end}})
         .sort(doc! {"$natural": 1})
         .await
-        .context("reading local.oplog.rs")?;
-    let (mut n, mut last, mut bytes) = (0u64, start, Vec::new());
-    while cursor.advance().await? {
-        let cur = cursor.current();
-        if let Ok(Some(ts)) = cur.get_timestamp("ts").map(Some) {
-            last = ts;
-        }
-        bytes.extend_from_slice(cur.as_bytes());
-        n += 1;
-    }
-    Ok((n, last, bytes))
+        .context("reading local.oplog.rs")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_at_document_boundaries() {
-        let mut b = Vec::new();
-        for i in 0..10 {
-            b.extend(bson::to_vec(&doc! {"i": i, "pad": "x".repeat(100)}).unwrap());
-        }
-        let parts = split_docs(&b, 300);
-        assert!(parts.len() > 2);
-        assert_eq!(parts.concat(), b);
-        assert!(parts.iter().all(|p| p.len() <= 300));
+/// Records an oplog entry's `ts` as the last one seen.
+fn track_ts(entry: &bson::RawDocument, last: &mut Timestamp) {
+    if let Ok(ts) = entry.get_timestamp("ts") {
+        *last = ts;
     }
 }

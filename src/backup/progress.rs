@@ -1,20 +1,26 @@
 //! Progress bars for backup and restore: one per collection and an overall one (documents,
-//! rate, ETA), on stderr, hidden when the caller says so (not a terminal, `--no-progress`,
+//! bytes, rates, ETA), on stderr, hidden when the caller says so (not a terminal, `--no-progress`,
 //! `-q`, JSON output).
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use indicatif::{
+    HumanBytes, HumanCount, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle,
+};
 
 #[derive(Clone)]
 pub struct Progress {
     multi: Option<MultiProgress>,
     pub overall: ProgressBar,
+    bytes: Arc<AtomicU64>,
 }
 
 fn style(overall: bool) -> ProgressStyle {
     let t = if overall {
-        "{prefix:>32.bold} [{bar:30}] {human_pos}/{human_len} docs {per_sec} ETA {eta} {msg}"
+        "{prefix:>32.bold} [{bar:30}] {human_pos}/{human_len} docs, {msg}, ETA {eta}"
     } else {
-        "{prefix:>32} [{bar:30}] {human_pos}/{human_len} docs {per_sec} {msg}"
+        "{prefix:>32} [{bar:30}] {human_pos}/{human_len} docs, {msg}"
     };
     ProgressStyle::with_template(t)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -22,12 +28,17 @@ fn style(overall: bool) -> ProgressStyle {
 }
 
 impl Progress {
+    pub fn hidden() -> Self {
+        Progress {
+            multi: None,
+            overall: ProgressBar::hidden(),
+            bytes: Arc::default(),
+        }
+    }
+
     pub fn new(show: bool, total_docs: u64, label: &str) -> Self {
         if !show {
-            return Progress {
-                multi: None,
-                overall: ProgressBar::hidden(),
-            };
+            return Progress::hidden();
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let overall = multi.add(
@@ -38,6 +49,25 @@ impl Progress {
         Progress {
             multi: Some(multi),
             overall,
+            bytes: Arc::default(),
+        }
+    }
+
+    /// `docs` more documents of `bytes` bytes done in `bar`'s collection, which has now done
+    /// `bar_bytes` bytes: advances both bars and shows bytes and byte rate beside documents.
+    pub fn advance(&self, bar: &ProgressBar, docs: u64, bytes: u64, bar_bytes: u64) {
+        bar.inc(docs);
+        self.overall.inc(docs);
+        let total = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if self.multi.is_some() {
+            bar.set_message(HumanBytes(bar_bytes).to_string());
+            let secs = self.overall.elapsed().as_secs_f64().max(1e-3);
+            self.overall.set_message(format!(
+                "{}, {} docs/s, {}/s",
+                HumanBytes(total),
+                HumanCount((self.overall.position() as f64 / secs) as u64),
+                HumanBytes((total as f64 / secs) as u64)
+            ));
         }
     }
 

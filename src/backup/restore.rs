@@ -202,9 +202,6 @@ fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<(Vec<Unit>,
 /// Runs a restore. Checksums are checked before the first write.
 pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreReport> {
     let t0 = Instant::now();
-    if opts.users_and_roles && !matches!(opts.source, Source::Directory(_)) {
-        bail!("--users-and-roles is supported for directory backups only");
-    }
     if opts.resume && opts.drop {
         bail!("--resume continues an interrupted restore; it cannot be combined with --drop");
     }
@@ -222,17 +219,7 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
             let manifest = check_manifest(dir, opts.force)?;
             let (mut units, oplog_file) = scan_directory(dir, manifest.as_ref())?;
             select(&mut units, &opts.rules);
-            let mut dbs: Vec<(String, String)> = units
-                .iter()
-                .map(|u| {
-                    (
-                        split(&u.source).0.to_string(),
-                        split(&u.target).0.to_string(),
-                    )
-                })
-                .collect();
-            dbs.sort();
-            dbs.dedup();
+            let dbs = source_and_target_dbs(&units);
             if opts.dry_run {
                 report.namespaces = units.iter().map(dry_report).collect();
                 return Ok(report);
@@ -257,7 +244,7 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
                 let sem = sem.clone();
                 let client = client.clone();
                 let bar = progress.collection(&u.target, u.expected.unwrap_or(0));
-                let overall = progress.overall.clone();
+                let progress = progress.clone();
                 let ctl = ctl.clone();
                 tasks.spawn(async move {
                     let _permit = sem.acquire_owned().await;
@@ -271,10 +258,10 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
                         let (_tx, rx) = mpsc::channel::<Batch>(1);
                         return (
                             i,
-                            restore_collection(&client, &u, rx, ctl, bar, overall).await,
+                            restore_collection(&client, &u, rx, ctl, bar, progress).await,
                         );
                     }
-                    let r = restore_collection(&client, &u, rx, ctl, bar, overall).await;
+                    let r = restore_collection(&client, &u, rx, ctl, bar, progress).await;
                     if let Some(h) = reader {
                         let _ = h.join();
                     }
@@ -292,8 +279,9 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
                 report.namespaces.push(restore_view(client, &v).await);
             }
             if opts.users_and_roles && report.ok() {
+                let authz = read_authz_files(dir, &dbs)?;
                 report.users_and_roles =
-                    Some(restore_users_and_roles(client, dir, &dbs, opts).await?);
+                    Some(restore_users_and_roles(client, authz, &dbs, opts).await?);
             }
             if opts.oplog_replay && report.ok() {
                 let Some(path) = oplog_file else {
@@ -316,6 +304,22 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
     }
     report.elapsed_secs = t0.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// (source, target) database pairs of the selected units.
+fn source_and_target_dbs(units: &[Unit]) -> Vec<(String, String)> {
+    let mut dbs: Vec<(String, String)> = units
+        .iter()
+        .map(|u| {
+            (
+                split(&u.source).0.to_string(),
+                split(&u.target).0.to_string(),
+            )
+        })
+        .collect();
+    dbs.sort();
+    dbs.dedup();
+    dbs
 }
 
 fn select(units: &mut Vec<Unit>, rules: &NsRules) {
@@ -562,7 +566,7 @@ async fn restore_collection(
     mut rx: mpsc::Receiver<Batch>,
     ctl: Ctl,
     bar: indicatif::ProgressBar,
-    overall: indicatif::ProgressBar,
+    progress: Progress,
 ) -> NsReport {
     let Ctl {
         workers,
@@ -585,8 +589,8 @@ async fn restore_collection(
             return Ok(());
         }
         r.resumed = skip;
-        bar.inc(skip);
-        overall.inc(skip);
+        progress.advance(&bar, skip, 0, 0);
+        let mut bytes_done = 0u64;
         let created = create_collection(client, &u.target, &u.meta).await?;
         let (db, name) = split(&u.target);
         let data_coll = if u.meta.is_timeseries() {
@@ -597,9 +601,14 @@ async fn restore_collection(
         let coll = client.database(db).collection::<RawDocumentBuf>(&data_coll);
         let mut set = tokio::task::JoinSet::new();
         let mut stats = InsertStats::default();
-        let merge = |s: InsertStats, stats: &mut InsertStats| -> Result<()> {
-            bar.inc(s.inserted + s.duplicates + s.errors);
-            overall.inc(s.inserted + s.duplicates + s.errors);
+        let mut merge = |s: InsertStats, bytes: u64, stats: &mut InsertStats| -> Result<()> {
+            bytes_done += bytes;
+            progress.advance(
+                &bar,
+                s.inserted + s.duplicates + s.errors,
+                bytes,
+                bytes_done,
+            );
             stats.inserted += s.inserted;
             stats.duplicates += s.duplicates;
             stats.errors += s.errors;
@@ -655,9 +664,9 @@ async fn restore_collection(
             }
             while set.len() >= workers.max(1) {
                 if let Some(j) = set.join_next().await {
-                    let (sq, n, st): (u64, u64, InsertStats) = j??;
+                    let (sq, n, bytes, st): (u64, u64, u64, InsertStats) = j??;
                     let rejected = st.errors > 0;
-                    merge(st, &mut stats)?;
+                    merge(st, bytes, &mut stats)?;
                     advance(sq, n, rejected).await?;
                 }
             }
@@ -666,13 +675,14 @@ async fn restore_collection(
             seq += 1;
             set.spawn(async move {
                 let n = batch.len() as u64;
-                insert_batch(c, batch).await.map(|st| (this, n, st))
+                let bytes = batch.iter().map(|d| d.as_bytes().len() as u64).sum();
+                insert_batch(c, batch).await.map(|st| (this, n, bytes, st))
             });
         }
         while let Some(j) = set.join_next().await {
-            let (sq, n, st): (u64, u64, InsertStats) = j??;
+            let (sq, n, bytes, st): (u64, u64, u64, InsertStats) = j??;
             let rejected = st.errors > 0;
-            merge(st, &mut stats)?;
+            merge(st, bytes, &mut stats)?;
             advance(sq, n, rejected).await?;
         }
         r.inserted = stats.inserted;
@@ -763,11 +773,57 @@ fn rename_authz(d: &mut Document, from: &str, to: &str) {
     }
 }
 
+/// Saved users and roles: raw documents per (source database, "users" | "roles"); a key is
+/// present when the backup holds that collection for the database (even empty).
+type Authz = BTreeMap<(String, String), Vec<Vec<u8>>>;
+
+/// Which saved collection of users or roles an archive namespace `$admin.system.<kind>` is.
+fn authz_kind(coll: &str) -> Option<&'static str> {
+    match coll {
+        "$admin.system.users" => Some("users"),
+        "$admin.system.roles" => Some("roles"),
+        _ => None,
+    }
+}
+
+/// `<db>/$admin.system.{users,roles}.bson[.gz]` of the source databases of `dbs`.
+fn read_authz_files(dir: &Path, dbs: &[(String, String)]) -> Result<Authz> {
+    let mut out = Authz::new();
+    for (src, _) in dbs {
+        for kind in ["users", "roles"] {
+            let path = ["", ".gz"]
+                .iter()
+                .map(|gz| dir.join(src).join(format!("$admin.system.{kind}.bson{gz}")))
+                .find(|p| p.exists());
+            let Some(path) = path else { continue };
+            let mut r = maybe_gunzip(File::open(&path)?)?;
+            let mut offset = 0;
+            let mut docs = Vec::new();
+            loop {
+                match read_doc(&mut r, &mut offset)
+                    .with_context(|| format!("reading {}", path.display()))?
+                {
+                    Next::Doc(d) => docs.push(d),
+                    Next::Terminator => {
+                        bail!(
+                            "{}: unexpected terminator at byte offset {offset}",
+                            path.display()
+                        )
+                    }
+                    Next::Eof => break,
+                }
+            }
+            out.insert((src.clone(), kind.to_string()), docs);
+        }
+    }
+    Ok(out)
+}
+
 /// Users and roles saved by `backup --users-and-roles`, merged into the target databases the
 /// way mongorestore does it: through temporary collections and `_mergeAuthzCollections`.
 async fn restore_users_and_roles(
     client: &Client,
-    dir: &Path,
+    mut authz: Authz,
     dbs: &[(String, String)],
     opts: &RestoreOptions,
 ) -> Result<(u64, u64)> {
@@ -780,15 +836,11 @@ async fn restore_users_and_roles(
             ("users", "mongoctl_tempusers"),
             ("roles", "mongoctl_temproles"),
         ] {
-            let path = ["", ".gz"]
-                .iter()
-                .map(|gz| dir.join(src).join(format!("$admin.system.{kind}.bson{gz}")))
-                .find(|p| p.exists());
-            let Some(path) = path else { continue };
-            let mut r = maybe_gunzip(File::open(&path)?)?;
-            let mut offset = 0;
-            let mut docs = Vec::new();
-            while let Next::Doc(d) = read_doc(&mut r, &mut offset)? {
+            let Some(raw) = authz.remove(&(src.clone(), kind.to_string())) else {
+                continue;
+            };
+            let mut docs = Vec::with_capacity(raw.len());
+            for d in raw {
                 let mut d = Document::from_reader(&d[..])?;
                 rename_authz(&mut d, src, dst);
                 docs.push(d);
@@ -843,7 +895,9 @@ async fn restore_archive<R: Read + Send + 'static>(
     for e in &reader.entries {
         // mongodump --oplog announces its oplog in the prelude as `{db: "", collection:
         // "oplog", metadata: ""}`: not a collection (its documents are spooled by demultiplex).
-        if e.is_oplog() {
+        // `$admin.system.*` (--users-and-roles) hold users, roles and the auth schema
+        // version, with empty metadata: never restored as collections.
+        if e.is_oplog() || e.is_authz() {
             continue;
         }
         let meta = CollectionMeta::from_json(&e.metadata, &e.collection)
@@ -869,6 +923,7 @@ async fn restore_archive<R: Read + Send + 'static>(
         }
     }
     select(&mut units, &opts.rules);
+    let dbs = source_and_target_dbs(&units);
     if opts.dry_run {
         report.namespaces = units.iter().map(dry_report).collect();
         return Ok(());
@@ -900,18 +955,19 @@ async fn restore_archive<R: Read + Send + 'static>(
         senders.insert(u.source.clone(), tx);
         let client = client.clone();
         let bar = progress.collection(&u.target, u.expected.unwrap_or(0));
-        let overall = progress.overall.clone();
+        let progress = progress.clone();
         let ctl = ctl.clone();
         tasks.spawn(async move {
             (
                 i,
-                restore_collection(&client, &u, rx, ctl, bar, overall).await,
+                restore_collection(&client, &u, rx, ctl, bar, progress).await,
             )
         });
     }
     let oplog_tmp = tempfile_in_tmp()?;
     let oplog_path = oplog_tmp.path().to_path_buf();
-    let demux = std::thread::spawn(move || demultiplex(reader, senders, &oplog_path));
+    let keep_authz = opts.users_and_roles;
+    let demux = std::thread::spawn(move || demultiplex(reader, senders, &oplog_path, keep_authz));
     let mut done = Vec::new();
     while let Some(r) = tasks.join_next().await {
         done.push(r?);
@@ -925,7 +981,10 @@ async fn restore_archive<R: Read + Send + 'static>(
     for v in views {
         report.namespaces.push(restore_view(client, &v).await);
     }
-    let oplog_entries = demuxed?;
+    let (oplog_entries, authz) = demuxed?;
+    if opts.users_and_roles && report.ok() {
+        report.users_and_roles = Some(restore_users_and_roles(client, authz, &dbs, opts).await?);
+    }
     if opts.oplog_replay && report.ok() {
         if oplog_entries == 0 {
             bail!("--oplog-replay: the archive has no oplog (make it with backup --oplog)");
@@ -962,15 +1021,20 @@ impl Drop for TempPath {
 }
 
 /// Routes archive documents to their namespace's channel in batches, checks each
-/// namespace's CRC at its EOF block, and spools the oplog to `oplog_path`. Returns the
-/// number of oplog entries.
+/// namespace's CRC at its EOF block, spools the oplog to `oplog_path` and, with
+/// `keep_authz`, keeps the saved users and roles. Returns the number of oplog entries and
+/// the users and roles.
 fn demultiplex<R: Read>(
     mut reader: ArchiveReader<R>,
     mut senders: BTreeMap<String, mpsc::Sender<Batch>>,
     oplog_path: &Path,
-) -> Result<u64> {
+    keep_authz: bool,
+) -> Result<(u64, Authz)> {
     use std::io::Write;
     let mut pending: BTreeMap<String, (Vec<RawDocumentBuf>, usize, Crc64)> = BTreeMap::new();
+    // CRCs of the users and roles whose EOF block is still to come.
+    let mut authz_open: BTreeMap<(String, String), Crc64> = BTreeMap::new();
+    let mut authz = Authz::new();
     let mut oplog = std::io::BufWriter::new(File::create(oplog_path)?);
     let mut oplog_n = 0;
     let fail_all = |senders: &mut BTreeMap<String, mpsc::Sender<Batch>>, msg: String| {
@@ -995,6 +1059,14 @@ fn demultiplex<R: Read>(
                     oplog_n += 1;
                     continue;
                 }
+                if let Some(kind) = authz_kind(&coll) {
+                    if keep_authz {
+                        let key = (db, kind.to_string());
+                        authz_open.entry(key.clone()).or_default().update(&doc);
+                        authz.entry(key).or_default().push(doc);
+                    }
+                    continue;
+                }
                 let ns = format!("{db}.{coll}");
                 if !senders.contains_key(&ns) {
                     continue;
@@ -1016,6 +1088,19 @@ fn demultiplex<R: Read>(
                 }
             }
             Some(Event::Eof { db, coll, crc }) => {
+                if let Some(kind) = authz_kind(&coll) {
+                    if keep_authz {
+                        let key = (db, kind.to_string());
+                        let mine = authz_open.remove(&key).unwrap_or_default();
+                        if crc != 0 && mine.value() != crc {
+                            let msg = format!("archive: {}.{coll}: CRC mismatch", key.0);
+                            fail_all(&mut senders, msg.clone());
+                            bail!(msg);
+                        }
+                        authz.entry(key).or_default();
+                    }
+                    continue;
+                }
                 let ns = format!("{db}.{coll}");
                 let Some(tx) = senders.remove(&ns) else {
                     continue;
@@ -1040,20 +1125,28 @@ fn demultiplex<R: Read>(
             "the archive ends before this collection's EOF block (truncated?)".into(),
         );
     }
-    Ok(oplog_n)
+    if let Some(((db, kind), _)) = authz_open.first_key_value() {
+        bail!("the archive ends before the EOF block of {db}.$admin.system.{kind} (truncated?)");
+    }
+    Ok((oplog_n, authz))
 }
 
 /// Applies oplog entries (CRUD and commands of the selected namespaces, renamed) in batches
 /// with `applyOps`, stopping before `oplog_limit`. Returns how many were applied.
 async fn replay_oplog<R: Read>(client: &Client, mut r: R, opts: &RestoreOptions) -> Result<u64> {
+    // Entries are read one at a time and applied in batches bounded in count and bytes, so
+    // memory stays small however long the oplog (and each applyOps stays under 16 MiB).
+    const MAX_OPS: usize = 500;
+    const MAX_BYTES: usize = 8 << 20;
     let admin = client.database("admin");
     let mut offset = 0u64;
     let mut batch: Vec<Document> = Vec::new();
+    let mut batch_bytes = 0usize;
     let mut applied = 0u64;
     loop {
-        let entry = match read_doc(&mut r, &mut offset)? {
-            Next::Doc(d) => Some(Document::from_reader(&d[..])?),
-            _ => None,
+        let (entry, len) = match read_doc(&mut r, &mut offset)? {
+            Next::Doc(d) => (Some(Document::from_reader(&d[..])?), d.len()),
+            _ => (None, 0),
         };
         let stop = match &entry {
             None => true,
@@ -1062,6 +1155,7 @@ async fn replay_oplog<R: Read>(client: &Client, mut r: R, opts: &RestoreOptions)
                 _ => false,
             },
         };
+        let mut next = None;
         if !stop && let Some(mut e) = entry {
             let op = e.get_str("op").unwrap_or("n").to_string();
             let ns = e.get_str("ns").unwrap_or_default().to_string();
@@ -1082,14 +1176,16 @@ async fn replay_oplog<R: Read>(client: &Client, mut r: R, opts: &RestoreOptions)
                 e.insert("ns", format!("{}.$cmd", split(&target).0));
             }
             e.remove("ui");
-            batch.push(e);
+            next = Some(e);
         }
-        if batch.len() >= 500 || (stop && !batch.is_empty()) {
+        let full = batch.len() >= MAX_OPS || (next.is_some() && batch_bytes + len > MAX_BYTES);
+        if !batch.is_empty() && (stop || full) {
             let n = batch.len() as u64;
             let ops: Vec<Bson> = std::mem::take(&mut batch)
                 .into_iter()
                 .map(Bson::Document)
                 .collect();
+            batch_bytes = 0;
             admin
                 .run_command(doc! {"applyOps": ops})
                 .await
@@ -1098,6 +1194,10 @@ async fn replay_oplog<R: Read>(client: &Client, mut r: R, opts: &RestoreOptions)
         }
         if stop {
             return Ok(applied);
+        }
+        if let Some(e) = next {
+            batch.push(e);
+            batch_bytes += len;
         }
     }
 }

@@ -67,7 +67,8 @@ pub struct BackupRunArgs {
     /// backup can then leave files that fail their checksum)
     #[arg(long)]
     pub no_sync: bool,
-    /// Also save the databases' users and roles (mongodump --dumpDbUsersAndRoles layout)
+    /// Also save the databases' users and roles, credential hashes included (mongodump
+    /// --dumpDbUsersAndRoles format, directory or archive)
     #[arg(long)]
     pub users_and_roles: bool,
 }

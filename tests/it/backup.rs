@@ -1046,3 +1046,312 @@ async fn users_and_roles_follow_a_renamed_database() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// `usersInfo` roles of `user` in `db`, as sorted `role@db`.
+async fn user_roles(client: &Client, db: &str, user: &str) -> Vec<String> {
+    let info = client
+        .database(db)
+        .run_command(doc! {"usersInfo": user})
+        .await
+        .unwrap();
+    let users = info.get_array("users").unwrap();
+    assert_eq!(users.len(), 1, "{info}");
+    let mut roles: Vec<String> = users[0]
+        .as_document()
+        .unwrap()
+        .get_array("roles")
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let r = r.as_document().unwrap();
+            format!(
+                "{}@{}",
+                r.get_str("role").unwrap(),
+                r.get_str("db").unwrap()
+            )
+        })
+        .collect();
+    roles.sort();
+    roles
+}
+
+/// The custom roles of `db` with their privileges, the database name replaced by `DB`.
+async fn role_privileges(client: &Client, db: &str) -> String {
+    let info = client
+        .database(db)
+        .run_command(doc! {"rolesInfo": 1, "showPrivileges": true})
+        .await
+        .unwrap();
+    let roles = Bson::Array(info.get_array("roles").unwrap().clone());
+    roles
+        .into_relaxed_extjson()
+        .to_string()
+        .replace(&format!("\"{db}"), "\"DB")
+}
+
+#[tokio::test]
+async fn users_and_roles_round_trip_through_archives_file_and_stdin() {
+    let server = common::auth_standalone().await;
+    let client = server.client();
+    let ward = client.database("ward");
+    ward.collection::<Document>("beds")
+        .insert_many([doc! {"n": 1}, doc! {"n": 2}])
+        .await
+        .unwrap();
+    ward.run_command(doc! {"createRole": "bedReader", "privileges": [
+    {"resource": {"db": "ward", "collection": "beds"}, "actions": ["find"]}], "roles": []})
+        .await
+        .unwrap();
+    ward.run_command(doc! {"createUser": "svc_ward", "pwd": "ward-pass-456",
+    "roles": [{"role": "bedReader", "db": "ward"}, {"role": "read", "db": "ward"}]})
+        .await
+        .unwrap();
+    let privileges = role_privileges(&client, "ward").await;
+    assert!(privileges.contains("bedReader"), "{privileges}");
+    let spec = spec();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("ward.archive");
+    let file_s = file.to_str().unwrap();
+    let uri = server.uri();
+    mongoctl(
+        spec.path(),
+        &[
+            "backup",
+            "--db",
+            "ward",
+            "--users-and-roles",
+            "--gzip",
+            "--archive",
+            file_s,
+        ],
+    )
+    .uri(&uri)
+    .run()
+    .expect_code(0);
+    mongoctl(spec.path(), &["backup", "verify", file_s])
+        .run()
+        .expect_code(0);
+    let o = mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            "--archive",
+            file_s,
+            "--users-and-roles",
+            "--ns-from",
+            "ward.*",
+            "--ns-to",
+            "ward_file.*",
+        ],
+    )
+    .uri(&uri)
+    .run();
+    o.expect_code(0);
+    assert!(o.stdout.contains("1 user(s), 1 role(s)"), "{}", o.stdout);
+
+    // Through pipes: backup to stdout, restore from stdin.
+    let (code, archive) = piped(
+        spec.path(),
+        &uri,
+        &[
+            "backup",
+            "--db",
+            "ward",
+            "--users-and-roles",
+            "--archive",
+            "-",
+        ],
+        None,
+    );
+    assert_eq!(code, 0);
+    let (code, _) = piped(
+        spec.path(),
+        &uri,
+        &[
+            "restore",
+            "--archive",
+            "-",
+            "--users-and-roles",
+            "--ns-from",
+            "ward.*",
+            "--ns-to",
+            "ward_stdin.*",
+        ],
+        Some(archive),
+    );
+    assert_eq!(code, 0);
+
+    let port = server.ports()[0];
+    for db in ["ward_file", "ward_stdin"] {
+        assert_eq!(
+            user_roles(&client, db, "svc_ward").await,
+            [format!("bedReader@{db}"), format!("read@{db}")]
+        );
+        assert_eq!(role_privileges(&client, db).await, privileges);
+        // The saved credentials log in to the renamed database with the same password.
+        let uri = format!("mongodb://svc_ward:ward-pass-456@127.0.0.1:{port}/{db}?authSource={db}");
+        let c = Client::with_uri_str(&uri).await.unwrap();
+        let n = c
+            .database(db)
+            .collection::<Document>("beds")
+            .count_documents(doc! {})
+            .await
+            .unwrap();
+        assert_eq!(n, 2, "{db}");
+    }
+    // Without --users-and-roles the archive's users and roles are left alone.
+    mongoctl(
+        spec.path(),
+        &[
+            "restore",
+            "--archive",
+            file_s,
+            "--ns-from",
+            "ward.*",
+            "--ns-to",
+            "ward_data.*",
+        ],
+    )
+    .uri(&uri)
+    .run()
+    .expect_code(0);
+    let info = client
+        .database("ward_data")
+        .run_command(doc! {"usersInfo": 1})
+        .await
+        .unwrap();
+    assert!(info.get_array("users").unwrap().is_empty(), "{info}");
+}
+
+/// An oplog of many MiB (many archive segments, one streamed file) replays completely, from
+/// an archive and from a gzip directory. The writer rewrites 16 KiB fields of a few
+/// documents: the oplog grows fast while the collection stays small.
+#[tokio::test]
+async fn large_oplog_streams_into_archive_and_gzip_directory() {
+    const DOCS: i32 = 20;
+    let server = common::replica_set(1).await;
+    let client = server.client();
+    // Makes the backup take long enough for many updates to land meanwhile.
+    let bulk: Vec<Document> = (0..60_000)
+        .map(|i| doc! {"_id": i, "pad": "y".repeat(300)})
+        .collect();
+    client
+        .database("bigop")
+        .collection::<Document>("bulk")
+        .insert_many(bulk)
+        .await
+        .unwrap();
+    let live = client.database("bigop").collection::<Document>("live");
+    live.insert_many((0..DOCS).map(|i| doc! {"_id": i, "v": -1, "pad": ""}))
+        .await
+        .unwrap();
+    let spec = spec();
+    let tmp = tempfile::tempdir().unwrap();
+    let uri = server.uri();
+    let mut v = 0i64;
+    for (name, args) in [
+        ("bigop.archive", ["--archive"].as_slice()),
+        ("bigop_dir", ["--gzip", "--out"].as_slice()),
+    ] {
+        let path_s = tmp.path().join(name).to_str().unwrap().to_string();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let c = live.clone();
+        let writer = tokio::spawn(async move {
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                let pad = format!("{v:08}").repeat(2048);
+                c.update_one(
+                    doc! {"_id": (v % DOCS as i64) as i32},
+                    doc! {"$set": {"v": v, "pad": pad}},
+                )
+                .await
+                .unwrap();
+                v += 1;
+            }
+            v
+        });
+        let mut a: Vec<String> = ["backup", "--db", "bigop", "--oplog", "-o", "json"]
+            .iter()
+            .chain(args)
+            .map(|s| s.to_string())
+            .collect();
+        a.push(path_s.clone());
+        let (spec_path, uri2) = (spec.path().to_path_buf(), uri.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+            mongoctl(&spec_path, &a).uri(&uri2).run()
+        })
+        .await
+        .unwrap();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        v = writer.await.unwrap();
+        out.expect_code(0);
+        let m = out.json()["manifest"].clone();
+        let entries = m["oplog"]["entries"].as_u64().unwrap();
+        assert!(
+            entries > 100,
+            "{name}: only {entries} oplog entries captured"
+        );
+        let end = &m["oplog"]["end"];
+        let end_ts = bson::Timestamp {
+            time: end[0].as_u64().unwrap() as u32,
+            increment: end[1].as_u64().unwrap() as u32,
+        };
+        mongoctl(spec.path(), &["backup", "verify", &path_s])
+            .run()
+            .expect_code(0);
+        let dst = format!("{}_copy", name.replace('.', "_"));
+        let to = format!("{dst}.*");
+        let mut r = vec![
+            "restore",
+            "--oplog-replay",
+            "--ns-from",
+            "bigop.*",
+            "--ns-to",
+            &to,
+        ];
+        if name.ends_with("archive") {
+            r.push("--archive");
+        }
+        r.push(&path_s);
+        mongoctl(spec.path(), &r).uri(&uri).run().expect_code(0);
+        // Each document holds its last update at or before the oplog's end.
+        let updates: Vec<Document> = client
+            .database("local")
+            .collection::<Document>("oplog.rs")
+            .find(doc! {"ns": "bigop.live", "op": "u", "ts": {"$lte": end_ts}})
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let mut expected = std::collections::BTreeMap::new();
+        for u in &updates {
+            let id = u.get_document("o2").unwrap().get_i32("_id").unwrap();
+            let o = u.get_document("o").unwrap();
+            let set = o
+                .get_document("diff")
+                .and_then(|d| d.get_document("u"))
+                .or_else(|_| o.get_document("$set"))
+                .unwrap();
+            let val = set.get_i64("v").unwrap();
+            let e = expected.entry(id).or_insert(-1);
+            *e = val.max(*e);
+        }
+        let docs = all(&client, &dst, "live").await;
+        assert_eq!(docs.len(), DOCS as usize, "{name}");
+        for d in docs {
+            let id = d.get_i32("_id").unwrap();
+            let got = match d.get("v").unwrap() {
+                Bson::Int32(x) => *x as i64,
+                Bson::Int64(x) => *x,
+                other => panic!("{other}"),
+            };
+            assert_eq!(
+                got,
+                expected.get(&id).copied().unwrap_or(-1),
+                "{name}: _id {id}"
+            );
+        }
+    }
+}

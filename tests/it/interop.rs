@@ -890,7 +890,8 @@ async fn authz(client: &Client, db: &str) -> String {
 
 /// Users and roles: mongodump --dumpDbUsersAndRoles restored by our restore
 /// --users-and-roles into a renamed database, and our backup --users-and-roles restored by
-/// mongorestore --restoreDbUsersAndRoles into another server (where alice can log in).
+/// mongorestore --restoreDbUsersAndRoles into another server (where alice can log in); as
+/// directories and as archives (theirs from a file and through stdin, ours gzip-compressed).
 #[tokio::test]
 async fn users_and_roles_cross_both_ways() {
     let Some(tools) = tools() else { return };
@@ -970,15 +971,80 @@ async fn users_and_roles_cross_both_ways() {
         None,
     );
     assert_eq!(authz(&target.client(), AUTHZ).await, source);
-    // The credentials work: alice logs in to the target.
-    let port = target.ports()[0];
+    alice_reads(&target, AUTHZ).await;
+
+    // Archives. Theirs (file, then stdout) → ours, renamed; alice logs in with her password.
+    let file = tmp.path().join("theirs.archive");
+    let db = format!("--db={AUTHZ}");
+    tools.mongodump(
+        &uri,
+        &[
+            &db,
+            "--dumpDbUsersAndRoles",
+            &format!("--archive={}", s(&file)),
+        ],
+    );
+    let stdout = tools.mongodump(&uri, &[&db, "--dumpDbUsersAndRoles", "--archive"]);
+    for (dst, stdin) in [("g_arch_file", None), ("g_arch_stdin", Some(stdout))] {
+        let to = format!("{dst}.*");
+        let mut a = vec![
+            "restore",
+            "--users-and-roles",
+            "--ns-from",
+            &from,
+            "--ns-to",
+            &to,
+        ];
+        if let Some(bytes) = stdin {
+            a.extend(["--archive", "-"]);
+            let (code, stderr) = piped(spec.path(), &uri, &a, bytes);
+            assert_eq!(code, 0, "mongoctl {a:?} failed:\n{stderr}");
+        } else {
+            a.extend(["--archive", file.to_str().unwrap(), "--force"]);
+            mongoctl(spec.path(), &a).uri(&uri).run().expect_code(0);
+        }
+        let renamed = source.replace(&format!("\"{AUTHZ}"), &format!("\"{dst}"));
+        assert_eq!(authz(&client, dst).await, renamed);
+        alice_reads(&server, dst).await;
+    }
+
+    // Ours (gzip archive) → mongorestore --archive --restoreDbUsersAndRoles, another server.
+    let ours = tmp.path().join("ours.archive");
+    our_backup_db(
+        &uri,
+        AUTHZ,
+        &[
+            "--users-and-roles",
+            "--gzip",
+            "--archive",
+            ours.to_str().unwrap(),
+        ],
+    );
+    let target = common::standalone().await;
+    tools.mongorestore(
+        &target.uri(),
+        &[
+            &format!("--db={AUTHZ}"),
+            "--restoreDbUsersAndRoles",
+            "--gzip",
+            &format!("--archive={}", s(&ours)),
+        ],
+        None,
+    );
+    assert_eq!(authz(&target.client(), AUTHZ).await, source);
+    alice_reads(&target, AUTHZ).await;
+}
+
+/// alice logs in to `db` of `server` with her password and reads `t` with her restored role.
+async fn alice_reads(server: &common::TestServer, db: &str) {
+    let port = server.ports()[0];
     let alice = Client::with_uri_str(format!(
-        "mongodb://alice:{ALICE_PASSWORD}@127.0.0.1:{port}/?authSource={AUTHZ}&directConnection=true"
+        "mongodb://alice:{ALICE_PASSWORD}@127.0.0.1:{port}/?authSource={db}&directConnection=true"
     ))
     .await
     .unwrap();
     let n = alice
-        .database(AUTHZ)
+        .database(db)
         .collection::<Document>("t")
         .count_documents(doc! {})
         .await
