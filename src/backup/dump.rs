@@ -376,13 +376,15 @@ impl<W: Write> Write for Sink<W> {
     }
 }
 
-/// Writes a whole file through a [`Sink`] and fsyncs it: (bytes, sha256).
-fn write_file(path: &Path, data: &[u8], gzip: bool, level: u32) -> Result<(u64, String)> {
-    let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut s = Sink::new(BufWriter::new(f), gzip, level);
+/// Writes a whole small file through a [`Sink`] (fsynced when `sync`): (bytes, sha256).
+fn write_file(path: &Path, data: &[u8], opts: &BackupOptions) -> Result<(u64, String)> {
+    let f = OutputFile::create(path, opts.sync)
+        .with_context(|| format!("creating {}", path.display()))?;
+    let mut s = Sink::new(f, opts.gzip, opts.gzip_level);
     s.write_all(data)?;
-    let (w, n, sha) = s.finish()?;
-    w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    let (f, n, sha) = s.finish()?;
+    f.finish()
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok((n, sha))
 }
 
@@ -596,12 +598,7 @@ async fn dump_directory(
         let dbdir = dir.join(&t.db);
         std::fs::create_dir_all(&dbdir)?;
         let meta_name = format!("{}.metadata.json{}", t.meta.name, gz_suffix(opts.gzip));
-        let (n, sha) = write_file(
-            &dbdir.join(&meta_name),
-            t.meta.to_json().as_bytes(),
-            opts.gzip,
-            opts.gzip_level,
-        )?;
+        let (n, sha) = write_file(&dbdir.join(&meta_name), t.meta.to_json().as_bytes(), opts)?;
         files.push((
             i * 2,
             FileEntry {
