@@ -74,7 +74,7 @@ async fn seed(client: &Client, db: &str, n: i32) {
         .unwrap();
 }
 
-async fn all(client: &Client, db: &str, coll: &str) -> Vec<Document> {
+pub(crate) async fn all(client: &Client, db: &str, coll: &str) -> Vec<Document> {
     client
         .database(db)
         .collection::<Document>(coll)
@@ -110,7 +110,7 @@ async fn coll_info(client: &Client, db: &str) -> Vec<(String, String, Document)>
     out
 }
 
-async fn indexes(client: &Client, db: &str, coll: &str) -> Vec<Document> {
+pub(crate) async fn indexes(client: &Client, db: &str, coll: &str) -> Vec<Document> {
     let mut list: Vec<Document> = client
         .database(db)
         .run_cursor_command(doc! {"listIndexes": coll})
@@ -1354,4 +1354,61 @@ async fn large_oplog_streams_into_archive_and_gzip_directory() {
             );
         }
     }
+}
+
+/// From stdin there is no manifest to check first: a damaged archive is caught by the
+/// collection's CRC at its EOF block, and the restore fails naming that collection.
+#[tokio::test]
+async fn a_damaged_archive_on_stdin_fails_on_its_crc() {
+    let server = common::standalone().await;
+    let client = server.client();
+    seed(&client, "clinic", 50).await;
+    let spec = spec();
+    let (code, mut arch) = piped(
+        spec.path(),
+        &server.uri(),
+        &["backup", "--db", "clinic", "--archive", "-", "-q"],
+        None,
+    );
+    assert_eq!(code, 0);
+    // Damage one string inside a document: the BSON stays well-formed, only the CRC differs.
+    let at = arch
+        .windows(9)
+        .position(|w| w == b"MRN000010")
+        .expect("the document in the archive");
+    arch[at] ^= 0x20;
+    let (code, out) = piped(
+        spec.path(),
+        &server.uri(),
+        &[
+            "restore",
+            "--archive",
+            "-",
+            "--ns-from",
+            "clinic.*",
+            "--ns-to",
+            "copy.*",
+            "-o",
+            "json",
+        ],
+        Some(arch),
+    );
+    assert_eq!(code, 1, "{}", String::from_utf8_lossy(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let ns = |target: &str| {
+        report["report"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["target"] == target)
+            .cloned()
+            .unwrap_or_else(|| panic!("{target} in {report}"))
+    };
+    let damaged = ns("copy.patients");
+    let status = damaged["status"].as_str().unwrap();
+    assert!(status.contains("clinic.patients: CRC mismatch"), "{status}");
+    // Its only batch was still held back when the CRC came: nothing of it was inserted.
+    assert_eq!(damaged["inserted"], 0);
+    assert_eq!(all(&client, "copy", "patients").await.len(), 0);
+    assert_eq!(ns("copy.events")["status"], "ok");
 }

@@ -7,9 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
-use futures::TryStreamExt;
 use mongodb::Client;
 
+use crate::backup::all;
 use crate::common::{self, TestServer};
 use crate::support::{Output, copy_workspace, mongoctl, repo};
 
@@ -30,19 +30,6 @@ async fn seed(client: &Client, db: &str) {
             .await
             .unwrap();
     }
-}
-
-async fn all(client: &Client, db: &str, coll: &str) -> Vec<Document> {
-    client
-        .database(db)
-        .collection::<Document>(coll)
-        .find(doc! {})
-        .sort(doc! {"_id": 1})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap()
 }
 
 /// Every seeded collection of `dst` holds exactly the documents of `src` (each once).

@@ -20,6 +20,7 @@ use bson::{Binary, Bson, Document, RawDocumentBuf, Regex, Timestamp, doc, oid::O
 use futures::TryStreamExt;
 use mongodb::Client;
 
+use crate::backup::indexes;
 use crate::common;
 use crate::support::mongoctl;
 
@@ -354,22 +355,6 @@ async fn coll_info(client: &Client, db: &str) -> Vec<(String, String, Document)>
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
-}
-
-async fn indexes(client: &Client, db: &str, coll: &str) -> Vec<Document> {
-    let mut list: Vec<Document> = client
-        .database(db)
-        .run_cursor_command(doc! {"listIndexes": coll})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    for i in list.iter_mut() {
-        i.remove("ns");
-    }
-    list.sort_by_key(|i| i.get_str("name").unwrap().to_string());
-    list
 }
 
 /// Equal including key order (index keys, and any exact-match document in a validator).
