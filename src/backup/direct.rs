@@ -70,11 +70,6 @@ impl DirectFile {
         })
     }
 
-    /// Whether writes bypass the page cache.
-    pub fn is_direct(&self) -> bool {
-        self.direct
-    }
-
     /// Writes the whole blocks of the buffer and keeps the remainder.
     fn write_blocks(&mut self) -> io::Result<()> {
         let whole = self.len / ALIGN * ALIGN;
