@@ -764,84 +764,60 @@ async fn our_restore_replays_mongodumps_oplog() {
     }
 }
 
-/// Our backup --oplog --out restored by mongorestore --oplogReplay (which cannot rename, so
-/// into a server of its own): a consistent point in time.
+/// Our `backup --oplog <ours>` restored by `mongorestore --oplogReplay <theirs>` (which cannot
+/// rename, so into a server of its own) must give a consistent point in time. `{}` in the
+/// arguments stands for the backup's path.
+async fn mongorestore_replays_our_oplog(tools: Tools, ours: &[&str], theirs: &[&str]) {
+    let (server, stop, writer) = pit_source().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = s(&tmp.path().join("ours"));
+    let fill =
+        |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.replace("{}", &path)).collect() };
+    let mut backup = vec!["--oplog".to_string()];
+    backup.extend(fill(ours));
+    our_backup_db(
+        &server.uri(),
+        "pit",
+        &backup.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let written = stop_writer(&stop, writer).await;
+    let target = common::standalone().await;
+    let mut restore = fill(theirs);
+    restore.push("--oplogReplay".into());
+    let stderr = tools.mongorestore(
+        &target.uri(),
+        &restore.iter().map(String::as_str).collect::<Vec<_>>(),
+        None,
+    );
+    assert!(stderr.contains("applied "), "{stderr}");
+    assert_point_in_time(&target.client(), "pit", written).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongorestore_replays_our_directory_oplog() {
     let Some(tools) = tools() else { return };
-    let (server, stop, writer) = pit_source().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ours");
-    our_backup_db(
-        &server.uri(),
-        "pit",
-        &["--oplog", "--out", dir.to_str().unwrap()],
-    );
-    let written = stop_writer(&stop, writer).await;
-    let target = common::standalone().await;
-    let stderr = tools.mongorestore(
-        &target.uri(),
-        &[&format!("--dir={}", s(&dir)), "--oplogReplay"],
-        None,
-    );
-    assert!(stderr.contains("applied "), "{stderr}");
-    assert_point_in_time(&target.client(), "pit", written).await;
+    mongorestore_replays_our_oplog(tools, &["--out", "{}"], &["--dir={}"]).await;
 }
 
-/// Our backup --oplog --gzip --out restored by mongorestore --gzip --oplogReplay. Needs
-/// dump.rs to name the gzip-compressed oplog `oplog.bson` like mongodump 100.3.1 does:
-/// mongorestore 100.3.1 skips an `oplog.bson.gz` ("don't know what to do with file") and
-/// fails with "no oplog file to replay".
+/// mongorestore 100.3.1 only replays a gzip directory's oplog named `oplog.bson` (as mongodump
+/// names it, compressed or not).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongorestore_replays_our_gzip_directory_oplog() {
     let Some(tools) = tools() else { return };
-    let (server, stop, writer) = pit_source().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("ours");
-    our_backup_db(
-        &server.uri(),
-        "pit",
-        &["--oplog", "--gzip", "--out", dir.to_str().unwrap()],
-    );
-    let written = stop_writer(&stop, writer).await;
-    let target = common::standalone().await;
-    let stderr = tools.mongorestore(
-        &target.uri(),
-        &[&format!("--dir={}", s(&dir)), "--gzip", "--oplogReplay"],
-        None,
-    );
-    assert!(stderr.contains("applied "), "{stderr}");
-    assert_point_in_time(&target.client(), "pit", written).await;
+    mongorestore_replays_our_oplog(tools, &["--gzip", "--out", "{}"], &["--dir={}", "--gzip"])
+        .await;
 }
 
-/// Our backup --oplog --archive restored by mongorestore --oplogReplay. Needs the archive's
-/// prelude to announce the oplog like mongodump does (`archive::CollectionEntry::oplog()`
-/// pushed onto the prelude entries by dump.rs when --oplog is given); until then mongorestore
-/// fails with "no oplog file to replay".
+/// mongorestore 100.3.1 only replays an archive's oplog that the prelude announces.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mongorestore_replays_our_archive_oplog() {
     let Some(tools) = tools() else { return };
-    let (server, stop, writer) = pit_source().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let file = tmp.path().join("ours.archive");
-    our_backup_db(
-        &server.uri(),
-        "pit",
-        &["--oplog", "--archive", file.to_str().unwrap(), "--gzip"],
-    );
-    let written = stop_writer(&stop, writer).await;
-    let target = common::standalone().await;
-    let stderr = tools.mongorestore(
-        &target.uri(),
-        &[
-            &format!("--archive={}", s(&file)),
-            "--gzip",
-            "--oplogReplay",
-        ],
-        None,
-    );
-    assert!(stderr.contains("applied "), "{stderr}");
-    assert_point_in_time(&target.client(), "pit", written).await;
+    mongorestore_replays_our_oplog(
+        tools,
+        &["--archive", "{}", "--gzip"],
+        &["--archive={}", "--gzip"],
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------
