@@ -135,6 +135,9 @@ pub struct MongodSpec {
     /// `--fork`: the server is re-parented to init and survives us. Without
     /// it the server is our child and dies with us.
     pub detached: bool,
+    /// `enableTestCommands=1`: failpoints (`configureFailPoint`) for tests
+    /// that must hold the server at a chosen moment. Never for the sandbox.
+    pub test_commands: bool,
     /// Appended to (`--logappend`) so restarts keep earlier history.
     pub log_path: PathBuf,
 }
@@ -152,6 +155,7 @@ impl MongodSpec {
             auth_keyfile: None,
             auth: false,
             detached: false,
+            test_commands: false,
         }
     }
 
@@ -351,6 +355,9 @@ async fn launch_once(spec: &MongodSpec, port: u16) -> Result<MongodProcess, Laun
     }
     if spec.auth {
         cmd.arg("--auth");
+    }
+    if spec.test_commands {
+        cmd.args(["--setParameter", "enableTestCommands=1"]);
     }
 
     let mut process = if spec.detached {
@@ -782,6 +789,8 @@ pub struct ClusterOptions {
     pub port: Option<u16>,
     /// Servers outlive this process (sandbox) instead of dying with it.
     pub detached: bool,
+    /// See [`MongodSpec::test_commands`].
+    pub test_commands: bool,
 }
 
 impl ClusterOptions {
@@ -793,6 +802,7 @@ impl ClusterOptions {
             auth: None,
             port: None,
             detached: false,
+            test_commands: false,
         }
     }
 
@@ -975,6 +985,7 @@ pub async fn start_cluster(dir: &Path, options: &ClusterOptions) -> Result<Clust
             spec.auth_keyfile = keyfile.clone();
             spec.auth = options.auth.is_some() && keyfile.is_none();
             spec.detached = options.detached;
+            spec.test_commands = options.test_commands;
             spec
         })
         .collect();

@@ -106,6 +106,8 @@ async fn start(mut options: ClusterOptions) -> TestServer {
         )
     });
     options.binary = Some(binary);
+    // Tests may hold the server at a chosen moment with `configureFailPoint`.
+    options.test_commands = true;
     let dir = tempfile::Builder::new()
         .prefix("mongoctl-test-")
         .tempdir()

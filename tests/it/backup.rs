@@ -557,12 +557,15 @@ async fn damaged_incomplete_and_duplicate_restores_are_reported() {
         .await
         .unwrap();
     let killed = tmp.path().join("killed");
+    // The backup's first getMore waits 10 s: it is still running when it is killed.
+    const APP: &str = "killed-backup";
+    hold_commands(&client, APP, &["getMore"], 10_000, Some(1)).await;
     let mut child = std::process::Command::new(common::mongoctl_bin())
         .args([
             "--spec",
             spec.path().to_str().unwrap(),
             "--uri",
-            &server.uri(),
+            &format!("{}&appName={APP}", server.uri()),
             "backup",
             "--db",
             "big",
@@ -580,6 +583,7 @@ async fn damaged_incomplete_and_duplicate_restores_are_reported() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    release_commands(&client).await;
     assert!(
         !killed.join("manifest.json").exists(),
         "the backup finished before it was killed"
@@ -661,7 +665,11 @@ async fn oplog_backup_replays_to_a_point_in_time() {
         }
         i
     });
-    let uri = server.uri();
+    // Each of the backup's finds waits 200 ms, the one reading the oplog's end included, so
+    // writes land between the oplog's start and end however fast the machine is.
+    const APP: &str = "pitr-backup";
+    hold_commands(&client, APP, &["find"], 200, None).await;
+    let uri = format!("{}&appName={APP}", server.uri());
     let dir_s = dir.to_str().unwrap().to_string();
     let spec_path = spec.path().to_path_buf();
     let out = tokio::task::spawn_blocking(move || {
@@ -678,6 +686,7 @@ async fn oplog_backup_replays_to_a_point_in_time() {
     .unwrap();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let written = writer.await.unwrap();
+    release_commands(&client).await;
     out.expect_code(0);
     let m = out.json()["manifest"].clone();
     let entries = m["oplog"]["entries"].as_u64().unwrap();
@@ -1225,13 +1234,16 @@ async fn users_and_roles_round_trip_through_archives_file_and_stdin() {
 
 /// An oplog of many MiB (many archive segments, one streamed file) replays completely, from
 /// an archive and from a gzip directory. The writer rewrites 16 KiB fields of a few
-/// documents: the oplog grows fast while the collection stays small.
+/// documents: the oplog grows fast while the collection stays small. A failpoint holds the
+/// backup's first `getMore` for 3 s, so the writer's updates pile up however fast the
+/// machine runs the rest of the backup.
 #[tokio::test]
 async fn large_oplog_streams_into_archive_and_gzip_directory() {
     const DOCS: i32 = 20;
+    const APP: &str = "bigop-backup";
     let server = common::replica_set(1).await;
     let client = server.client();
-    // Makes the backup take long enough for many updates to land meanwhile.
+    // Large enough that the backup reads it with more than one batch (a getMore).
     let bulk: Vec<Document> = (0..60_000)
         .map(|i| doc! {"_id": i, "pad": "y".repeat(300)})
         .collect();
@@ -1248,12 +1260,14 @@ async fn large_oplog_streams_into_archive_and_gzip_directory() {
     let spec = spec();
     let tmp = tempfile::tempdir().unwrap();
     let uri = server.uri();
+    let backup_uri = format!("{uri}&appName={APP}");
     let mut v = 0i64;
     for (name, args) in [
         ("bigop.archive", ["--archive"].as_slice()),
         ("bigop_dir", ["--gzip", "--out"].as_slice()),
     ] {
         let path_s = tmp.path().join(name).to_str().unwrap().to_string();
+        let armed = hold_commands(&client, APP, &["getMore"], 3000, Some(1)).await;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop2 = stop.clone();
         let c = live.clone();
@@ -1276,7 +1290,7 @@ async fn large_oplog_streams_into_archive_and_gzip_directory() {
             .map(|s| s.to_string())
             .collect();
         a.push(path_s.clone());
-        let (spec_path, uri2) = (spec.path().to_path_buf(), uri.clone());
+        let (spec_path, uri2) = (spec.path().to_path_buf(), backup_uri.clone());
         let out = tokio::task::spawn_blocking(move || {
             let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
             mongoctl(&spec_path, &a).uri(&uri2).run()
@@ -1286,6 +1300,11 @@ async fn large_oplog_streams_into_archive_and_gzip_directory() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         v = writer.await.unwrap();
         out.expect_code(0);
+        let held = release_commands(&client).await - armed;
+        assert_eq!(
+            held, 1,
+            "{name}: the backup's getMore was held {held} times"
+        );
         let m = out.json()["manifest"].clone();
         let entries = m["oplog"]["entries"].as_u64().unwrap();
         assert!(
@@ -1411,4 +1430,50 @@ async fn a_damaged_archive_on_stdin_fails_on_its_crc() {
     assert_eq!(damaged["inserted"], 0);
     assert_eq!(all(&client, "copy", "patients").await.len(), 0);
     assert_eq!(ns("copy.events")["status"], "ok");
+}
+
+/// Arms the server's `failCommand` failpoint: the next `times` (or all, with `None`) of
+/// `commands` sent by clients named `app` wait `ms` milliseconds before they run. Returns
+/// how often the failpoint was entered so far (a server-lifetime count).
+pub(crate) async fn hold_commands(
+    client: &mongodb::Client,
+    app: &str,
+    commands: &[&str],
+    ms: i32,
+    times: Option<i32>,
+) -> i32 {
+    let mode = match times {
+        Some(n) => bson::Bson::Document(doc! {"times": n}),
+        None => bson::Bson::String("alwaysOn".into()),
+    };
+    let data = doc! {"failCommands": commands, "blockConnection": true, "blockTimeMS": ms};
+    arm_fail_command(client, app, mode, data).await
+}
+
+/// Arms `failCommand` for the commands of clients named `app`: `mode` as the server takes it
+/// (`{times: n}`, `{skip: n}`, "alwaysOn"), `data` saying which commands and what happens.
+pub(crate) async fn arm_fail_command(
+    client: &mongodb::Client,
+    app: &str,
+    mode: bson::Bson,
+    mut data: Document,
+) -> i32 {
+    data.insert("appName", app);
+    let reply = client
+        .database("admin")
+        .run_command(doc! {"configureFailPoint": "failCommand", "mode": mode, "data": data})
+        .await
+        .expect("configureFailPoint (the harness starts mongod with enableTestCommands)");
+    reply.get_i32("count").unwrap()
+}
+
+/// Turns the `failCommand` failpoint off; returns how often it was entered so far.
+pub(crate) async fn release_commands(client: &mongodb::Client) -> i32 {
+    client
+        .database("admin")
+        .run_command(doc! {"configureFailPoint": "failCommand", "mode": "off"})
+        .await
+        .unwrap()
+        .get_i32("count")
+        .unwrap()
 }
