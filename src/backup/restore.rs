@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use bson::{Bson, Document, RawDocumentBuf, Timestamp, doc};
 use mongodb::error::ErrorKind;
 use mongodb::{Client, Collection};
@@ -436,6 +436,9 @@ async fn restore_view(client: &Client, u: &Unit) -> NsReport {
     r
 }
 
+/// One finished insert batch: (sequence number, documents, bytes, outcome).
+type Inserted = (u64, u64, u64, InsertStats);
+
 #[derive(Default)]
 struct InsertStats {
     inserted: u64,
@@ -644,13 +647,23 @@ async fn restore_collection(
             }
             Ok(())
         };
-        let mut failed = None;
+        // A batch that fails (or --stop-on-error) stops new batches; the ones in flight
+        // still finish and count, so the report says exactly what was written.
+        let mut settle = async |joined: Result<Result<Inserted>, tokio::task::JoinError>| {
+            let (sq, n, bytes, st) = joined??;
+            let rejected = st.errors > 0;
+            merge(st, bytes, &mut stats)?;
+            advance(sq, n, rejected).await
+        };
+        let mut failed: Option<anyhow::Error> = None;
         let mut seq = 0u64;
-        while let Some(b) = rx.recv().await {
+        while failed.is_none()
+            && let Some(b) = rx.recv().await
+        {
             let mut batch = match b {
                 Ok(b) => b,
                 Err(e) => {
-                    failed = Some(e);
+                    failed = Some(anyhow!(e));
                     break;
                 }
             };
@@ -662,13 +675,13 @@ async fn restore_collection(
                     continue;
                 }
             }
-            while set.len() >= workers.max(1) {
+            while failed.is_none() && set.len() >= workers.max(1) {
                 if let Some(j) = set.join_next().await {
-                    let (sq, n, bytes, st): (u64, u64, u64, InsertStats) = j??;
-                    let rejected = st.errors > 0;
-                    merge(st, bytes, &mut stats)?;
-                    advance(sq, n, rejected).await?;
+                    failed = settle(j).await.err();
                 }
+            }
+            if failed.is_some() {
+                break;
             }
             let c = coll.clone();
             let this = seq;
@@ -680,16 +693,15 @@ async fn restore_collection(
             });
         }
         while let Some(j) = set.join_next().await {
-            let (sq, n, bytes, st): (u64, u64, u64, InsertStats) = j??;
-            let rejected = st.errors > 0;
-            merge(st, bytes, &mut stats)?;
-            advance(sq, n, rejected).await?;
+            if let Err(e) = settle(j).await {
+                failed.get_or_insert(e);
+            }
         }
         r.inserted = stats.inserted;
         r.duplicates = stats.duplicates;
         r.errors = stats.errors;
         if let Some(e) = failed {
-            bail!("{e}");
+            return Err(e);
         }
         // Indexes once the data is in.
         let indexes: Vec<Document> = u

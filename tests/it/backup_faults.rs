@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bson::{Document, doc};
 use mongodb::Client;
 
-use crate::backup::all;
+use crate::backup::{all, arm_fail_command, release_commands};
 use crate::common::{self, TestServer};
 use crate::support::{Output, copy_workspace, mongoctl, repo};
 
@@ -266,6 +266,139 @@ async fn primary_step_down_during_restore_is_exact_or_fails_clearly_and_resumes(
         }
     }
     wait_stable(&server).await;
+    assert_same(&client, "shop", "dst").await;
+}
+
+/// The failure branch of the step-down test, made certain: after the backup's first getMore,
+/// every getMore is answered PrimarySteppedDown (what a member that stepped down answers). For
+/// a directory and an archive alike the backup ends with a clear error naming the collection,
+/// stays incomplete, and restore refuses it.
+#[tokio::test]
+async fn a_backup_whose_reads_fail_midway_is_incomplete_and_refused() {
+    const APP: &str = "failing-backup";
+    let server = common::replica_set(1).await;
+    let client = server.client();
+    seed(&client, "shop").await;
+    let spec = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let uri = format!("{}&appName={APP}", server.uri());
+    for (name, form) in [("dir", "--out"), ("shop.archive", "--archive")] {
+        let path = tmp.path().join(name);
+        let path_s = path.to_str().unwrap();
+        let fail = doc! {"failCommands": ["getMore"], "errorCode": 189};
+        let armed = arm_fail_command(&client, APP, doc! {"skip": 1}.into(), fail).await;
+        let o = mongoctl(
+            spec.path(),
+            &["backup", "--db", "shop", "-j", "1", form, path_s],
+        )
+        .uri(&uri)
+        .run();
+        let entered = release_commands(&client).await - armed;
+        // (Skipped entries are not counted.)
+        assert!(entered >= 1, "{name}: no getMore failed");
+        o.expect_code(1);
+        assert!(o.stderr.starts_with("error: "), "{name}: {}", o.all());
+        assert!(
+            o.stderr.contains("shop."),
+            "{name}: no collection named: {}",
+            o.stderr
+        );
+        assert!(!o.all().contains("panicked"), "{}", o.all());
+        let listed = mongoctl(
+            spec.path(),
+            &["backup", "list", tmp.path().to_str().unwrap(), "-o", "json"],
+        )
+        .run();
+        listed.expect_code(0);
+        let entry = listed.json()["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == name)
+            .cloned();
+        assert_eq!(
+            entry.unwrap_or_default()["complete"],
+            false,
+            "{}",
+            listed.stdout
+        );
+        let mut restore = vec!["restore", "--ns-from", "shop.*", "--ns-to", "copy.*"];
+        if form == "--archive" {
+            restore.push("--archive");
+        }
+        restore.push(path_s);
+        let r = mongoctl(spec.path(), &restore).uri(&server.uri()).run();
+        r.expect_code(1);
+        assert!(r.stderr.contains("incomplete"), "{name}: {}", r.stderr);
+        let dbs = client.list_database_names().await.unwrap();
+        assert!(!dbs.contains(&"copy".to_string()), "{dbs:?}");
+    }
+}
+
+/// The failure branch of the restore step-down test, made certain: after five insert
+/// batches, every insert is answered PrimarySteppedDown (the driver's one retry fails too).
+/// The restore ends with a clear failure and part of the data in; --resume, once the
+/// cluster is healthy again, ends with exactly the source documents.
+#[tokio::test]
+async fn a_restore_whose_writes_fail_midway_fails_clearly_and_resumes_exactly() {
+    const APP: &str = "failing-restore";
+    let server = common::replica_set(1).await;
+    let client = server.client();
+    seed(&client, "shop").await;
+    let spec = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("b");
+    let dir_s = dir.to_str().unwrap();
+    mongoctl(spec.path(), &["backup", "--db", "shop", "--out", dir_s])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    let args = [
+        "restore",
+        dir_s,
+        "-j",
+        "1",
+        "--ns-from",
+        "shop.*",
+        "--ns-to",
+        "dst.*",
+    ];
+    let fail = doc! {"failCommands": ["insert"], "errorCode": 189};
+    arm_fail_command(&client, APP, doc! {"skip": 5}.into(), fail).await;
+    let o = mongoctl(spec.path(), &[&args[..], &["-o", "json"]].concat())
+        .uri(&format!("{}&appName={APP}", server.uri()))
+        .run();
+    release_commands(&client).await;
+    o.expect_code(1);
+    assert!(!o.all().contains("panicked"), "{}", o.all());
+    // The report says exactly what was written before the failure.
+    let mut partial = 0;
+    for n in o.json()["report"]["namespaces"].as_array().unwrap() {
+        let status = n["status"].as_str().unwrap();
+        assert!(status.starts_with("FAILED: PrimarySteppedDown"), "{n}");
+        let target = n["target"].as_str().unwrap();
+        let (db, coll) = target.split_once('.').unwrap();
+        let count = client
+            .database(db)
+            .collection::<Document>(coll)
+            .count_documents(doc! {})
+            .await
+            .unwrap();
+        assert_eq!(n["inserted"].as_u64().unwrap(), count, "{n}");
+        partial += count;
+    }
+    assert!(
+        partial > 0 && partial < 2 * DOCS as u64,
+        "the restore did not stop midway: {partial} documents in"
+    );
+    let mut resume = args.to_vec();
+    resume.extend(["--resume", "-o", "json"]);
+    let r = mongoctl(spec.path(), &resume).uri(&server.uri()).run();
+    r.expect_code(0);
+    for n in r.json()["report"]["namespaces"].as_array().unwrap() {
+        let sum = ["resumed", "inserted", "duplicates"].map(|k| n[k].as_u64().unwrap());
+        assert_eq!(sum.iter().sum::<u64>(), DOCS as u64, "{n}");
+    }
     assert_same(&client, "shop", "dst").await;
 }
 
