@@ -533,6 +533,7 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
                 kind: t.meta.kind.clone(),
                 documents: counts.docs.get(&t.ns()).copied().unwrap_or(0),
             })
+            .chain(counts.authz)
             .collect(),
         files,
     };
@@ -573,6 +574,8 @@ fn prepare_dir(d: &Path) -> Result<()> {
 #[derive(Default)]
 pub struct Counts {
     pub docs: std::collections::BTreeMap<String, u64>,
+    /// users, roles and auth schema version saved per database (`--users-and-roles`)
+    pub authz: Vec<NamespaceEntry>,
     /// (entries, last timestamp) of the oplog copied into an archive
     pub oplog: Option<(u64, Timestamp)>,
 }
@@ -663,7 +666,12 @@ async fn dump_directory(
         let mut dbs: Vec<&str> = targets.iter().map(|t| t.db.as_str()).collect();
         dbs.dedup();
         for db in dbs {
-            files.extend(dump_users_and_roles(client, opts, dir, db).await?);
+            let saved = dump_users_and_roles(client, opts, dir, db).await?;
+            for (f, coll) in saved.iter().zip(AUTHZ_COLLECTIONS) {
+                let n = f.documents.unwrap_or(0);
+                counts.authz.push(authz_namespace(db, coll, n));
+            }
+            files.extend(saved);
         }
     }
     Ok((files, counts))
@@ -691,6 +699,21 @@ async fn authz_cursor(
         .find(filter)
         .await
         .with_context(|| format!("reading admin.{coll} (needs a user allowed to read it)"))
+}
+
+/// The manifest's entry for a database's saved users, roles or auth schema version, named as
+/// the archive names them (`<db>.$admin.system.users`) so that `backup verify` checks its count.
+fn authz_namespace(db: &str, coll: &str, documents: u64) -> NamespaceEntry {
+    let kind = match coll {
+        "system.users" => "users",
+        "system.roles" => "roles",
+        _ => "authSchema",
+    };
+    NamespaceEntry {
+        namespace: format!("{db}.$admin.{coll}"),
+        kind: kind.into(),
+        documents,
+    }
 }
 
 /// A database's users and roles as mongodump's `--dumpDbUsersAndRoles` writes them:
@@ -839,6 +862,7 @@ async fn dump_archive(
         Ok((n, sha))
     });
     let mut failure = None;
+    let mut authz_counts = Vec::new();
     for (db, coll, i) in &authz {
         let copied = async {
             let cursor = authz_cursor(client, db, coll).await?;
@@ -852,9 +876,12 @@ async fn dump_archive(
             )
             .await
         };
-        if let Err(e) = copied.await {
-            failure = Some(e);
-            break;
+        match copied.await {
+            Ok(n) => authz_counts.push(authz_namespace(db, coll, n)),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
         }
     }
     let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
@@ -889,7 +916,10 @@ async fn dump_archive(
             Ok::<_, anyhow::Error>((ns, docs))
         });
     }
-    let mut counts = Counts::default();
+    let mut counts = Counts {
+        authz: authz_counts,
+        ..Counts::default()
+    };
     while let Some(r) = tasks.join_next().await {
         match r.map_err(anyhow::Error::from).and_then(|x| x) {
             Ok((ns, docs)) => {
@@ -934,7 +964,10 @@ async fn dump_archive(
             path: name,
             kind: FileKind::Archive,
             namespace: None,
-            documents: Some(counts.docs.values().sum()),
+            documents: Some(
+                counts.docs.values().sum::<u64>()
+                    + counts.authz.iter().map(|a| a.documents).sum::<u64>(),
+            ),
             bytes,
             sha256: sha,
         },

@@ -1000,6 +1000,18 @@ async fn users_and_roles_follow_a_renamed_database() {
     .run()
     .expect_code(0);
     assert!(dir.join("care/$admin.system.users.bson").exists());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let users = manifest["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["namespace"] == "care.$admin.system.users");
+    assert_eq!(
+        users.map(|n| n["documents"].clone()),
+        Some(1.into()),
+        "{manifest}"
+    );
     mongoctl(spec.path(), &["backup", "verify", dir_s])
         .run()
         .expect_code(0);
@@ -1140,6 +1152,46 @@ async fn users_and_roles_round_trip_through_archives_file_and_stdin() {
     mongoctl(spec.path(), &["backup", "verify", file_s])
         .run()
         .expect_code(0);
+    // The manifest counts the saved users and roles, and verify checks those counts too.
+    let manifest_file = tmp.path().join("ward.archive.manifest.json");
+    let text = std::fs::read_to_string(&manifest_file).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let versions = client
+        .database("admin")
+        .collection::<Document>("system.version")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    let saved: Vec<String> = manifest["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["namespace"].as_str().unwrap().contains("$admin"))
+        .map(|n| format!("{} {} {}", n["namespace"], n["type"], n["documents"]))
+        .collect();
+    assert_eq!(
+        saved,
+        [
+            r#""ward.$admin.system.users" "users" 1"#,
+            r#""ward.$admin.system.roles" "roles" 1"#,
+            format!(r#""ward.$admin.system.version" "authSchema" {versions}"#).as_str(),
+        ]
+    );
+    for n in manifest["namespaces"].as_array_mut().unwrap() {
+        if n["namespace"] == "ward.$admin.system.users" {
+            n["documents"] = 2.into();
+        }
+    }
+    std::fs::write(&manifest_file, manifest.to_string()).unwrap();
+    let v = mongoctl(spec.path(), &["backup", "verify", file_s]).run();
+    v.expect_code(1);
+    assert!(
+        v.stderr
+            .contains("ward.$admin.system.users holds 1 documents, the manifest says 2"),
+        "{}",
+        v.stderr
+    );
+    std::fs::write(&manifest_file, text).unwrap();
     let o = mongoctl(
         spec.path(),
         &[
