@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use bson::{Document, RawDocumentBuf, Timestamp, doc};
 use futures::TryStreamExt;
+use mongodb::raw_batch_cursor::RawBatchCursor;
 use mongodb::{Client, Collection};
 use tokio::sync::{Semaphore, mpsc};
 
@@ -222,6 +223,7 @@ pub async fn drain(
     let cursor = coll
         .find(filter)
         .batch_size(batch_size)
+        .batch()
         .await
         .with_context(|| format!("querying {}", coll.namespace()))?;
     let ns = coll.namespace().to_string();
@@ -229,9 +231,10 @@ pub async fn drain(
 }
 
 /// Sends a cursor's raw documents as ~1 MiB chunks, showing each one to `each`; returns the
-/// document count.
+/// document count. The driver's raw batches are read in place: each document is copied once,
+/// from the server's reply into a chunk, never into an allocation of its own.
 async fn drain_cursor(
-    mut cursor: mongodb::Cursor<RawDocumentBuf>,
+    mut cursor: RawBatchCursor,
     ns: &str,
     tx: mpsc::Sender<Chunk>,
     pool: ChunkPool,
@@ -243,16 +246,25 @@ async fn drain_cursor(
     let mut in_buf = 0u64;
     let mut total = 0u64;
     let mut bytes_done = 0u64;
-    while cursor
-        .advance()
+    while let Some(batch) = cursor
+        .try_next()
         .await
         .with_context(|| format!("reading {ns}"))?
     {
-        let cur = cursor.current();
-        each(cur);
-        buf.extend_from_slice(cur.as_bytes());
-        in_buf += 1;
-        if buf.len() >= CHUNK {
+        let docs = batch
+            .doc_slices()
+            .with_context(|| format!("reading {ns}"))?;
+        for doc in docs {
+            let doc = doc
+                .ok()
+                .and_then(|d| d.as_document())
+                .with_context(|| format!("reading {ns}: the server sent a malformed batch"))?;
+            each(doc);
+            buf.extend_from_slice(doc.as_bytes());
+            in_buf += 1;
+            if buf.len() < CHUNK {
+                continue;
+            }
             total += in_buf;
             bytes_done += buf.len() as u64;
             progress.advance(bar, in_buf, buf.len() as u64, bytes_done);
@@ -313,7 +325,7 @@ fn spawn_file_writer(
 
 /// Streams a cursor into a new file at `path`: (documents, bytes, sha256).
 async fn cursor_to_file(
-    cursor: mongodb::Cursor<RawDocumentBuf>,
+    cursor: RawBatchCursor,
     ns: &str,
     path: &Path,
     opts: &BackupOptions,
@@ -683,11 +695,7 @@ async fn dump_directory(
 const AUTHZ_COLLECTIONS: [&str; 3] = ["system.users", "system.roles", "system.version"];
 
 /// A cursor over the documents of admin.`coll` that belong to database `db`.
-async fn authz_cursor(
-    client: &Client,
-    db: &str,
-    coll: &str,
-) -> Result<mongodb::Cursor<RawDocumentBuf>> {
+async fn authz_cursor(client: &Client, db: &str, coll: &str) -> Result<RawBatchCursor> {
     let filter = if coll == "system.version" {
         doc! {}
     } else {
@@ -697,6 +705,7 @@ async fn authz_cursor(
         .database("admin")
         .collection::<RawDocumentBuf>(coll)
         .find(filter)
+        .batch()
         .await
         .with_context(|| format!("reading admin.{coll} (needs a user allowed to read it)"))
 }
@@ -771,7 +780,7 @@ fn forward(
 
 /// Streams a cursor into the archive as namespace `i` and ends it: the document count.
 async fn cursor_to_archive(
-    cursor: mongodb::Cursor<RawDocumentBuf>,
+    cursor: RawBatchCursor,
     ns: &str,
     tx: &mpsc::Sender<ArchMsg>,
     i: usize,
@@ -991,16 +1000,14 @@ pub async fn last_oplog_ts(client: &Client) -> Result<Timestamp> {
 
 /// The oplog entries after `start` up to the newest one now, oldest first. The upper bound
 /// (mongodump's too) keeps the copy finite while writes arrive faster than it reads.
-async fn oplog_cursor(
-    client: &Client,
-    start: Timestamp,
-) -> Result<mongodb::Cursor<RawDocumentBuf>> {
+async fn oplog_cursor(client: &Client, start: Timestamp) -> Result<RawBatchCursor> {
     let end = last_oplog_ts(client).await?;
     client
         .database("local")
         .collection::<RawDocumentBuf>("oplog.rs")
         .find(doc! {"ts": {"$gt": start, "$lte": end}})
         .sort(doc! {"$natural": 1})
+        .batch()
         .await
         .context("reading local.oplog.rs")
 }
