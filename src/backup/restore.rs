@@ -19,7 +19,7 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::archive::{ArchiveReader, Event};
-use super::bsonio::{Crc64, Next, read_doc};
+use super::bsonio::{Crc64, DocBatch, Next, read_doc};
 use super::format::CollectionMeta;
 use super::gz::maybe_gunzip;
 use super::manifest::{FileKind, Manifest, check_checksums, manifest_path};
@@ -96,7 +96,7 @@ impl RestoreReport {
 }
 
 /// A batch of documents for one namespace, or the reason its data is unusable.
-type Batch = Result<Vec<RawDocumentBuf>, String>;
+type Batch = Result<DocBatch, String>;
 
 /// One collection or view of the backup.
 struct Unit {
@@ -368,27 +368,17 @@ fn read_file_batches(path: &Path, tx: &mpsc::Sender<Batch>) {
         let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut r = maybe_gunzip(f).map_err(|e| format!("{}: {e}", path.display()))?;
         let mut offset = 0u64;
-        let mut batch = Vec::with_capacity(BATCH_DOCS);
-        let mut bytes = 0;
-        loop {
-            match read_doc(&mut r, &mut offset).map_err(|e| format!("{}: {e}", path.display()))? {
-                Next::Doc(d) => {
-                    bytes += d.len();
-                    batch.push(RawDocumentBuf::from_bytes(d).map_err(|e| e.to_string())?);
-                    if batch.len() >= BATCH_DOCS || bytes >= BATCH_BYTES {
-                        bytes = 0;
-                        if tx.blocking_send(Ok(std::mem::take(&mut batch))).is_err() {
-                            return Ok(());
-                        }
-                    }
+        let new_batch = || DocBatch::with_capacity(BATCH_DOCS, BATCH_BYTES + (64 << 10));
+        let mut batch = new_batch();
+        while batch
+            .read_from(&mut r, &mut offset)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+        {
+            if batch.len() >= BATCH_DOCS || batch.byte_len() >= BATCH_BYTES {
+                let full = std::mem::replace(&mut batch, new_batch());
+                if tx.blocking_send(Ok(full)).is_err() {
+                    return Ok(());
                 }
-                Next::Terminator => {
-                    return Err(format!(
-                        "{}: unexpected terminator at byte offset {offset}",
-                        path.display()
-                    ));
-                }
-                Next::Eof => break,
             }
         }
         if !batch.is_empty() {
@@ -447,13 +437,11 @@ struct InsertStats {
     first_error: Option<String>,
 }
 
-async fn insert_batch(
-    coll: Collection<RawDocumentBuf>,
-    batch: Vec<RawDocumentBuf>,
-) -> Result<InsertStats> {
+async fn insert_batch(coll: Collection<RawDocumentBuf>, batch: DocBatch) -> Result<InsertStats> {
     let n = batch.len() as u64;
     match coll
-        .insert_many(&batch)
+        .clone_with_type::<&bson::RawDocument>()
+        .insert_many(batch.docs())
         .ordered(false)
         .bypass_document_validation(true)
         .await
@@ -669,7 +657,7 @@ async fn restore_collection(
             };
             if skip > 0 {
                 let k = (skip as usize).min(batch.len());
-                batch.drain(..k);
+                batch.skip(k);
                 skip -= k as u64;
                 if batch.is_empty() {
                     continue;
@@ -687,8 +675,7 @@ async fn restore_collection(
             let this = seq;
             seq += 1;
             set.spawn(async move {
-                let n = batch.len() as u64;
-                let bytes = batch.iter().map(|d| d.as_bytes().len() as u64).sum();
+                let (n, bytes) = (batch.len() as u64, batch.byte_len() as u64);
                 insert_batch(c, batch).await.map(|st| (this, n, bytes, st))
             });
         }
@@ -1043,7 +1030,7 @@ fn demultiplex<R: Read>(
     keep_authz: bool,
 ) -> Result<(u64, Authz)> {
     use std::io::Write;
-    let mut pending: BTreeMap<String, (Vec<RawDocumentBuf>, usize, Crc64)> = BTreeMap::new();
+    let mut pending: BTreeMap<String, (DocBatch, Crc64)> = BTreeMap::new();
     // CRCs of the users and roles whose EOF block is still to come.
     let mut authz_open: BTreeMap<(String, String), Crc64> = BTreeMap::new();
     let mut authz = Authz::new();
@@ -1083,14 +1070,10 @@ fn demultiplex<R: Read>(
                 if !senders.contains_key(&ns) {
                     continue;
                 }
-                let p = pending
-                    .entry(ns.clone())
-                    .or_insert_with(|| (Vec::new(), 0, Crc64::default()));
-                p.2.update(&doc);
-                p.1 += doc.len();
-                p.0.push(RawDocumentBuf::from_bytes(doc)?);
-                if p.0.len() >= BATCH_DOCS || p.1 >= BATCH_BYTES {
-                    p.1 = 0;
+                let p = pending.entry(ns.clone()).or_default();
+                p.1.update(&doc);
+                p.0.push(&doc).map_err(|e| anyhow!("archive: {ns}: {e}"))?;
+                if p.0.len() >= BATCH_DOCS || p.0.byte_len() >= BATCH_BYTES {
                     let batch = std::mem::take(&mut p.0);
                     if let Some(tx) = senders.get(&ns)
                         && tx.blocking_send(Ok(batch)).is_err()
@@ -1117,7 +1100,7 @@ fn demultiplex<R: Read>(
                 let Some(tx) = senders.remove(&ns) else {
                     continue;
                 };
-                let (batch, _, mine) = pending.remove(&ns).unwrap_or_default();
+                let (batch, mine) = pending.remove(&ns).unwrap_or_default();
                 if crc != 0 && mine.value() != crc {
                     let _ = tx.blocking_send(Err(format!("{ns}: CRC mismatch in the archive")));
                     continue;
