@@ -158,37 +158,54 @@ pub fn hash_file(path: &Path) -> Result<(u64, String)> {
 /// Checks every file's length and SHA-256 against the manifest (in parallel); the first
 /// mismatch, by manifest order, is the error.
 pub fn check_checksums(m: &Manifest, backup: &Path) -> Result<()> {
-    let results: Vec<Result<()>> = std::thread::scope(|s| {
-        let handles: Vec<_> = m
-            .files
-            .iter()
-            .map(|f| {
-                let p = m.file_path(backup, f);
-                s.spawn(move || -> Result<()> {
-                    let (n, sha) = hash_file(&p)?;
-                    if n != f.bytes {
-                        bail!("{}: {} bytes, the manifest says {}", f.path, n, f.bytes);
+    let check = |f: &FileEntry| -> Result<()> {
+        let (n, sha) = hash_file(&m.file_path(backup, f))?;
+        if n != f.bytes {
+            bail!("{}: {} bytes, the manifest says {}", f.path, n, f.bytes);
+        }
+        if sha != f.sha256 {
+            bail!(
+                "{}: SHA-256 mismatch (file {sha}, manifest {})",
+                f.path,
+                f.sha256
+            );
+        }
+        Ok(())
+    };
+    // One hashing thread per core takes the next file (largest first, so one big file does
+    // not start last): a backup of thousands of collections does not start thousands of
+    // threads.
+    let mut order: Vec<usize> = (0..m.files.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(m.files[i].bytes));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(m.files.len().max(1));
+    let mut results: Vec<(usize, Result<()>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&i) = order.get(k) else { break };
+                        done.push((i, check(&m.files[i])));
                     }
-                    if sha != f.sha256 {
-                        bail!(
-                            "{}: SHA-256 mismatch (file {sha}, manifest {})",
-                            f.path,
-                            f.sha256
-                        );
-                    }
-                    Ok(())
+                    done
                 })
             })
             .collect();
-        handles
+        workers
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("hashing thread panicked")))
+            .flat_map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| vec![(0, Err(anyhow::anyhow!("hashing thread panicked")))])
             })
             .collect()
     });
-    results.into_iter().collect()
+    // The first bad file in the manifest's order, whichever thread found it.
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().try_for_each(|(_, r)| r)
 }
 
 /// The result of `backup verify`.
@@ -311,4 +328,53 @@ pub fn count_archive(p: &Path) -> Result<BTreeMap<String, u64>> {
         }
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_are_checked_on_a_bounded_pool_and_the_first_bad_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // More files than any machine's cores, of different sizes.
+        let mut files = Vec::new();
+        for i in 0..40usize {
+            let path = format!("db/c{i:02}.bson");
+            std::fs::create_dir_all(dir.path().join("db")).unwrap();
+            std::fs::write(dir.path().join(&path), vec![i as u8; 1000 * (i % 7 + 1)]).unwrap();
+            let (bytes, sha256) = hash_file(&dir.path().join(&path)).unwrap();
+            files.push(FileEntry {
+                path,
+                kind: FileKind::Data,
+                namespace: Some(format!("db.c{i:02}")),
+                documents: None,
+                bytes,
+                sha256,
+            });
+        }
+        let now = chrono::Utc::now();
+        let mut m = Manifest {
+            format: "test".into(),
+            tool_version: "0".into(),
+            server_version: "6.0.5".into(),
+            layout: Layout::Directory,
+            gzip: false,
+            started_at: now,
+            finished_at: now,
+            query: None,
+            oplog: None,
+            namespaces: vec![],
+            files,
+        };
+        check_checksums(&m, dir.path()).unwrap();
+        // Two bad files: the error names the one listed first, whichever is hashed first.
+        m.files[33].sha256 = "0".repeat(64);
+        m.files[5].bytes += 1;
+        let e = check_checksums(&m, dir.path()).unwrap_err().to_string();
+        assert!(e.starts_with("db/c05.bson: "), "{e}");
+        m.files[5].bytes -= 1;
+        let e = check_checksums(&m, dir.path()).unwrap_err().to_string();
+        assert!(e.starts_with("db/c33.bson: SHA-256 mismatch"), "{e}");
+    }
 }
