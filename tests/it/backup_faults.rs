@@ -32,6 +32,15 @@ async fn seed(client: &Client, db: &str) {
     }
 }
 
+/// Seeds database `shop` and backs it up to directory `dir`.
+async fn backup_seeded_shop(server: &TestServer, spec: &Path, dir: &str) {
+    seed(&server.client(), "shop").await;
+    mongoctl(spec, &["backup", "--db", "shop", "--out", dir])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+}
+
 /// Every seeded collection of `dst` holds exactly the documents of `src` (each once).
 async fn assert_same(client: &Client, src: &str, dst: &str) {
     for coll in COLLS {
@@ -223,15 +232,10 @@ async fn primary_step_down_during_restore_is_exact_or_fails_clearly_and_resumes(
     let server = common::replica_set(3).await;
     assert!(server.uri().contains("replicaSet="), "{}", server.uri());
     let client = server.client();
-    seed(&client, "shop").await;
-    let spec = tempfile::tempdir().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let (spec, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let dir = tmp.path().join("b");
     let dir_s = dir.to_str().unwrap();
-    mongoctl(spec.path(), &["backup", "--db", "shop", "--out", dir_s])
-        .uri(&server.uri())
-        .run()
-        .expect_code(0);
+    backup_seeded_shop(&server, spec.path(), dir_s).await;
     let mut args = vec!["restore", dir_s];
     args.extend(["-j", "1", "--ns-from", "shop.*", "--ns-to", "dst.*"]);
     let t0 = Instant::now();
@@ -256,14 +260,7 @@ async fn primary_step_down_during_restore_is_exact_or_fails_clearly_and_resumes(
         );
         assert!(!o.all().contains("panicked"), "{}", o.all());
         wait_stable(&server).await;
-        let mut resume = args.clone();
-        resume.extend(["--resume", "-o", "json"]);
-        let r = mongoctl(spec.path(), &resume).uri(&server.uri()).run();
-        r.expect_code(0);
-        for n in r.json()["report"]["namespaces"].as_array().unwrap() {
-            let sum = ["resumed", "inserted", "duplicates"].map(|k| n[k].as_u64().unwrap());
-            assert_eq!(sum.iter().sum::<u64>(), DOCS as u64, "{n}");
-        }
+        resume_to_the_end(spec.path(), &server.uri(), &args);
     }
     wait_stable(&server).await;
     assert_same(&client, "shop", "dst").await;
@@ -344,15 +341,10 @@ async fn a_restore_whose_writes_fail_midway_fails_clearly_and_resumes_exactly() 
     const APP: &str = "failing-restore";
     let server = common::replica_set(1).await;
     let client = server.client();
-    seed(&client, "shop").await;
-    let spec = tempfile::tempdir().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let (spec, tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let dir = tmp.path().join("b");
     let dir_s = dir.to_str().unwrap();
-    mongoctl(spec.path(), &["backup", "--db", "shop", "--out", dir_s])
-        .uri(&server.uri())
-        .run()
-        .expect_code(0);
+    backup_seeded_shop(&server, spec.path(), dir_s).await;
     let args = [
         "restore",
         dir_s,
@@ -391,15 +383,20 @@ async fn a_restore_whose_writes_fail_midway_fails_clearly_and_resumes_exactly() 
         partial > 0 && partial < 2 * DOCS as u64,
         "the restore did not stop midway: {partial} documents in"
     );
-    let mut resume = args.to_vec();
-    resume.extend(["--resume", "-o", "json"]);
-    let r = mongoctl(spec.path(), &resume).uri(&server.uri()).run();
+    resume_to_the_end(spec.path(), &server.uri(), &args);
+    assert_same(&client, "shop", "dst").await;
+}
+
+/// `ARGS --resume` succeeds, and per namespace what was restored earlier, what it inserted and
+/// the duplicates it met add up to the seeded documents: nothing lost, nothing twice.
+fn resume_to_the_end(spec: &Path, uri: &str, args: &[&str]) {
+    let resume = [args, &["--resume", "-o", "json"]].concat();
+    let r = mongoctl(spec, &resume).uri(uri).run();
     r.expect_code(0);
     for n in r.json()["report"]["namespaces"].as_array().unwrap() {
         let sum = ["resumed", "inserted", "duplicates"].map(|k| n[k].as_u64().unwrap());
         assert_eq!(sum.iter().sum::<u64>(), DOCS as u64, "{n}");
     }
-    assert_same(&client, "shop", "dst").await;
 }
 
 #[tokio::test]
