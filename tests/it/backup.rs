@@ -87,7 +87,7 @@ pub(crate) async fn all(client: &Client, db: &str, coll: &str) -> Vec<Document> 
         .unwrap()
 }
 
-async fn coll_info(client: &Client, db: &str) -> Vec<(String, String, Document)> {
+pub(crate) async fn coll_info(client: &Client, db: &str) -> Vec<(String, String, Document)> {
     let list: Vec<Document> = client
         .database(db)
         .run_cursor_command(doc! {"listCollections": 1})
@@ -348,35 +348,12 @@ async fn restore_from_stdin_query_and_namespace_filters() {
     assert_same(&client, "reminderdb_feedback", "piped_feedback").await;
 }
 
-/// The binary with raw bytes on stdin and stdout (archives through pipes).
+/// The binary with raw bytes on stdin and stdout (archives through pipes); its stderr goes
+/// to the test's output.
 fn piped(spec: &Path, uri: &str, args: &[&str], stdin: Option<Vec<u8>>) -> (i32, Vec<u8>) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(common::mongoctl_bin())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .arg("--spec")
-        .arg(spec)
-        .arg("--uri")
-        .arg(uri)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    if let Some(bytes) = stdin {
-        let mut w = child.stdin.take().unwrap();
-        std::thread::spawn(move || {
-            let _ = w.write_all(&bytes);
-        });
-    }
-    let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap_or(-1), out.stdout)
+    let o = mongoctl(spec, args).uri(uri).run_piped(stdin);
+    eprint!("{}", o.stderr);
+    (o.code, o.stdout)
 }
 
 fn flip_byte(path: &Path, at: usize) {
@@ -632,15 +609,7 @@ async fn damaged_incomplete_and_duplicate_restores_are_reported() {
 async fn oplog_backup_replays_to_a_point_in_time() {
     let server = common::replica_set(1).await;
     let client = server.client();
-    let big: Vec<Document> = (0..40_000)
-        .map(|i| doc! {"_id": i, "pad": "y".repeat(300)})
-        .collect();
-    client
-        .database("pitr")
-        .collection::<Document>("bulk")
-        .insert_many(big)
-        .await
-        .unwrap();
+    insert_bulk(&client, "pitr", 40_000).await;
     client
         .database("pitr")
         .collection::<Document>("live")
@@ -1031,29 +1000,7 @@ async fn users_and_roles_follow_a_renamed_database() {
     .run();
     o.expect_code(0);
     assert!(o.stdout.contains("1 user(s), 1 role(s)"), "{}", o.stdout);
-    let info = client
-        .database("care2")
-        .run_command(doc! {"usersInfo": "svc_care"})
-        .await
-        .unwrap();
-    let user = info.get_array("users").unwrap()[0]
-        .as_document()
-        .unwrap()
-        .clone();
-    let mut roles: Vec<String> = user
-        .get_array("roles")
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let r = r.as_document().unwrap();
-            format!(
-                "{}@{}",
-                r.get_str("role").unwrap(),
-                r.get_str("db").unwrap()
-            )
-        })
-        .collect();
-    roles.sort();
+    let roles = user_roles(&client, "care2", "svc_care").await;
     assert_eq!(roles, ["noteReader@care2", "readWrite@care2"]);
     // The credentials came along: the same password logs in to the renamed database.
     let port = server.ports()[0];
@@ -1284,6 +1231,17 @@ async fn users_and_roles_round_trip_through_archives_file_and_stdin() {
     assert!(info.get_array("users").unwrap().is_empty(), "{info}");
 }
 
+/// `n` documents of ~300 bytes in `db.bulk`.
+async fn insert_bulk(client: &Client, db: &str, n: i32) {
+    let docs = (0..n).map(|i| doc! {"_id": i, "pad": "y".repeat(300)});
+    client
+        .database(db)
+        .collection::<Document>("bulk")
+        .insert_many(docs)
+        .await
+        .unwrap();
+}
+
 /// An oplog of many MiB (many archive segments, one streamed file) replays completely, from
 /// an archive and from a gzip directory. The writer rewrites 16 KiB fields of a few
 /// documents: the oplog grows fast while the collection stays small. A failpoint holds the
@@ -1296,15 +1254,7 @@ async fn large_oplog_streams_into_archive_and_gzip_directory() {
     let server = common::replica_set(1).await;
     let client = server.client();
     // Large enough that the backup reads it with more than one batch (a getMore).
-    let bulk: Vec<Document> = (0..60_000)
-        .map(|i| doc! {"_id": i, "pad": "y".repeat(300)})
-        .collect();
-    client
-        .database("bigop")
-        .collection::<Document>("bulk")
-        .insert_many(bulk)
-        .await
-        .unwrap();
+    insert_bulk(&client, "bigop", 60_000).await;
     let live = client.database("bigop").collection::<Document>("live");
     live.insert_many((0..DOCS).map(|i| doc! {"_id": i, "v": -1, "pad": ""}))
         .await

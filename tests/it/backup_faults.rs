@@ -3,7 +3,7 @@
 //! `backup --domain` scoping.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
@@ -51,27 +51,9 @@ async fn assert_same(client: &Client, src: &str, dst: &str) {
     }
 }
 
-/// `mongoctl --spec SPEC --uri URI ARGS` in the background, with the runner's environment.
+/// `mongoctl --spec SPEC ARGS --uri URI` in the background.
 fn spawn(spec: &Path, uri: &str, args: &[&str]) -> Child {
-    let secrets = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("secrets-faults-{}.jsonl", std::process::id()));
-    let mut cmd = Command::new(common::mongoctl_bin());
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CI", "true")
-        .env("MONGOCTL_SECRETS_FILE", secrets)
-        .arg("--spec")
-        .arg(spec)
-        .arg("--uri")
-        .arg(uri)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if let Ok(m) = std::env::var("MONGOD") {
-        cmd.env("MONGOD", m);
-    }
-    cmd.spawn().expect("starting mongoctl")
+    mongoctl(spec, args).uri(uri).spawn()
 }
 
 /// Waits for the command's end; a hang (5 minutes) kills it and fails the test.

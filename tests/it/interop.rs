@@ -333,28 +333,12 @@ async fn raw_docs(client: &Client, db: &str, coll: &str, sort: Document) -> Vec<
         .unwrap()
 }
 
+/// [`crate::backup::coll_info`] without system collections: the interop tests compare user
+/// collections and views.
 async fn coll_info(client: &Client, db: &str) -> Vec<(String, String, Document)> {
-    let list: Vec<Document> = client
-        .database(db)
-        .run_cursor_command(doc! {"listCollections": 1})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    let mut out: Vec<_> = list
-        .into_iter()
-        .filter(|c| !c.get_str("name").unwrap().starts_with("system."))
-        .map(|c| {
-            (
-                c.get_str("name").unwrap().to_string(),
-                c.get_str("type").unwrap().to_string(),
-                c.get_document("options").unwrap().clone(),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    out
+    let mut all = crate::backup::coll_info(client, db).await;
+    all.retain(|(name, _, _)| !name.starts_with("system."));
+    all
 }
 
 /// Equal including key order (index keys, and any exact-match document in a validator).
@@ -446,30 +430,8 @@ fn our_restore(uri: &str, dst: &str, args: &[&str], stdin: Option<Vec<u8>>) {
 
 /// mongoctl with `stdin` piped in; returns (exit code, stderr).
 fn piped(spec: &Path, uri: &str, args: &[&str], stdin: Vec<u8>) -> (i32, String) {
-    use std::io::Write;
-    let mut child = Command::new(common::mongoctl_bin())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .arg("--spec")
-        .arg(spec)
-        .arg("--uri")
-        .arg(uri)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut w = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        let _ = w.write_all(&stdin);
-    });
-    let out = child.wait_with_output().unwrap();
-    let _ = writer.join();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let o = mongoctl(spec, args).uri(uri).run_piped(Some(stdin));
+    (o.code, o.stderr)
 }
 
 fn our_backup(uri: &str, args: &[&str]) {

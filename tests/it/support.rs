@@ -37,6 +37,13 @@ impl Output {
     }
 }
 
+/// [`Output`] with stdout kept as bytes.
+pub struct RawOutput {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
 pub struct Run {
     cmd: Command,
 }
@@ -80,6 +87,41 @@ impl Run {
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.cmd.env(key, value);
         self
+    }
+
+    /// Starts it with stdout and stderr piped, for tests that act while it runs.
+    pub fn spawn(mut self) -> std::process::Child {
+        self.cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting mongoctl")
+    }
+
+    /// Runs it with `stdin` (when given) fed through a pipe, keeping stdout as bytes:
+    /// archives through pipes.
+    pub fn run_piped(mut self, stdin: Option<Vec<u8>>) -> RawOutput {
+        use std::io::Write;
+        if stdin.is_some() {
+            self.cmd.stdin(std::process::Stdio::piped());
+        }
+        let mut child = self.spawn();
+        let feeder = stdin.map(|bytes| {
+            let mut w = child.stdin.take().expect("piped stdin");
+            std::thread::spawn(move || {
+                // mongoctl may stop reading early (a damaged archive): not the test's error.
+                let _ = w.write_all(&bytes);
+            })
+        });
+        let out = child.wait_with_output().expect("waiting for mongoctl");
+        if let Some(f) = feeder {
+            let _ = f.join();
+        }
+        RawOutput {
+            code: out.status.code().unwrap_or(-1),
+            stdout: out.stdout,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 
     pub fn run(mut self) -> Output {
