@@ -3,7 +3,9 @@
 
 mod common;
 
-use std::net::{TcpListener, TcpStream};
+use std::fs;
+use std::net::TcpListener;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mongoctl::mongod::{self, ClusterOptions, MongodProcess, MongodSpec};
@@ -11,8 +13,53 @@ use mongodb::bson::{Document, doc};
 use mongodb::error::ErrorKind;
 use mongodb::options::{Acknowledgment, ReadPreference, SelectionCriteria, WriteConcern};
 
-fn port_refuses_connections(port: u16) -> bool {
-    TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_secs(1)).is_err()
+/// Processes holding a listening TCP socket on `port`, with their command
+/// lines. Asking "does the port refuse connections?" instead is racy: tests
+/// run in parallel and another test's server may take a port the moment it
+/// is freed, so what matters is that *our* server no longer holds it.
+fn listeners_on(port: u16) -> Vec<(u32, String)> {
+    let mut inodes = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields[1].rsplit(':').next().unwrap();
+            // State 0A is LISTEN; field 9 is the socket's inode.
+            if u16::from_str_radix(local_port, 16) == Ok(port) && fields[3] == "0A" {
+                inodes.push(format!("socket:[{}]", fields[9]));
+            }
+        }
+    }
+    let mut owners = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            fs::read_link(fd.path())
+                .is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+        });
+        if holds {
+            let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            owners.push((pid, String::from_utf8_lossy(&cmdline).replace('\0', " ")));
+        }
+    }
+    owners
+}
+
+/// Asserts that no process serving `dbpath` (or with `pid`) still listens on `port`.
+fn assert_port_released(port: u16, pid: u32, dbpath: &Path) {
+    let dbpath = dbpath.to_string_lossy();
+    let ours: Vec<_> = listeners_on(port)
+        .into_iter()
+        .filter(|(owner, cmdline)| *owner == pid || cmdline.contains(dbpath.as_ref()))
+        .collect();
+    assert!(ours.is_empty(), "port {port} still held by {ours:?}");
 }
 
 #[tokio::test]
@@ -32,10 +79,11 @@ async fn standalone_accepts_writes_and_is_gone_after_drop() {
     let pid = server.cluster().nodes()[0].pid();
     let dir = server.dir().to_path_buf();
     assert!(mongod::pid_is_running(pid));
+    assert!(listeners_on(port).iter().any(|(owner, _)| *owner == pid));
     drop(server);
 
-    assert!(port_refuses_connections(port), "port {port} still open");
     assert!(!mongod::pid_is_running(pid), "mongod pid {pid} still alive");
+    assert_port_released(port, pid, &dir);
     assert!(!dir.exists(), "{} not removed", dir.display());
 }
 
@@ -176,8 +224,9 @@ async fn detached_server_survives_handle_and_stops_by_shutdown() {
     // Dropping the handle leaves a detached server running.
     assert!(mongod::pid_is_running(pid));
     mongod::hello(port).await.unwrap();
+    assert!(listeners_on(port).iter().any(|(owner, _)| *owner == pid));
 
     mongod::shutdown_node(port, Some(pid), None).await.unwrap();
     assert!(!mongod::pid_is_running(pid));
-    assert!(port_refuses_connections(port));
+    assert_port_released(port, pid, dir.path());
 }

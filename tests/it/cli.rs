@@ -2,7 +2,7 @@
 //! usage errors.
 
 use crate::common;
-use crate::support::{mongoctl, repo};
+use crate::support::{mongoctl, refusing_port, repo};
 
 #[tokio::test]
 async fn health_reports_a_replica_set_and_its_members() {
@@ -31,8 +31,11 @@ async fn health_reports_a_replica_set_and_its_members() {
 
 #[tokio::test]
 async fn health_names_the_cause_of_a_connection_failure() {
-    let port = mongoctl::mongod::free_port().unwrap();
-    let uri = format!("mongodb://127.0.0.1:{port}/?serverSelectionTimeoutMS=1500");
+    let closed = refusing_port();
+    let uri = format!(
+        "mongodb://127.0.0.1:{}/?serverSelectionTimeoutMS=1500",
+        closed.port
+    );
     let out = mongoctl(&repo(), &["health"]).uri(&uri).run();
     out.expect_code(1);
     assert!(
