@@ -22,8 +22,8 @@ use super::direct::OutputFile;
 use super::format::CollectionMeta;
 use super::gz::{HashWriter, ParGzWriter};
 use super::manifest::{
-    FORMAT, FileEntry, FileKind, Layout, MANIFEST_FILE, Manifest, NamespaceEntry, OplogRange,
-    manifest_path,
+    Checksums, FORMAT, FileEntry, FileKind, Layout, MANIFEST_FILE, Manifest, NamespaceEntry,
+    OplogRange, manifest_path,
 };
 use super::nsmatch::NsRules;
 use super::progress::Progress;
@@ -292,7 +292,7 @@ async fn drain_cursor(
     Ok(total)
 }
 
-/// A thread writing the chunks it receives to `path` through a [`Sink`]: (bytes, sha256).
+/// A thread writing the chunks it receives to `path` through a [`Sink`]: (bytes, checksums).
 fn spawn_file_writer(
     path: PathBuf,
     gzip: bool,
@@ -301,10 +301,10 @@ fn spawn_file_writer(
     recycle: ChunkPool,
 ) -> (
     mpsc::Sender<Chunk>,
-    std::thread::JoinHandle<Result<(u64, String)>>,
+    std::thread::JoinHandle<Result<(u64, Checksums)>>,
 ) {
     let (tx, mut rx) = mpsc::channel::<Chunk>(4);
-    let writer = std::thread::spawn(move || -> Result<(u64, String)> {
+    let writer = std::thread::spawn(move || -> Result<(u64, Checksums)> {
         let f = OutputFile::create(&path, sync)
             .with_context(|| format!("creating {}", path.display()))?;
         let mut s = Sink::new(f, gzip, level);
@@ -323,14 +323,14 @@ fn spawn_file_writer(
     (tx, writer)
 }
 
-/// Streams a cursor into a new file at `path`: (documents, bytes, sha256).
+/// Streams a cursor into a new file at `path`: (documents, bytes, checksums).
 async fn cursor_to_file(
     cursor: RawBatchCursor,
     ns: &str,
     path: &Path,
     opts: &BackupOptions,
     each: impl FnMut(&bson::RawDocument),
-) -> Result<(u64, u64, String)> {
+) -> Result<(u64, u64, Checksums)> {
     let pool = ChunkPool::default();
     let (tx, writer) = spawn_file_writer(
         path.to_path_buf(),
@@ -364,8 +364,8 @@ impl<W: Write> Sink<W> {
         }
     }
 
-    /// (writer, bytes, sha256)
-    pub fn finish(self) -> std::io::Result<(W, u64, String)> {
+    /// (writer, bytes, checksums)
+    pub fn finish(self) -> std::io::Result<(W, u64, Checksums)> {
         match self {
             Sink::Plain(h) => h.finish(),
             Sink::Gzip(g) => g.finish()?.finish(),
@@ -388,8 +388,8 @@ impl<W: Write> Write for Sink<W> {
     }
 }
 
-/// Writes a whole small file through a [`Sink`] (fsynced when `sync`): (bytes, sha256).
-fn write_file(path: &Path, data: &[u8], opts: &BackupOptions) -> Result<(u64, String)> {
+/// Writes a whole small file through a [`Sink`] (fsynced when `sync`): (bytes, checksums).
+fn write_file(path: &Path, data: &[u8], opts: &BackupOptions) -> Result<(u64, Checksums)> {
     let f = OutputFile::create(path, opts.sync)
         .with_context(|| format!("creating {}", path.display()))?;
     let mut s = Sink::new(f, opts.gzip, opts.gzip_level);
@@ -500,7 +500,7 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
                         namespace: None,
                         documents: Some(docs),
                         bytes: n,
-                        sha256: sha,
+                        checksums: sha,
                     }),
                     OplogRange {
                         start: [start.time, start.increment],
@@ -622,7 +622,7 @@ async fn dump_directory(
                 namespace: Some(t.ns()),
                 documents: None,
                 bytes: n,
-                sha256: sha,
+                checksums: sha,
             },
         ));
         if t.meta.is_view() {
@@ -661,7 +661,7 @@ async fn dump_directory(
                     namespace: Some(ns),
                     documents: Some(docs),
                     bytes,
-                    sha256: sha,
+                    checksums: sha,
                 },
             ))
         });
@@ -751,7 +751,7 @@ async fn dump_users_and_roles(
             namespace: Some(format!("admin.{coll}")),
             documents: Some(n),
             bytes: len,
-            sha256: sha,
+            checksums: sha,
         });
     }
     Ok(out)
@@ -852,7 +852,7 @@ async fn dump_archive(
     let (tx, mut rx) = mpsc::channel::<ArchMsg>(8);
     let pool = ChunkPool::default();
     let recycle = pool.clone();
-    let writer = std::thread::spawn(move || -> Result<(u64, String)> {
+    let writer = std::thread::spawn(move || -> Result<(u64, Checksums)> {
         let sink = Sink::new(out, gzip, level);
         let mut w = ArchiveWriter::new(sink, &header, &entries)?;
         let mut crcs = vec![Crc64::default(); names.len()];
@@ -978,7 +978,7 @@ async fn dump_archive(
                     + counts.authz.iter().map(|a| a.documents).sum::<u64>(),
             ),
             bytes,
-            sha256: sha,
+            checksums: sha,
         },
         counts,
     ))

@@ -1,4 +1,4 @@
-//! Output plumbing: a writer that counts and SHA-256-hashes what reaches the file, and a
+//! Output plumbing: a writer that counts and checksums what reaches the file, and a
 //! parallel gzip writer. The parallel writer compresses independent 1 MiB blocks on several
 //! threads and writes each as its own gzip member, in order; concatenated members are a valid
 //! gzip stream (RFC 1952 §2.2), which Go's `gzip.Reader` (mongorestore) and `MultiGzDecoder`
@@ -12,30 +12,30 @@ use std::sync::{Mutex, OnceLock};
 use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
-use sha2::{Digest, Sha256};
+
+use super::manifest::{Checksums, FileHasher};
 
 const BLOCK: usize = 1 << 20;
 
-/// Counts and hashes bytes on their way to `inner`.
+/// Counts and checksums bytes on their way to `inner`.
 pub struct HashWriter<W: Write> {
     inner: W,
-    hasher: Sha256,
-    bytes: u64,
+    hasher: FileHasher,
 }
 
 impl<W: Write> HashWriter<W> {
     pub fn new(inner: W) -> Self {
         HashWriter {
             inner,
-            hasher: Sha256::new(),
-            bytes: 0,
+            hasher: FileHasher::new(),
         }
     }
 
-    /// (inner writer, bytes written, hex SHA-256)
-    pub fn finish(mut self) -> io::Result<(W, u64, String)> {
+    /// (inner writer, bytes written, checksums)
+    pub fn finish(mut self) -> io::Result<(W, u64, Checksums)> {
         self.inner.flush()?;
-        Ok((self.inner, self.bytes, hex::encode(self.hasher.finalize())))
+        let (bytes, sums) = self.hasher.finish();
+        Ok((self.inner, bytes, sums))
     }
 }
 
@@ -43,7 +43,6 @@ impl<W: Write> Write for HashWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {

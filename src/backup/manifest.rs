@@ -1,7 +1,7 @@
 //! The manifest mongoctl writes last, atomically (temporary file + rename), into a backup:
-//! what each file holds (namespace, documents, bytes, SHA-256), tool and server versions,
-//! start and end times, the oplog range. A backup without one is incomplete. `verify` checks
-//! a backup offline against it.
+//! what each file holds (namespace, documents, bytes, SHA-256 and CRC-32C), tool and server
+//! versions, start and end times, the oplog range. A backup without one is incomplete.
+//! `verify` checks a backup offline against it.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -46,7 +46,73 @@ pub struct FileEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documents: Option<u64>,
     pub bytes: u64,
+    #[serde(flatten)]
+    pub checksums: Checksums,
+}
+
+/// A file's checksums. SHA-256 is the strong one (`backup verify`, and anyone with
+/// `sha256sum`); CRC-32C catches the same accidental damage at memory speed, so that a
+/// restore can check a whole backup before its first write without holding the server idle.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Checksums {
     pub sha256: String,
+    /// Absent in manifests written before mongoctl recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32c: Option<String>,
+}
+
+/// How thoroughly [`check_checksums`] checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// SHA-256, and CRC-32C where recorded (`backup verify`).
+    Full,
+    /// CRC-32C where recorded, else SHA-256 (restore, before its first write).
+    Fast,
+}
+
+/// Counts and checksums bytes as they pass: SHA-256, CRC-32C, or both.
+pub struct FileHasher {
+    sha: Option<Sha256>,
+    crc: Option<crc_fast::Digest>,
+    bytes: u64,
+}
+
+impl FileHasher {
+    /// Both checksums, as a backup records them.
+    pub fn new() -> Self {
+        Self::with(true, true)
+    }
+
+    fn with(sha: bool, crc: bool) -> Self {
+        FileHasher {
+            sha: sha.then(Sha256::new),
+            crc: crc.then(|| crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi)),
+            bytes: 0,
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        if let Some(h) = &mut self.sha {
+            h.update(data);
+        }
+        if let Some(c) = &mut self.crc {
+            c.update(data);
+        }
+        self.bytes += data.len() as u64;
+    }
+
+    /// (bytes, checksums); a checksum not computed is left empty.
+    pub fn finish(self) -> (u64, Checksums) {
+        let sha256 = self.sha.map(|h| hex::encode(h.finalize())).unwrap_or_default();
+        let crc32c = self.crc.map(|c| format!("{:08x}", c.finalize()));
+        (self.bytes, Checksums { sha256, crc32c })
+    }
+}
+
+impl Default for FileHasher {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,37 +204,47 @@ impl Manifest {
     }
 }
 
-/// SHA-256 and length of a file.
-pub fn hash_file(path: &Path) -> Result<(u64, String)> {
+/// Length and checksums of a file (both checksums).
+pub fn hash_file(path: &Path) -> Result<(u64, Checksums)> {
+    hash_file_with(path, FileHasher::new())
+}
+
+fn hash_file_with(path: &Path, mut h: FileHasher) -> Result<(u64, Checksums)> {
     let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
     loop {
         let k = f.read(&mut buf)?;
         if k == 0 {
             break;
         }
         h.update(&buf[..k]);
-        n += k as u64;
     }
-    Ok((n, hex::encode(h.finalize())))
+    Ok(h.finish())
 }
 
-/// Checks every file's length and SHA-256 against the manifest (in parallel); the first
+/// Checks every file's length and checksums against the manifest (in parallel); the first
 /// mismatch, by manifest order, is the error.
-pub fn check_checksums(m: &Manifest, backup: &Path) -> Result<()> {
+pub fn check_checksums(m: &Manifest, backup: &Path, depth: Depth) -> Result<()> {
     let check = |f: &FileEntry| -> Result<()> {
-        let (n, sha) = hash_file(&m.file_path(backup, f))?;
+        let recorded = &f.checksums;
+        let sha = depth == Depth::Full || recorded.crc32c.is_none();
+        let hasher = FileHasher::with(sha, recorded.crc32c.is_some());
+        let (n, got) = hash_file_with(&m.file_path(backup, f), hasher)?;
         if n != f.bytes {
             bail!("{}: {} bytes, the manifest says {}", f.path, n, f.bytes);
         }
-        if sha != f.sha256 {
+        if sha && got.sha256 != recorded.sha256 {
             bail!(
-                "{}: SHA-256 mismatch (file {sha}, manifest {})",
+                "{}: SHA-256 mismatch (file {}, manifest {})",
                 f.path,
-                f.sha256
+                got.sha256,
+                recorded.sha256
             );
+        }
+        if let (Some(want), Some(got)) = (&recorded.crc32c, &got.crc32c)
+            && want != got
+        {
+            bail!("{}: CRC-32C mismatch (file {got}, manifest {want})", f.path);
         }
         Ok(())
     };
@@ -227,7 +303,7 @@ pub fn verify(backup: &Path) -> Result<VerifyReport> {
             manifest_path(backup).display()
         );
     };
-    check_checksums(&m, backup)?;
+    check_checksums(&m, backup, Depth::Full)?;
     let mut documents = 0;
     match m.layout {
         Layout::Directory => {
@@ -343,18 +419,35 @@ mod tests {
             let path = format!("db/c{i:02}.bson");
             std::fs::create_dir_all(dir.path().join("db")).unwrap();
             std::fs::write(dir.path().join(&path), vec![i as u8; 1000 * (i % 7 + 1)]).unwrap();
-            let (bytes, sha256) = hash_file(&dir.path().join(&path)).unwrap();
+            let (bytes, checksums) = hash_file(&dir.path().join(&path)).unwrap();
             files.push(FileEntry {
                 path,
                 kind: FileKind::Data,
                 namespace: Some(format!("db.c{i:02}")),
                 documents: None,
                 bytes,
-                sha256,
+                checksums,
             });
         }
+        let mut m = manifest_of(files);
+        check_checksums(&m, dir.path(), Depth::Full).unwrap();
+        // Two bad files: the error names the one listed first, whichever is hashed first.
+        m.files[33].checksums.sha256 = "0".repeat(64);
+        m.files[5].bytes += 1;
+        let e = check_checksums(&m, dir.path(), Depth::Full)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("db/c05.bson: "), "{e}");
+        m.files[5].bytes -= 1;
+        let e = check_checksums(&m, dir.path(), Depth::Full)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("db/c33.bson: SHA-256 mismatch"), "{e}");
+    }
+
+    fn manifest_of(files: Vec<FileEntry>) -> Manifest {
         let now = chrono::Utc::now();
-        let mut m = Manifest {
+        Manifest {
             format: "test".into(),
             tool_version: "0".into(),
             server_version: "6.0.5".into(),
@@ -366,15 +459,75 @@ mod tests {
             oplog: None,
             namespaces: vec![],
             files,
+        }
+    }
+
+    #[test]
+    fn a_restore_checks_crc32c_where_recorded_and_sha256_where_not() {
+        // The CRC-32C (Castagnoli) check value, as hex in the manifest.
+        let mut h = FileHasher::new();
+        h.update(b"1234");
+        h.update(b"56789");
+        let (n, sums) = h.finish();
+        assert_eq!((n, sums.crc32c.as_deref()), (9, Some("e3069283")));
+
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(dir.path().join("c.bson"), &data).unwrap();
+        let (bytes, checksums) = hash_file(&dir.path().join("c.bson")).unwrap();
+        let entry = FileEntry {
+            path: "c.bson".into(),
+            kind: FileKind::Data,
+            namespace: Some("db.c".into()),
+            documents: None,
+            bytes,
+            checksums,
         };
-        check_checksums(&m, dir.path()).unwrap();
-        // Two bad files: the error names the one listed first, whichever is hashed first.
-        m.files[33].sha256 = "0".repeat(64);
-        m.files[5].bytes += 1;
-        let e = check_checksums(&m, dir.path()).unwrap_err().to_string();
-        assert!(e.starts_with("db/c05.bson: "), "{e}");
-        m.files[5].bytes -= 1;
-        let e = check_checksums(&m, dir.path()).unwrap_err().to_string();
-        assert!(e.starts_with("db/c33.bson: SHA-256 mismatch"), "{e}");
+        let mut m = manifest_of(vec![entry]);
+        check_checksums(&m, dir.path(), Depth::Fast).unwrap();
+
+        // One flipped byte: the fast check finds it by the CRC.
+        let mut flipped = data.clone();
+        flipped[123_457] ^= 0x10;
+        std::fs::write(dir.path().join("c.bson"), &flipped).unwrap();
+        let e = check_checksums(&m, dir.path(), Depth::Fast)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.bson: CRC-32C mismatch"), "{e}");
+        let e = check_checksums(&m, dir.path(), Depth::Full)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.bson: SHA-256 mismatch"), "{e}");
+        // A manifest from before CRC-32C: the fast check falls back to SHA-256.
+        m.files[0].checksums.crc32c = None;
+        let e = check_checksums(&m, dir.path(), Depth::Fast)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.bson: SHA-256 mismatch"), "{e}");
+
+        // An intact file: only the full check reads the (here wrong) SHA-256.
+        std::fs::write(dir.path().join("c.bson"), &data).unwrap();
+        m.files[0].checksums = hash_file(&dir.path().join("c.bson")).unwrap().1;
+        m.files[0].checksums.sha256 = "0".repeat(64);
+        check_checksums(&m, dir.path(), Depth::Fast).unwrap();
+        let e = check_checksums(&m, dir.path(), Depth::Full)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.bson: SHA-256 mismatch"), "{e}");
+    }
+
+    #[test]
+    fn checksums_serialize_flat_and_old_manifests_without_crc32c_load() {
+        let entry: FileEntry = serde_json::from_str(
+            r#"{"path": "a.bson", "kind": "data", "bytes": 5, "sha256": "ab"}"#,
+        )
+        .unwrap();
+        assert_eq!(entry.checksums.crc32c, None);
+        let mut v = serde_json::to_value(&entry).unwrap();
+        assert_eq!(v["sha256"], "ab");
+        assert!(v.get("crc32c").is_none(), "{v}");
+        v["crc32c"] = "e3069283".into();
+        let back: FileEntry = serde_json::from_value(v).unwrap();
+        assert_eq!(back.checksums.crc32c.as_deref(), Some("e3069283"));
     }
 }

@@ -22,7 +22,7 @@ use super::archive::{ArchiveReader, Event};
 use super::bsonio::{Crc64, DocBatch, Next, read_doc};
 use super::format::CollectionMeta;
 use super::gz::maybe_gunzip;
-use super::manifest::{FileKind, Manifest, check_checksums, manifest_path};
+use super::manifest::{Depth, FileKind, Manifest, check_checksums, manifest_path};
 use super::nsmatch::{NsRules, split};
 use super::progress::Progress;
 
@@ -122,7 +122,7 @@ fn check_manifest(path: &Path, force: bool) -> Result<Option<Manifest>> {
             manifest_path(path).display()
         ),
         None => {}
-        Some(m) => check_checksums(m, path)
+        Some(m) => check_checksums(m, path, Depth::Fast)
             .context("the backup does not match its manifest; nothing was restored")?,
     }
     Ok(m)
@@ -543,7 +543,7 @@ impl Journal {
 fn backup_id(path: &Path) -> String {
     let m = manifest_path(path);
     match super::manifest::hash_file(&m) {
-        Ok((_, sha)) => sha,
+        Ok((_, sums)) => sums.sha256,
         Err(_) => std::fs::canonicalize(path)
             .unwrap_or_else(|_| path.to_path_buf())
             .display()
