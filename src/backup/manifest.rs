@@ -51,8 +51,9 @@ pub struct FileEntry {
 }
 
 /// A file's checksums. SHA-256 is the strong one (`backup verify`, and anyone with
-/// `sha256sum`); CRC-32C catches the same accidental damage at memory speed, so that a
-/// restore can check a whole backup before its first write without holding the server idle.
+/// `sha256sum`). CRC-32C catches accidental damage (every burst of up to 32 bits, all but
+/// one in 2^32 of the rest) at memory speed, so that a restore can check a whole backup
+/// before its first write without holding the server idle for long.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Checksums {
     pub sha256: String,
