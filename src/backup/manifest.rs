@@ -104,7 +104,10 @@ impl FileHasher {
 
     /// (bytes, checksums); a checksum not computed is left empty.
     pub fn finish(self) -> (u64, Checksums) {
-        let sha256 = self.sha.map(|h| hex::encode(h.finalize())).unwrap_or_default();
+        let sha256 = self
+            .sha
+            .map(|h| hex::encode(h.finalize()))
+            .unwrap_or_default();
         let crc32c = self.crc.map(|c| format!("{:08x}", c.finalize()));
         (self.bytes, Checksums { sha256, crc32c })
     }

@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::support::{mongoctl, repo};
+use crate::support::{free_ports_below_ephemeral, mongoctl, repo};
 
 fn pids(state: &serde_json::Value) -> Vec<u32> {
     state["members"]
@@ -131,7 +131,13 @@ async fn up_restarts_a_sandbox_whose_processes_are_gone_keeping_its_data() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("sbx");
     let d = d.to_str().unwrap();
-    let up = mongoctl(&repo(), &["sandbox", "up", "--dir", d, "-o", "json"]).run();
+    // Ports no parallel test's server can take while this sandbox is down.
+    let port = free_ports_below_ephemeral(1).to_string();
+    let up = mongoctl(
+        &repo(),
+        &["sandbox", "up", "--dir", d, "--port", &port, "-o", "json"],
+    )
+    .run();
     up.expect_code(0);
     let state = up.json();
     let uri = state["uri"].as_str().unwrap().to_string();

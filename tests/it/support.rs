@@ -205,3 +205,31 @@ pub fn refusing_port() -> RefusingPort {
         }
     }
 }
+
+/// The first of `n` consecutive loopback ports that are free now and lie below the kernel's
+/// ephemeral range, which is where every "any free port" (bind to port 0) comes from: a
+/// server stopped and restarted on these ports cannot lose them to another test's server
+/// in between.
+pub fn free_ports_below_ephemeral(n: u16) -> u16 {
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32768);
+    let floor = 20_000.min(low / 2);
+    let span = low - n - floor;
+    // Spread the starting points so that parallel callers rarely probe the same ports.
+    let seed = std::process::id() as u64 * 7919
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64;
+    for k in 0..span as u64 {
+        let base = floor + ((seed + k * 97) % span as u64) as u16;
+        let all_free =
+            (base..base + n).all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no {n} consecutive free ports below {low}");
+}
