@@ -313,12 +313,12 @@ fn spawn_file_writer(
                 .with_context(|| format!("writing {}", path.display()))?;
             recycle.give(c.bytes);
         }
-        let (f, n, sha) = s
+        let (f, n, checksums) = s
             .finish()
             .with_context(|| format!("writing {}", path.display()))?;
         f.finish()
             .with_context(|| format!("writing {}", path.display()))?;
-        Ok((n, sha))
+        Ok((n, checksums))
     });
     (tx, writer)
 }
@@ -345,8 +345,8 @@ async fn cursor_to_file(
         .join()
         .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
     let docs = drained?;
-    let (bytes, sha) = written?;
-    Ok((docs, bytes, sha))
+    let (bytes, checksums) = written?;
+    Ok((docs, bytes, checksums))
 }
 
 /// A file being written: hashed, optionally gzip-compressed.
@@ -394,10 +394,10 @@ fn write_file(path: &Path, data: &[u8], opts: &BackupOptions) -> Result<(u64, Ch
         .with_context(|| format!("creating {}", path.display()))?;
     let mut s = Sink::new(f, opts.gzip, opts.gzip_level);
     s.write_all(data)?;
-    let (f, n, sha) = s.finish()?;
+    let (f, n, checksums) = s.finish()?;
     f.finish()
         .with_context(|| format!("writing {}", path.display()))?;
-    Ok((n, sha))
+    Ok((n, checksums))
 }
 
 fn gz_suffix(gzip: bool) -> &'static str {
@@ -485,7 +485,7 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
                 // and mongorestore --oplogReplay looks for exactly that name.
                 let name = "oplog.bson".to_string();
                 let mut end = start;
-                let (docs, n, sha) = cursor_to_file(
+                let (docs, n, checksums) = cursor_to_file(
                     oplog_cursor(client, start).await?,
                     "local.oplog.rs",
                     &d.join(&name),
@@ -500,7 +500,7 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
                         namespace: None,
                         documents: Some(docs),
                         bytes: n,
-                        checksums: sha,
+                        checksums,
                     }),
                     OplogRange {
                         start: [start.time, start.increment],
@@ -613,7 +613,8 @@ async fn dump_directory(
         let dbdir = dir.join(&t.db);
         std::fs::create_dir_all(&dbdir)?;
         let meta_name = format!("{}.metadata.json{}", t.meta.name, gz_suffix(opts.gzip));
-        let (n, sha) = write_file(&dbdir.join(&meta_name), t.meta.to_json().as_bytes(), opts)?;
+        let (n, checksums) =
+            write_file(&dbdir.join(&meta_name), t.meta.to_json().as_bytes(), opts)?;
         files.push((
             i * 2,
             FileEntry {
@@ -622,7 +623,7 @@ async fn dump_directory(
                 namespace: Some(t.ns()),
                 documents: None,
                 bytes: n,
-                checksums: sha,
+                checksums,
             },
         ));
         if t.meta.is_view() {
@@ -650,7 +651,7 @@ async fn dump_directory(
                 .join()
                 .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
             let docs = drained?;
-            let (bytes, sha) = written?;
+            let (bytes, checksums) = written?;
             bar.finish_and_clear();
             Ok::<_, anyhow::Error>((
                 i * 2 + 1,
@@ -661,7 +662,7 @@ async fn dump_directory(
                     namespace: Some(ns),
                     documents: Some(docs),
                     bytes,
-                    checksums: sha,
+                    checksums,
                 },
             ))
         });
@@ -737,7 +738,7 @@ async fn dump_users_and_roles(
     for coll in AUTHZ_COLLECTIONS {
         let name = format!("$admin.{coll}.bson{}", gz_suffix(opts.gzip));
         let cursor = authz_cursor(client, db, coll).await?;
-        let (n, len, sha) = cursor_to_file(
+        let (n, len, checksums) = cursor_to_file(
             cursor,
             &format!("admin.{coll}"),
             &dir.join(db).join(&name),
@@ -751,7 +752,7 @@ async fn dump_users_and_roles(
             namespace: Some(format!("admin.{coll}")),
             documents: Some(n),
             bytes: len,
-            checksums: sha,
+            checksums,
         });
     }
     Ok(out)
@@ -866,9 +867,9 @@ async fn dump_archive(
                 ArchMsg::Eof(i) => w.eof(&names[i].0, &names[i].1, crcs[i].value())?,
             }
         }
-        let (mut inner, n, sha) = w.into_inner().finish()?;
+        let (mut inner, n, checksums) = w.into_inner().finish()?;
         inner.flush()?;
-        Ok((n, sha))
+        Ok((n, checksums))
     });
     let mut failure = None;
     let mut authz_counts = Vec::new();
@@ -967,7 +968,7 @@ async fn dump_archive(
     if let Some(e) = failure {
         return Err(e);
     }
-    let (bytes, sha) = written?;
+    let (bytes, checksums) = written?;
     Ok((
         FileEntry {
             path: name,
@@ -978,7 +979,7 @@ async fn dump_archive(
                     + counts.authz.iter().map(|a| a.documents).sum::<u64>(),
             ),
             bytes,
-            checksums: sha,
+            checksums,
         },
         counts,
     ))
