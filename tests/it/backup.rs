@@ -718,9 +718,24 @@ async fn oplog_backup_replays_to_a_point_in_time() {
     assert_eq!(got, expected);
     assert_eq!(all(&client, "pitr_copy", "bulk").await.len(), 40_000);
 
-    // Point in time: stop at a timestamp in the middle of the captured range.
-    let captured: Vec<&Document> = oplog.iter().filter(|e| ts(e) <= end_ts).collect();
-    let mid = captured[captured.len() / 2];
+    // Point in time: stop at a timestamp between the moment `live` was read (its data file
+    // already holds every insert before that; a replay limit cannot take those out, as with
+    // mongorestore) and the oplog's end.
+    let dumped: std::collections::HashSet<i32> = bson_file_docs(&dir.join("pitr/live.bson"))
+        .iter()
+        .map(|d| d.get_i32("_id").unwrap())
+        .collect();
+    let id_of = |e: &Document| e.get_document("o").unwrap().get_i32("_id").unwrap();
+    let after_read: Vec<&Document> = oplog
+        .iter()
+        .filter(|e| ts(e) <= end_ts && !dumped.contains(&id_of(e)))
+        .collect();
+    assert!(
+        after_read.len() >= 2,
+        "too few writes after `live` was read ({})",
+        after_read.len()
+    );
+    let mid = after_read[after_read.len() / 2];
     let (t, i) = ts(mid);
     let limit = format!("{t}:{i}");
     let o = mongoctl(
@@ -740,17 +755,28 @@ async fn oplog_backup_replays_to_a_point_in_time() {
     .uri(&server.uri())
     .run();
     o.expect_code(0);
-    let got = all(&client, "pitr_mid", "live").await;
-    assert!(got.iter().all(|d| {
-        let id = d.get("_id").unwrap();
-        !captured
-            .iter()
-            .any(|e| e.get_document("o").unwrap().get("_id") == Some(id) && ts(e) >= (t, i))
-    }));
-    assert!(
-        !got.iter()
-            .any(|d| d.get("_id") == mid.get_document("o").unwrap().get("_id"))
-    );
+    // Exactly the documents inserted before the limit: the dumped ones and the replayed ones.
+    let mut expected: Vec<i32> = oplog.iter().filter(|e| ts(e) < (t, i)).map(id_of).collect();
+    expected.sort();
+    let got: Vec<i32> = all(&client, "pitr_mid", "live")
+        .await
+        .iter()
+        .map(|d| d.get_i32("_id").unwrap())
+        .collect();
+    assert_eq!(got, expected);
+    assert!(!got.contains(&id_of(mid)));
+    assert!(got.len() > dumped.len(), "nothing was replayed");
+}
+
+/// The documents of a `.bson` file, in order.
+fn bson_file_docs(path: &Path) -> Vec<Document> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut r = &bytes[..];
+    let mut docs = Vec::new();
+    while !r.is_empty() {
+        docs.push(Document::from_reader(&mut r).unwrap());
+    }
+    docs
 }
 
 #[tokio::test]
@@ -781,12 +807,20 @@ async fn resume_after_a_killed_restore_yields_exactly_the_source() {
         .run()
         .expect_code(0);
 
-    let mut child = std::process::Command::new(common::mongoctl_bin())
-        .args([
-            "--spec",
-            spec.path().to_str().unwrap(),
-            "--uri",
-            &server.uri(),
+    // The restore's first ten inserts (1000 documents each) go through; the next ones are
+    // held, then refused, never written. It is killed while held: midway, however fast the
+    // machine.
+    const APP: &str = "killed-restore";
+    let before = arm_fail_command(
+        &client,
+        APP,
+        Bson::Document(doc! {"skip": 10}),
+        doc! {"failCommands": ["insert"], "blockConnection": true, "blockTimeMS": 30_000, "errorCode": 189},
+    )
+    .await;
+    let mut child = mongoctl(
+        spec.path(),
+        &[
             "restore",
             dir_s,
             "-j",
@@ -795,26 +829,19 @@ async fn resume_after_a_killed_restore_yields_exactly_the_source() {
             "src.*",
             "--ns-to",
             "dst.*",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let target = client.database("dst").collection::<Document>("c");
-    let t = std::time::Instant::now();
-    loop {
-        let n = target.estimated_document_count().await.unwrap_or(0);
-        if n >= 10_000 || t.elapsed().as_secs() > 30 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+        ],
+    )
+    .uri(&format!("{}&appName={APP}", server.uri()))
+    .spawn();
+    wait_for_fail_point(&client, before + 1).await;
     child.kill().unwrap();
     child.wait().unwrap();
+    release_commands(&client).await;
+    let target = client.database("dst").collection::<Document>("c");
     let partial = target.count_documents(doc! {}).await.unwrap();
     assert!(
-        partial > 0 && partial < 80_000,
-        "restore was not interrupted mid-way ({partial})"
+        partial > 0 && partial <= 10_000,
+        "restore was not interrupted where it was held ({partial})"
     );
 
     let o = mongoctl(
@@ -1471,6 +1498,21 @@ pub(crate) async fn arm_fail_command(
         .await
         .expect("configureFailPoint (the harness starts mongod with enableTestCommands)");
     reply.get_i32("count").unwrap()
+}
+
+/// Waits until the `failCommand` failpoint has been entered `times` times in the server's
+/// life (the count [`arm_fail_command`] returned, plus the entries awaited): a held command is
+/// then held right now, so a test acts while its mongoctl is certainly midway.
+pub(crate) async fn wait_for_fail_point(client: &mongodb::Client, times: i32) {
+    client
+        .database("admin")
+        .run_command(doc! {
+            "waitForFailPoint": "failCommand",
+            "timesEntered": i64::from(times),
+            "maxTimeMS": 60_000,
+        })
+        .await
+        .expect("the failpoint was not entered within 60 s");
 }
 
 /// Turns the `failCommand` failpoint off; returns how often it was entered so far.

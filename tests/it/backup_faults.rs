@@ -6,10 +6,10 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use bson::{Document, doc};
+use bson::{Bson, Document, doc};
 use mongodb::Client;
 
-use crate::backup::{all, arm_fail_command, release_commands};
+use crate::backup::{all, arm_fail_command, release_commands, wait_for_fail_point};
 use crate::common::{self, TestServer};
 use crate::support::{Output, copy_workspace, mongoctl, repo};
 
@@ -72,20 +72,35 @@ async fn finish(child: Child) -> Output {
     }
 }
 
-/// Polls `cond` every 5 ms until it holds (panics after 60 s or if `child` exits first: the
-/// fault must land while the command runs).
-async fn wait_while_running(child: &mut Child, what: &str, mut cond: impl AsyncFnMut() -> bool) {
-    let t = Instant::now();
-    while !cond().await {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("mongoctl ended ({status}) before {what}");
-        }
-        assert!(t.elapsed() < Duration::from_secs(60), "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+/// Starts `mongoctl ARGS` against the set with one of its commands (`command`, after the
+/// first `skip` of them) held for a second on the current primary, waits until it is held,
+/// and steps that primary down: the step-down lands while mongoctl is certainly midway,
+/// however fast the machine. The held command then runs on a member that is no longer primary.
+async fn spawn_and_step_down_midway(
+    server: &TestServer,
+    spec: &Path,
+    args: &[&str],
+    command: &str,
+    skip: i32,
+) -> Child {
+    const APP: &str = "step-down";
+    let port = primary_port(server).await;
+    let primary = direct(port).await;
+    let armed = arm_fail_command(
+        &primary,
+        APP,
+        Bson::Document(doc! {"skip": skip}),
+        doc! {"failCommands": [command], "blockConnection": true, "blockTimeMS": 1000},
+    )
+    .await;
+    let mut child = spawn(spec, &format!("{}&appName={APP}", server.uri()), args);
+    wait_for_fail_point(&primary, armed + 1).await;
     if let Some(status) = child.try_wait().unwrap() {
-        panic!("mongoctl ended ({status}) before the step-down; make the data larger");
+        panic!("mongoctl ended ({status}) before the step-down");
     }
+    step_down(server).await;
+    release_commands(&primary).await;
+    child
 }
 
 async fn direct(port: u16) -> Client {
@@ -104,20 +119,23 @@ async fn is_primary(port: u16) -> bool {
         .unwrap_or(false)
 }
 
-/// Steps the current primary down (forced) through a direct connection.
-async fn step_down(server: &TestServer) {
+async fn primary_port(server: &TestServer) -> u16 {
     for port in server.ports() {
         if is_primary(port).await {
-            direct(port)
-                .await
-                .database("admin")
-                .run_command(doc! {"replSetStepDown": 10, "force": true})
-                .await
-                .expect("replSetStepDown");
-            return;
+            return port;
         }
     }
-    panic!("no primary to step down");
+    panic!("no primary");
+}
+
+/// Steps the current primary down (forced) through a direct connection.
+async fn step_down(server: &TestServer) {
+    direct(primary_port(server).await)
+        .await
+        .database("admin")
+        .run_command(doc! {"replSetStepDown": 10, "force": true})
+        .await
+        .expect("replSetStepDown");
 }
 
 /// Waits until member 0 (priority 2) is primary again: the set is stable for what follows.
@@ -144,19 +162,11 @@ async fn primary_step_down_during_backup_never_gives_a_complete_backup_missing_d
     let out = tmp.path().join("b");
     let out_s = out.to_str().unwrap();
     let t0 = Instant::now();
-    let mut child = spawn(
-        spec.path(),
-        &server.uri(),
-        &[
-            "backup", "--db", "shop", "-j", "1", "--out", out_s, "-o", "json",
-        ],
-    );
-    let first = out.join("shop/items.bson");
-    wait_while_running(&mut child, "the backup wrote data", async || {
-        std::fs::metadata(&first).is_ok_and(|m| m.len() > 0)
-    })
-    .await;
-    step_down(&server).await;
+    let args = [
+        "backup", "--db", "shop", "-j", "1", "--out", out_s, "-o", "json",
+    ];
+    // Held: the first getMore, with the first collection's first batch read.
+    let child = spawn_and_step_down_midway(&server, spec.path(), &args, "getMore", 0).await;
     let o = finish(child).await;
     eprintln!("backup: exit {} after {:?}", o.code, t0.elapsed());
     wait_stable(&server).await;
@@ -221,15 +231,8 @@ async fn primary_step_down_during_restore_is_exact_or_fails_clearly_and_resumes(
     let mut args = vec!["restore", dir_s];
     args.extend(["-j", "1", "--ns-from", "shop.*", "--ns-to", "dst.*"]);
     let t0 = Instant::now();
-    let mut child = spawn(spec.path(), &server.uri(), &args);
-    let target = client.database("dst").collection::<Document>("items");
-    wait_while_running(
-        &mut child,
-        "the restore inserted 10000 documents",
-        async || target.estimated_document_count().await.unwrap_or(0) >= 10_000,
-    )
-    .await;
-    step_down(&server).await;
+    // Held: the eleventh insert, with ten batches of 1000 documents sent before it.
+    let child = spawn_and_step_down_midway(&server, spec.path(), &args, "insert", 10).await;
     let o = finish(child).await;
     eprintln!("restore: exit {} after {:?}", o.code, t0.elapsed());
     if o.code != 0 {
