@@ -81,6 +81,11 @@ pub struct RestoreReport {
     pub namespaces: Vec<NsReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oplog_applied: Option<u64>,
+    /// `[seconds, increment]` of the first captured oplog entry that `--oplog-limit` kept
+    /// out. The data files may already hold writes from after it: a collection read after
+    /// the limit is not restored to that point exactly (mongorestore's `--oplogLimit` alike).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oplog_stopped_before: Option<[u32; 2]>,
     /// (users, roles) restored
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users_and_roles: Option<(u64, u64)>,
@@ -290,7 +295,7 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
                     );
                 };
                 let r = maybe_gunzip(File::open(&path)?)?;
-                report.oplog_applied = Some(replay_oplog(client, r, opts).await?);
+                replay_oplog(client, r, opts, &mut report).await?;
             }
         }
         Source::Archive(p) => {
@@ -989,7 +994,7 @@ async fn restore_archive<R: Read + Send + 'static>(
             bail!("--oplog-replay: the archive has no oplog (make it with backup --oplog)");
         }
         let f = File::open(oplog_tmp.path())?;
-        report.oplog_applied = Some(replay_oplog(client, std::io::BufReader::new(f), opts).await?);
+        replay_oplog(client, std::io::BufReader::new(f), opts, report).await?;
     }
     Ok(())
 }
@@ -1127,8 +1132,14 @@ fn demultiplex<R: Read>(
 }
 
 /// Applies oplog entries (CRUD and commands of the selected namespaces, renamed) in batches
-/// with `applyOps`, stopping before `oplog_limit`. Returns how many were applied.
-async fn replay_oplog<R: Read>(client: &Client, mut r: R, opts: &RestoreOptions) -> Result<u64> {
+/// with `applyOps`, stopping before `oplog_limit`. Records in `report` how many were applied
+/// and the first entry the limit kept out.
+async fn replay_oplog<R: Read>(
+    client: &Client,
+    mut r: R,
+    opts: &RestoreOptions,
+    report: &mut RestoreReport,
+) -> Result<()> {
     // Entries are read one at a time and applied in batches bounded in count and bytes, so
     // memory stays small however long the oplog (and each applyOps stays under 16 MiB).
     const MAX_OPS: usize = 500;
@@ -1146,7 +1157,12 @@ async fn replay_oplog<R: Read>(client: &Client, mut r: R, opts: &RestoreOptions)
         let stop = match &entry {
             None => true,
             Some(e) => match (opts.oplog_limit, e.get_timestamp("ts")) {
-                (Some(limit), Ok(ts)) => (ts.time, ts.increment) >= (limit.time, limit.increment),
+                (Some(limit), Ok(ts))
+                    if (ts.time, ts.increment) >= (limit.time, limit.increment) =>
+                {
+                    report.oplog_stopped_before = Some([ts.time, ts.increment]);
+                    true
+                }
                 _ => false,
             },
         };
@@ -1188,7 +1204,8 @@ async fn replay_oplog<R: Read>(client: &Client, mut r: R, opts: &RestoreOptions)
             applied += n;
         }
         if stop {
-            return Ok(applied);
+            report.oplog_applied = Some(applied);
+            return Ok(());
         }
         if let Some(e) = next {
             batch.push(e);

@@ -168,6 +168,13 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
     let (client, _) = ctx.connect(ws.as_ref()).await?;
     let report = restore(&client, &opts).await?;
     let ok = report.ok();
+    if let Some([t, i]) = report.oplog_stopped_before {
+        eprintln!(
+            "warning: --oplog-limit kept out the backup's oplog from {t}:{i} on: collections the \
+             backup read after that moment already hold some later writes, so they are not \
+             restored exactly to the limit (only the backup's end is one point in time for all)"
+        );
+    }
     if ctx.json() {
         render::json(&serde_json::json!({"ok": ok, "report": report}));
     } else if !ctx.global.quiet || !ok {

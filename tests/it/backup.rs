@@ -686,6 +686,7 @@ async fn oplog_backup_replays_to_a_point_in_time() {
     .uri(&server.uri())
     .run();
     o.expect_code(0);
+    assert!(!o.stderr.contains("warning"), "{}", o.stderr);
     let ts = |d: &Document| -> (u32, u32) {
         let t = d.get_timestamp("ts").unwrap();
         (t.time, t.increment)
@@ -750,11 +751,25 @@ async fn oplog_backup_replays_to_a_point_in_time() {
             "pitr.*",
             "--ns-to",
             "pitr_mid.*",
+            "-o",
+            "json",
         ],
     )
     .uri(&server.uri())
     .run();
     o.expect_code(0);
+    // The report and a warning say where the replay stopped, and what that means.
+    assert_eq!(
+        o.json()["report"]["oplog_stopped_before"],
+        serde_json::json!([t, i])
+    );
+    assert!(
+        o.stderr.contains(&format!(
+            "warning: --oplog-limit kept out the backup's oplog from {limit} on"
+        )),
+        "{}",
+        o.stderr
+    );
     // Exactly the documents inserted before the limit: the dumped ones and the replayed ones.
     let mut expected: Vec<i32> = oplog.iter().filter(|e| ts(e) < (t, i)).map(id_of).collect();
     expected.sort();
