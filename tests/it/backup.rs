@@ -823,14 +823,15 @@ async fn resume_after_a_killed_restore_yields_exactly_the_source() {
         .expect_code(0);
 
     // The restore's first ten inserts (1000 documents each) go through; the next ones are
-    // held, then refused, never written. It is killed while held: midway, however fast the
-    // machine.
+    // held for 5 s, then refused, never written. It is killed while held: midway, however
+    // fast the machine (were the kill late, the refusal would stop it at the same place; a
+    // longer hold only keeps the server's shutdown waiting at the end of the test).
     const APP: &str = "killed-restore";
     let before = arm_fail_command(
         &client,
         APP,
         Bson::Document(doc! {"skip": 10}),
-        doc! {"failCommands": ["insert"], "blockConnection": true, "blockTimeMS": 30_000, "errorCode": 189},
+        doc! {"failCommands": ["insert"], "blockConnection": true, "blockTimeMS": 5_000, "errorCode": 189},
     )
     .await;
     let mut child = mongoctl(
