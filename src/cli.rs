@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "mongoctl",
     version,
     about = "Declarative MongoDB administration: lint, plan and apply a cluster spec kept in git",
-    after_help = "Exit codes: 0 success, 1 error, 2 changes pending / drift (plan --exit-code)\n\
-                  Environment: MONGODB_URI, MONGOCTL_SPEC, MONGOCTL_ENV, DB_NAME_<DOMAIN>, MONGOD, NO_COLOR"
+    after_help = "Exit codes: 0 success; 1 error (usage errors too); 2 changes pending, drift or findings (plan --exit-code, verify, audit)\n\
+                  Environment: MONGODB_URI, MONGOCTL_SPEC, MONGOCTL_ENV, MONGOCTL_USERNAME, MONGOCTL_PASSWORD, MONGOCTL_SECRETS_FILE, DB_NAME_<DOMAIN>, MONGOD"
 )]
 pub struct Cli {
     #[command(flatten)]

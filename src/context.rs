@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use mongodb::{Client, options::ClientOptions};
 
 use crate::cli::{GlobalArgs, OutputFormat};
+pub use crate::error::describe_driver_error;
 use crate::exit::{ERROR, Reported};
 use crate::model::ClusterState;
 use crate::redact::redact_uri;
@@ -225,6 +226,13 @@ impl Ctx {
         )
         .await
         .with_context(|| format!("connecting to {} (from {})", choice.shown, choice.source))?;
+        // The driver connects lazily; one ping makes an unreachable server or refused
+        // credentials an error here, not a per-section warning of a report that exits 0.
+        client
+            .database("admin")
+            .run_command(bson::doc! {"ping": 1})
+            .await
+            .with_context(|| format!("connecting to {} (from {})", choice.shown, choice.source))?;
         if let Ok(mut slot) = self.client.lock() {
             *slot = Some(client.clone());
         }
@@ -259,9 +267,14 @@ pub async fn connect_uri(uri: &str) -> Result<Client> {
 
 /// As [`connect_uri`], with explicit credentials (`--username`) overriding the URI's.
 pub async fn connect_with(uri: &str, credentials: Option<(&str, &str)>) -> Result<Client> {
-    let mut opts = ClientOptions::parse(uri)
-        .await
-        .context("invalid connection string")?;
+    let mut opts = match ClientOptions::parse(uri).await {
+        Ok(opts) => opts,
+        // The parser's message may quote a fragment of a password it could not split off.
+        Err(_) if crate::redact::userinfo_is_malformed(uri) => bail!(
+            "invalid connection string: the user name or password holds a character that must be percent-encoded (`/` `?` `#` `@` `:` `[` `]` or a space; `/` is %2F, `@` is %40)"
+        ),
+        Err(e) => return Err(e).context("invalid connection string"),
+    };
     if let Some((user, password)) = credentials {
         let source = opts
             .credential
@@ -283,82 +296,6 @@ pub async fn connect_with(uri: &str, credentials: Option<(&str, &str)>) -> Resul
         opts.app_name = Some(format!("mongoctl {}", env!("CARGO_PKG_VERSION")));
     }
     Ok(Client::with_options(opts)?)
-}
-
-/// A driver error as one readable line that names the likely cause: server errors as
-/// `CodeName (code): message`, connection failures classified (refused, DNS, TLS,
-/// authentication, timeout) with the underlying I/O error instead of the driver's topology dump.
-pub fn describe_driver_error(e: &mongodb::error::Error) -> String {
-    use mongodb::error::{ErrorKind, WriteFailure};
-    let text = e.to_string();
-    let lower = text.to_lowercase();
-    let cause = inner_cause(&text);
-    match e.kind.as_ref() {
-        ErrorKind::Command(c) => format!("{} ({}): {}", c.code_name, c.code, c.message),
-        ErrorKind::Write(WriteFailure::WriteError(w)) => {
-            format!("write error {}: {}", w.code, w.message)
-        }
-        ErrorKind::Write(WriteFailure::WriteConcernError(w)) => {
-            format!("write concern error {}: {}", w.code, w.message)
-        }
-        ErrorKind::Authentication { message, .. } => format!(
-            "authentication failed: check the user name, password and authSource ({message})"
-        ),
-        ErrorKind::DnsResolve { message, .. } => {
-            format!("DNS lookup failed: the host name does not resolve ({message})")
-        }
-        ErrorKind::InvalidTlsConfig { message, .. } => {
-            format!("TLS configuration error ({message})")
-        }
-        ErrorKind::InvalidArgument { message, .. } => {
-            format!("invalid connection string or option ({message})")
-        }
-        _ if lower.contains("authentication failed") || lower.contains("auth error") => {
-            format!("authentication failed: check the user name, password and authSource ({cause})")
-        }
-        _ if lower.contains("failed to lookup address")
-            || lower.contains("dns")
-            || lower.contains("name or service not known") =>
-        {
-            format!("DNS lookup failed: the host name does not resolve ({cause})")
-        }
-        _ if lower.contains("certificate")
-            || lower.contains("tls")
-            || lower.contains("handshake")
-            || lower.contains("invalidcontenttype") =>
-        {
-            format!(
-                "TLS failure: the server or certificate does not match the TLS settings ({cause})"
-            )
-        }
-        _ if lower.contains("connection refused") => format!(
-            "unreachable: connection refused (is mongod running on that host and port?) ({cause})"
-        ),
-        _ if lower.contains("requires authentication") || lower.contains("unauthorized") => {
-            format!(
-                "not authorized: the server requires authentication (add credentials to the URI or use --username) ({cause})"
-            )
-        }
-        ErrorKind::ServerSelection { .. } => {
-            format!("timed out waiting for a suitable server ({cause})")
-        }
-        _ => text,
-    }
-}
-
-/// The first server's error inside a server-selection message (`Error: Kind: I/O error: …,
-/// labels: …`), or the whole text when there is none.
-fn inner_cause(text: &str) -> String {
-    let Some(i) = text.find("Error: ") else {
-        return text.to_string();
-    };
-    let rest = &text[i + "Error: ".len()..];
-    let rest = rest.strip_prefix("Kind: ").unwrap_or(rest);
-    rest.split(", labels:")
-        .next()
-        .unwrap_or(rest)
-        .trim()
-        .to_string()
 }
 
 /// A command-line flag's (Extended) JSON object, e.g. `--filter '{"a": {"$gt": 1}}'`.

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod commands;
 pub mod context;
 pub mod diff;
+pub mod error;
 pub mod exit;
 pub mod export;
 pub mod hints;

@@ -19,8 +19,21 @@ pub fn table(headers: &[&str]) -> Table {
     t
 }
 
+static STDOUT_HAS_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a JSON document was printed on stdout (then an error is not printed as another).
+pub fn stdout_has_json() -> bool {
+    STDOUT_HAS_JSON.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `{"error": …, "kind": …}` on stdout, for `-o json` readers of a failed command.
+pub fn error_object(message: &str, kind: crate::error::ErrorKind) {
+    json(&serde_json::json!({"error": message, "kind": kind}));
+}
+
 /// Pretty JSON on stdout; a closed pipe (`| head`) is not an error worth a message.
 pub fn json<T: Serialize>(value: &T) {
+    STDOUT_HAS_JSON.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, value);
     let _ = writeln!(out);

@@ -320,18 +320,42 @@ pub fn schema_path(doc_path: &JsonPath, keyword: &str) -> JsonPath {
 }
 
 fn slash_path(p: &Path) -> String {
+    // The root component is the empty segment before the first `/`, so an absolute path
+    // reads `/a/b`, not `//a/b`.
     p.components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .map(|c| match c {
+            std::path::Component::RootDir => String::new(),
+            c => c.as_os_str().to_string_lossy().into_owned(),
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
 
 /// A workspace file as the repository sees it (`--spec` joined, without a leading `./`).
 fn repo_file(spec: &Path, rel: &Path) -> String {
+    repo_file_under(
+        spec,
+        rel,
+        std::env::var_os("GITHUB_WORKSPACE")
+            .as_deref()
+            .map(Path::new),
+    )
+}
+
+fn repo_file_under(spec: &Path, rel: &Path, checkout: Option<&Path>) -> String {
     let joined: PathBuf = if spec == Path::new(".") {
         rel.to_path_buf()
     } else {
         spec.join(rel)
+    };
+    // Annotations name files relative to the checkout; an absolute `--spec` inside it is
+    // made relative to `GITHUB_WORKSPACE`.
+    let joined = match checkout {
+        Some(root) if joined.is_absolute() => joined
+            .strip_prefix(root)
+            .map(Path::to_path_buf)
+            .unwrap_or(joined),
+        _ => joined,
     };
     let s = slash_path(&joined);
     s.strip_prefix("./").map(str::to_string).unwrap_or(s)
@@ -581,6 +605,27 @@ mod tests {
         assert_eq!(
             repo_file(Path::new("."), Path::new("mongoctl.json")),
             "mongoctl.json"
+        );
+        // An absolute --spec: one leading slash, and relative to the checkout when inside it.
+        assert_eq!(
+            repo_file_under(Path::new("/w/ex"), Path::new("schemas/x.json"), None),
+            "/w/ex/schemas/x.json"
+        );
+        assert_eq!(
+            repo_file_under(
+                Path::new("/w/ex"),
+                Path::new("schemas/x.json"),
+                Some(Path::new("/w"))
+            ),
+            "ex/schemas/x.json"
+        );
+        assert_eq!(
+            repo_file_under(
+                Path::new("/elsewhere/ex"),
+                Path::new("a.json"),
+                Some(Path::new("/w"))
+            ),
+            "/elsewhere/ex/a.json"
         );
     }
 }

@@ -11,6 +11,7 @@ mod backup_faults;
 mod broken;
 mod cli;
 mod completions;
+mod contract;
 mod drift;
 mod init;
 mod interop;
