@@ -198,6 +198,22 @@ pub struct ApplyArgs {
     /// Where generated passwords of new users are appended (created 0600, never overwritten)
     #[arg(long, env = "MONGOCTL_SECRETS_FILE", value_name = "PATH")]
     pub secrets_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+/// The cluster lease taken by commands that change a cluster (see `lease.rs`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct LockArgs {
+    /// Seconds to wait for another mongoctl run that is changing the cluster (default: fail at once)
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub lock_wait: u64,
+}
+
+impl LockArgs {
+    pub fn wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.lock_wait)
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -18,6 +18,7 @@ pub mod history;
 pub mod infer;
 pub mod jsonpath;
 pub mod jsonschema;
+pub mod lease;
 pub mod live;
 pub mod model;
 pub mod mongod;

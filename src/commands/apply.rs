@@ -1,16 +1,20 @@
-//! `apply` / `setup`: plan, confirm destructive steps, execute, record, report.
+//! `apply` / `setup`: plan under the cluster lease, confirm destructive steps, execute,
+//! record, report.
 
 use std::io::IsTerminal;
 
 use anyhow::{Result, bail};
+use mongodb::Client;
 
-use crate::apply;
+use crate::apply::{self, ApplyReport, StepStatus};
 use crate::cli::{ApplyArgs, PlanArgs};
 use crate::context::Ctx;
+use crate::diff::Plan;
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::history;
 use crate::render;
-use crate::secrets;
+use crate::secrets::{self, Outcome, Secrets};
+use crate::spec::Workspace;
 
 pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
     if args.dry_run {
@@ -21,40 +25,60 @@ pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
         };
         return super::plan::run(plan_args, ctx).await;
     }
-    let (ws, client, plan) = super::plan::compute(ctx, &args.scope.domain, args.prune).await?;
+    let (ws, client, plan, lease) = super::plan::compute_under_lease(
+        ctx,
+        &args.scope.domain,
+        args.prune,
+        &args.lock,
+        "mongoctl apply",
+    )
+    .await?;
+    let result = apply_plan(&args, ctx, &ws, &client, &plan).await;
+    let released = lease.release().await;
+    let code = result?;
+    released?;
+    Ok(code)
+}
+
+async fn apply_plan(
+    args: &ApplyArgs,
+    ctx: &Ctx,
+    ws: &Workspace,
+    client: &Client,
+    plan: &Plan,
+) -> Result<u8> {
     if plan.is_empty() {
         if ctx.json() {
             render::json(&serde_json::json!({"plan": plan, "applied": 0}));
         } else if !ctx.global.quiet {
-            render::plan(&plan, args.prune, false);
+            render::plan(plan, args.prune, false);
         }
         return Ok(SUCCESS);
     }
     if !ctx.json() && !ctx.global.quiet {
-        render::plan(&plan, args.prune, ctx.global.verbose > 0);
+        render::plan(plan, args.prune, ctx.global.verbose > 0);
     }
     let blocked = plan.blocked().count();
     if blocked > 0 {
-        eprintln!(
-            "error: {blocked} change(s) cannot be applied in place (marked blocked); nothing was applied"
+        bail!(
+            "{blocked} change(s) cannot be applied in place (marked blocked); nothing was applied"
         );
-        return Err(Reported(ERROR).into());
     }
     let destructive = plan.destructive().count();
     if destructive > 0 {
         confirm(destructive, ctx.global.yes).await?;
     }
 
-    let environment = ctx.environment(&ws)?.map(|(n, _)| n);
-    let secrets = secrets::resolve(&plan, args.secrets_file.as_deref(), environment.as_deref())?;
+    let environment = ctx.environment(ws)?.map(|(n, _)| n);
+    let secrets = secrets::resolve(plan, args.secrets_file.as_deref(), environment.as_deref())?;
     let meta_db = ws.manifest.metadata_database.as_str();
     let record = history::start(
-        &client,
+        client,
         meta_db,
         &ws.manifest.project,
         environment.as_deref(),
         &ws.root,
-        &plan,
+        plan,
     )
     .await?;
     let progress = render::ApplyProgress::new(
@@ -62,20 +86,21 @@ pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
         ctx.show_progress(),
         ctx.global.quiet || ctx.json(),
     );
-    let report = apply::execute(&client, &plan, &secrets, progress.is_visible(), |e| {
+    let report = apply::execute(client, plan, &secrets, progress.is_visible(), |e| {
         progress.on_event(e)
     })
     .await;
     progress.finish();
-    let recorded = history::finish(&client, meta_db, &record, &report).await;
+    let confirmed = record_password_outcomes(args, plan, &secrets, &report);
+    let recorded = history::finish(client, meta_db, &record, &report).await;
 
     if ctx.json() {
         render::json(&serde_json::json!({"plan": plan, "report": report}));
     } else {
-        render::apply_report(&plan, &report);
+        render::apply_report(plan, &report);
     }
-    if let Err(e) = recorded {
-        eprintln!("warning: {e:#}");
+    for warning in [recorded.err(), confirmed.err()].into_iter().flatten() {
+        eprintln!("warning: {warning:#}");
     }
     if let Some((i, error)) = report.failed() {
         eprintln!(
@@ -87,6 +112,40 @@ pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
         return Err(Reported(ERROR).into());
     }
     Ok(SUCCESS)
+}
+
+/// Marks each generated password `confirmed` (its step ran) or `failed` (it failed or was
+/// never sent) in the secrets file.
+fn record_password_outcomes(
+    args: &ApplyArgs,
+    plan: &Plan,
+    secrets: &Secrets,
+    report: &ApplyReport,
+) -> Result<()> {
+    let Some(path) = args.secrets_file.as_deref() else {
+        return Ok(());
+    };
+    let outcomes: Vec<_> = secrets
+        .pending
+        .iter()
+        .map(|p| {
+            let ran = plan.changes.iter().zip(&report.steps).any(|(c, s)| {
+                c.secret
+                    .as_ref()
+                    .is_some_and(|n| n.user == p.user && n.db == p.db)
+                    && matches!(s, StepStatus::Done { .. })
+            });
+            (
+                p,
+                if ran {
+                    Outcome::Confirmed
+                } else {
+                    Outcome::Failed
+                },
+            )
+        })
+        .collect();
+    secrets::record_outcomes(path, &outcomes)
 }
 
 /// Asks before destructive steps; without a terminal (CI) it refuses instead of waiting.

@@ -3,10 +3,11 @@
 use anyhow::{Context, Result};
 use mongodb::Client;
 
-use crate::cli::PlanArgs;
+use crate::cli::{LockArgs, PlanArgs};
 use crate::context::Ctx;
 use crate::diff::{self, Plan};
 use crate::exit::{CHANGES_PENDING, SUCCESS};
+use crate::lease::{self, Lease};
 use crate::live;
 use crate::render;
 use crate::spec::Workspace;
@@ -17,15 +18,58 @@ pub async fn compute(
     domains: &[String],
     prune: bool,
 ) -> Result<(Workspace, Client, Plan)> {
+    let (ws, client, plan, _) = compute_with(ctx, domains, prune, None).await?;
+    Ok((ws, client, plan))
+}
+
+/// As [`compute`], with the cluster lease taken before the live state is read, so the plan
+/// is computed from a state no other mongoctl run is changing.
+pub async fn compute_under_lease(
+    ctx: &Ctx,
+    domains: &[String],
+    prune: bool,
+    lock: &LockArgs,
+    command: &str,
+) -> Result<(Workspace, Client, Plan, Lease)> {
+    let (ws, client, plan, lease) =
+        compute_with(ctx, domains, prune, Some((lock, command))).await?;
+    Ok((ws, client, plan, lease.expect("asked for a lease")))
+}
+
+async fn compute_with(
+    ctx: &Ctx,
+    domains: &[String],
+    prune: bool,
+    lock: Option<(&LockArgs, &str)>,
+) -> Result<(Workspace, Client, Plan, Option<Lease>)> {
     let ws = ctx.workspace()?;
     let domains = ctx.domains(&ws, domains)?;
     let desired = ctx.desired(&ws, &domains)?;
     let (client, choice) = ctx.connect(Some(&ws)).await?;
-    let live = live::inspect(&client, &desired)
-        .await
-        .with_context(|| format!("reading the cluster at {}", choice.shown))?;
+    let lease = match lock {
+        Some((lock, command)) => Some(
+            lease::acquire(
+                &client,
+                &ws.manifest.metadata_database,
+                lease::CLUSTER_CHANGES,
+                command,
+                lock.wait(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let live = match live::inspect(&client, &desired).await {
+        Ok(live) => live,
+        Err(e) => {
+            if let Some(l) = lease {
+                let _ = l.release().await;
+            }
+            return Err(e).with_context(|| format!("reading the cluster at {}", choice.shown));
+        }
+    };
     let plan = diff::diff(&desired, &live, prune);
-    Ok((ws, client, plan))
+    Ok((ws, client, plan, lease))
 }
 
 pub async fn run(args: PlanArgs, ctx: &Ctx) -> Result<u8> {

@@ -7,16 +7,19 @@ use anyhow::{Result, bail};
 use bson::doc;
 use clap::{Args, Subcommand};
 
-use crate::context::{Ctx, describe_driver_error};
+use crate::cli::LockArgs;
+use crate::context::Ctx;
+use crate::error::describe_driver_error;
 use crate::exit::SUCCESS;
+use crate::lease;
 use crate::model::PasswordSource;
-use crate::secrets;
+use crate::secrets::{self, Outcome};
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum UsersCommand {
     /// Set a new password for a declared user from its password source
     #[command(
-        after_help = "Example:\n  SVC_AUTH_PASSWORD=… mongoctl users rotate svc_auth\n  mongoctl users rotate svc_auth --secrets-file ~/secrets/prod.jsonl"
+        after_help = "A generated password is appended to the secrets file as `pending`, then marked `confirmed` once the server took it (the working password is the newest confirmed entry). A user whose spec names {\"env\": \"VAR\"} or {\"file\": \"PATH\"} gets the value from there.\n\nExample:\n  mongoctl users rotate svc_auth --secrets-file ~/secrets/prod.jsonl"
     )]
     Rotate(RotateArgs),
 }
@@ -28,6 +31,8 @@ pub struct RotateArgs {
     /// Where a generated password is appended (created 0600, never overwritten)
     #[arg(long, env = "MONGOCTL_SECRETS_FILE", value_name = "PATH")]
     pub secrets_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 pub async fn run(cmd: UsersCommand, ctx: &Ctx) -> Result<u8> {
@@ -50,33 +55,59 @@ pub async fn run(cmd: UsersCommand, ctx: &Ctx) -> Result<u8> {
     };
     let password = secrets::read_source(source)?;
     let (client, _) = ctx.connect(Some(&ws)).await?;
-    if *source == PasswordSource::Generate {
-        let Some(path) = &args.secrets_file else {
-            bail!(
+    let pending_in = match source {
+        PasswordSource::Generate => Some(args.secrets_file.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
                 "{} gets a generated password: pass --secrets-file PATH (or MONGOCTL_SECRETS_FILE)",
                 user.id()
-            );
-        };
-        let env = ctx.environment(&ws)?.map(|(n, _)| n);
-        secrets::record_generated(
-            path,
-            &[(user.name.clone(), user.db.clone(), password.clone())],
-            env.as_deref(),
-        )?;
-    }
-    client
+            )
+        })?),
+        _ => None,
+    };
+    let lease = lease::acquire(
+        &client,
+        &ws.manifest.metadata_database,
+        lease::CLUSTER_CHANGES,
+        "mongoctl users rotate",
+        args.lock.wait(),
+    )
+    .await?;
+    // Written before the server sees it (a crash cannot lose it), confirmed only after.
+    let pending = match pending_in {
+        Some(path) => {
+            let env = ctx.environment(&ws)?.map(|(n, _)| n);
+            let entries = [(user.name.clone(), user.db.clone(), password.clone())];
+            Some((
+                path,
+                secrets::record_pending(path, &entries, env.as_deref())?,
+            ))
+        }
+        None => None,
+    };
+    let updated = client
         .database(&user.db)
         .run_command(
             doc! {"updateUser": &user.name, "pwd": password, "mechanisms": user.mechanisms.clone()},
         )
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "rotating {}: {}",
-                user.id(),
-                crate::redact::scrub(&describe_driver_error(&e))
-            )
-        })?;
+        .await;
+    let released = lease.release().await;
+    if let Some((path, entries)) = &pending {
+        let outcome = if updated.is_ok() {
+            Outcome::Confirmed
+        } else {
+            Outcome::Failed
+        };
+        let outcomes: Vec<_> = entries.iter().map(|p| (p, outcome)).collect();
+        secrets::record_outcomes(path, &outcomes)?;
+    }
+    updated.map_err(|e| {
+        anyhow::anyhow!(
+            "rotating {}: {}; the password did not change",
+            user.id(),
+            crate::redact::scrub(&describe_driver_error(&e))
+        )
+    })?;
+    released?;
     if !ctx.global.quiet {
         println!("Password of {} rotated (source: {source}).", user.id());
     }

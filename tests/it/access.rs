@@ -9,19 +9,16 @@ use mongodb::Client;
 use crate::common;
 use crate::support::{Output, mongoctl, repo, write};
 
-/// The generated passwords of a secrets file: (user, password).
+/// The working passwords of a secrets file (each user's newest confirmed entry): (user,
+/// password).
 fn generated(path: &std::path::Path) -> Vec<(String, String)> {
-    std::fs::read_to_string(path)
+    let mut v: Vec<(String, String)> = mongoctl::secrets::confirmed_passwords(path)
         .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (
-                v["user"].as_str().unwrap().to_string(),
-                v["password"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
+        .into_iter()
+        .map(|(key, pw)| (key.split('@').next().unwrap().to_string(), pw))
+        .collect();
+    v.sort();
+    v
 }
 
 fn password_of(secrets: &[(String, String)], user: &str) -> String {
@@ -563,4 +560,271 @@ fn check_one(
             out.code, report["diagnostics"]
         )
     })
+}
+
+/// A small workspace whose users get generated passwords.
+fn generated_users_workspace(ws: &std::path::Path, users: usize) {
+    let users: Vec<String> = (0..users)
+        .map(|i| {
+            format!(
+                r#""svc_{i}": {{"roles": [{{"role": "readWrite", "domain": "app"}}], "password": {{"generate": true}}}}"#
+            )
+        })
+        .collect();
+    write(
+        ws,
+        "mongoctl.json",
+        &format!(
+            r#"{{"project": "g", "domains": {{"app": {{"database": "g_app", "collections": {{"things": {{}}}}}}}},
+            "users": {{{}}}}}"#,
+            users.join(",")
+        ),
+    );
+}
+
+async fn can_log_in(server: &common::TestServer, user: &str, password: &str) -> bool {
+    login(server, user, password)
+        .await
+        .database("g_app")
+        .run_command(doc! {"ping": 1})
+        .await
+        .is_ok()
+}
+
+fn line_count(path: &std::path::Path) -> usize {
+    std::fs::read_to_string(path).unwrap().lines().count()
+}
+
+/// A rotate the server refuses leaves a `failed` line, and the working (confirmed) password
+/// is still the old one: before, the refused password was the newest entry.
+#[tokio::test]
+async fn a_refused_rotate_keeps_the_confirmed_password_the_working_one() {
+    let server = common::auth_standalone().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    generated_users_workspace(&ws, 1);
+    let secrets_path = dir.path().join("secrets.jsonl");
+    let secrets_arg = ["--secrets-file", secrets_path.to_str().unwrap()];
+    mongoctl(&ws, &[&["apply"][..], &secrets_arg].concat())
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    let before = mongoctl::secrets::confirmed_passwords(&secrets_path).unwrap();
+    let old = before["svc_0@admin"].clone();
+    assert!(can_log_in(&server, "svc_0", &old).await);
+
+    // The server refuses the updateUser.
+    server
+        .client()
+        .database("admin")
+        .run_command(doc! {
+            "configureFailPoint": "failCommand",
+            "mode": {"times": 1},
+            "data": {"failCommands": ["updateUser"], "errorCode": 8000},
+        })
+        .await
+        .unwrap();
+    let rotate = mongoctl(
+        &ws,
+        &[&["users", "rotate", "svc_0"][..], &secrets_arg].concat(),
+    )
+    .uri(&server.uri())
+    .run();
+    rotate.expect_code(1);
+    assert!(
+        rotate.stderr.contains("the password did not change"),
+        "{}",
+        rotate.stderr
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&secrets_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let last = lines.last().unwrap();
+    assert_eq!(last["status"], "failed", "{lines:?}");
+    assert!(
+        last.get("password").is_none(),
+        "a status line never repeats the password"
+    );
+    let refused = &lines[lines.len() - 2];
+    assert_eq!(refused["status"], "pending");
+    assert_eq!(refused["id"], last["id"]);
+    let after = mongoctl::secrets::confirmed_passwords(&secrets_path).unwrap();
+    assert_eq!(
+        after["svc_0@admin"], old,
+        "the working password is still the old one"
+    );
+    assert!(can_log_in(&server, "svc_0", &old).await);
+    assert!(!can_log_in(&server, "svc_0", refused["password"].as_str().unwrap()).await);
+
+    // A rotate the server takes is confirmed and becomes the working password.
+    mongoctl(
+        &ws,
+        &[&["users", "rotate", "svc_0"][..], &secrets_arg].concat(),
+    )
+    .uri(&server.uri())
+    .run()
+    .expect_code(0);
+    let rotated = mongoctl::secrets::confirmed_passwords(&secrets_path).unwrap();
+    assert_ne!(rotated["svc_0@admin"], old);
+    assert!(can_log_in(&server, "svc_0", &rotated["svc_0@admin"]).await);
+    assert!(!can_log_in(&server, "svc_0", &old).await);
+}
+
+/// Two applies at once: the second finds the first's lease and fails naming it, before it
+/// generates or records any password; every recorded working password logs in.
+#[tokio::test]
+async fn concurrent_applies_never_both_run_and_every_confirmed_password_works() {
+    let server = common::auth_standalone().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    generated_users_workspace(&ws, 6);
+    let secrets_path = dir.path().join("secrets.jsonl");
+    let secrets_arg = ["--secrets-file", secrets_path.to_str().unwrap()];
+    let admin = server.client();
+    let entered = admin
+        .database("admin")
+        .run_command(doc! {
+            "configureFailPoint": "failCommand",
+            "mode": {"times": 1},
+            "data": {"failCommands": ["createUser"], "blockConnection": true, "blockTimeMS": 8000},
+        })
+        .await
+        .unwrap()
+        .get_i32("count")
+        .unwrap();
+    let first = mongoctl(&ws, &[&["apply"][..], &secrets_arg].concat())
+        .uri(&server.uri())
+        .spawn();
+    // The first apply holds the lease and is inside its first createUser.
+    crate::backup::wait_for_fail_point(&admin, entered + 1).await;
+    let lines_while_held = line_count(&secrets_path);
+    let second = mongoctl(&ws, &[&["apply"][..], &secrets_arg].concat())
+        .uri(&server.uri())
+        .run();
+    second.expect_code(1);
+    assert!(
+        second
+            .stderr
+            .contains("another mongoctl run is changing this cluster")
+            && second.stderr.contains("mongoctl apply"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(
+        line_count(&secrets_path),
+        lines_while_held,
+        "the loser recorded nothing"
+    );
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+
+    let working = mongoctl::secrets::confirmed_passwords(&secrets_path).unwrap();
+    assert_eq!(working.len(), 6, "{working:?}");
+    for (key, pw) in &working {
+        let user = key.split('@').next().unwrap();
+        assert!(
+            can_log_in(&server, user, pw).await,
+            "{user}'s confirmed password fails"
+        );
+    }
+    // The lease was given back: a third apply runs (and has nothing to do).
+    let again = mongoctl(&ws, &[&["apply", "-o", "json"][..], &secrets_arg].concat())
+        .uri(&server.uri())
+        .run();
+    again.expect_code(0);
+    assert_eq!(again.json()["applied"], 0);
+}
+
+/// A lease held by another run blocks; one that expired (by the server's clock) is taken
+/// over; `--lock-wait` waits for a holder that lets go.
+#[tokio::test]
+async fn the_cluster_lease_blocks_expires_and_can_be_waited_for() {
+    let server = common::auth_standalone().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    generated_users_workspace(&ws, 1);
+    let secrets_arg = [
+        "--secrets-file",
+        dir.path().join("s.jsonl").to_str().unwrap(),
+    ]
+    .map(String::from);
+    let secrets_arg: Vec<&str> = secrets_arg.iter().map(String::as_str).collect();
+    let locks = server
+        .client()
+        .database("mongoctl")
+        .collection::<Document>("locks");
+    let far = DateTime::from_millis(DateTime::now().timestamp_millis() + 3_600_000);
+    locks
+        .insert_one(doc! {"_id": "cluster-changes", "owner": bson::oid::ObjectId::new(), "command": "mongoctl migrate up", "host": "ops-7", "pid": 4242_i64, "acquired_at": DateTime::now(), "expires_at": far})
+        .await
+        .unwrap();
+    let blocked = mongoctl(&ws, &[&["apply"][..], &secrets_arg].concat())
+        .uri(&server.uri())
+        .run();
+    blocked.expect_code(1);
+    assert!(
+        blocked.stderr.contains("mongoctl migrate up")
+            && blocked.stderr.contains("ops-7")
+            && blocked.stderr.contains("4242"),
+        "{}",
+        blocked.stderr
+    );
+    let rotate = mongoctl(
+        &ws,
+        &[&["users", "rotate", "svc_0"][..], &secrets_arg].concat(),
+    )
+    .uri(&server.uri())
+    .run();
+    rotate.expect_code(1);
+    assert!(rotate.stderr.contains("ops-7"), "{}", rotate.stderr);
+
+    // Expired by the server's clock: taken over.
+    locks
+        .update_one(
+            doc! {"_id": "cluster-changes"},
+            doc! {"$set": {"expires_at": DateTime::from_millis(0)}},
+        )
+        .await
+        .unwrap();
+    mongoctl(&ws, &[&["apply"][..], &secrets_arg].concat())
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    assert_eq!(
+        locks.count_documents(doc! {}).await.unwrap(),
+        0,
+        "released after the run"
+    );
+
+    // Held again, then let go while the next run waits.
+    locks
+        .insert_one(doc! {"_id": "cluster-changes", "owner": bson::oid::ObjectId::new(), "command": "x", "expires_at": far})
+        .await
+        .unwrap();
+    let waiting = mongoctl(
+        &ws,
+        &[
+            &["users", "rotate", "svc_0", "--lock-wait", "60"][..],
+            &secrets_arg,
+        ]
+        .concat(),
+    )
+    .uri(&server.uri())
+    .spawn();
+    locks
+        .delete_one(doc! {"_id": "cluster-changes"})
+        .await
+        .unwrap();
+    let waited = waiting.wait_with_output().unwrap();
+    assert!(
+        waited.status.success(),
+        "{}",
+        String::from_utf8_lossy(&waited.stderr)
+    );
 }
