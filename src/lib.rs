@@ -20,6 +20,7 @@ pub mod jsonschema;
 pub mod live;
 pub mod model;
 pub mod mongod;
+pub mod percent;
 pub mod redact;
 pub mod render;
 pub mod secrets;

@@ -840,7 +840,10 @@ impl Cluster {
         let hosts: Vec<String> = self.nodes.iter().map(MongodProcess::host).collect();
         let mut query = vec![];
         match &self.repl_set {
-            Some(rs) => query.push(format!("replicaSet={}", percent_encode(rs))),
+            Some(rs) => query.push(format!(
+                "replicaSet={}",
+                crate::percent::encode_component(rs)
+            )),
             None => query.push("directConnection=true".to_string()),
         }
         let userinfo = match root {
@@ -848,8 +851,8 @@ impl Cluster {
                 query.push("authSource=admin".to_string());
                 format!(
                     "{}:{}@",
-                    percent_encode(&r.username),
-                    percent_encode(&r.password)
+                    crate::percent::encode_component(&r.username),
+                    crate::percent::encode_component(&r.password)
                 )
             }
             None => String::new(),
@@ -1272,20 +1275,6 @@ async fn ensure_root_user(port: u16, root: &RootUser) -> Result<()> {
         Err(e) => Err(anyhow!(e))
             .with_context(|| format!("creating root user {:?} on port {port}", root.username)),
     }
-}
-
-/// RFC 3986 percent-encoding of everything but unreserved characters, as
-/// required for user names and passwords in a connection string.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 #[cfg(test)]

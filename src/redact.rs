@@ -17,43 +17,12 @@ pub fn register(secret: &str) {
         if !s.iter().any(|x| x == secret) {
             s.push(secret.to_string());
             // Percent-encoded forms appear in URIs.
-            let encoded = percent_encode(secret);
+            let encoded = crate::percent::encode_component(secret);
             if encoded != secret {
                 s.push(encoded);
             }
         }
     }
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Replaces every registered secret in `text`.
@@ -89,7 +58,7 @@ pub fn redact_uri(uri: &str) -> String {
         Some((userinfo, hosts)) => match userinfo.split_once(':') {
             Some((user, pass)) => {
                 register(pass);
-                register(&percent_decode(pass));
+                register(&crate::percent::decode_component_lossy(pass));
                 format!("{user}:{MASK}@{hosts}")
             }
             None => format!("{userinfo}@{hosts}"),
