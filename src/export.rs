@@ -15,6 +15,7 @@ use mongodb::{Client, Database};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::backup::filename::inside;
 use crate::infer;
 use crate::live;
 use crate::model::{CollectionState, IndexDef, as_i64, bson_eq, derived_index_name, doc_to_json};
@@ -87,6 +88,21 @@ pub fn domain_name(database: &str, prefix: Option<&str>) -> String {
     s
 }
 
+/// Why collection `name` cannot name its spec files `<kind>/<domain>/<name>.json`, if it
+/// cannot. The spec reader takes a file's name, as it is, for its collection's; an escaped
+/// name would not read back, so such a collection is refused rather than renamed.
+pub fn spec_file_problem(name: &str) -> Option<&'static str> {
+    if name.contains(['/', '\\', '\0']) {
+        Some("a file name cannot hold '/', '\\' or NUL")
+    } else if name.starts_with('.') {
+        Some("the spec reader skips files whose names start with '.'")
+    } else if name.len() + ".json".len() > 255 {
+        Some("longer than 250 bytes: <name>.json would exceed the 255 bytes of a file name")
+    } else {
+        None
+    }
+}
+
 /// Reads `databases` (domain, database name) from the cluster into workspace files.
 pub async fn export(
     client: &Client,
@@ -148,6 +164,22 @@ async fn export_database(
         indexes: 0,
         seeds: 0,
     };
+    let unusable: Vec<String> = specs
+        .iter()
+        .filter(|s| s.get_str("type") != Ok("view"))
+        .filter_map(|s| s.get_str("name").ok())
+        .filter(|c| !c.starts_with("system."))
+        .filter_map(|c| spec_file_problem(c).map(|p| format!("\"{name}.{c}\": {p}")))
+        .collect();
+    if !unusable.is_empty() {
+        bail!(
+            "{} collection(s) of {name} cannot be exported: their names cannot be spec file \
+             names (schemas/<domain>/<collection>.json); nothing was written. Rename them, or \
+             leave the database out:\n  {}",
+            unusable.len(),
+            unusable.join("\n  ")
+        );
+    }
     let mut collections = Map::new();
     for spec in &specs {
         let cname = spec.get_str("name").unwrap_or_default();
@@ -417,10 +449,14 @@ pub fn existing(root: &Path, files: &[ExportFile]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Writes pretty-printed JSON files, creating folders.
+/// Writes pretty-printed JSON files, creating folders; refuses, before writing any, a path
+/// that would leave `root`.
 pub fn write_files(root: &Path, files: &[ExportFile]) -> Result<()> {
-    for f in files {
-        let p = root.join(&f.path);
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .map(|f| inside(root, &f.path, "workspace file"))
+        .collect::<Result<_>>()?;
+    for (f, p) in files.iter().zip(paths) {
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
@@ -435,6 +471,49 @@ pub fn write_files(root: &Path, files: &[ExportFile]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_cannot_be_spec_files_are_told_apart() {
+        for ok in [
+            "orders",
+            "with space",
+            "données",
+            "%41",
+            "a.b",
+            "x..",
+            &"l".repeat(250),
+        ] {
+            assert_eq!(spec_file_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "a/b",
+            "/abs/victim",
+            "..",
+            ".hidden",
+            "a\\b",
+            &"l".repeat(251),
+        ] {
+            assert!(spec_file_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn write_files_refuses_paths_that_leave_the_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("ws");
+        let f = |p: &str| ExportFile {
+            path: PathBuf::from(p),
+            json: json!({}),
+            draft: false,
+        };
+        for bad in ["schemas/d/../../../escaped.json", "/tmp/abs.json"] {
+            let e = write_files(&root, &[f("mongoctl.json"), f(bad)]).unwrap_err();
+            assert!(e.to_string().contains("would leave"), "{e}");
+            // Nothing at all was written, the good file included.
+            assert!(!root.exists(), "{bad}");
+        }
+        assert!(!dir.path().join("escaped.json").exists());
+    }
 
     #[test]
     fn domain_names_are_identifiers() {

@@ -22,6 +22,7 @@ pub mod lease;
 pub mod live;
 pub mod model;
 pub mod mongod;
+pub mod percent;
 pub mod redact;
 pub mod render;
 pub mod secrets;

@@ -840,7 +840,10 @@ impl Cluster {
         let hosts: Vec<String> = self.nodes.iter().map(MongodProcess::host).collect();
         let mut query = vec![];
         match &self.repl_set {
-            Some(rs) => query.push(format!("replicaSet={}", crate::redact::percent_encode(rs))),
+            Some(rs) => query.push(format!(
+                "replicaSet={}",
+                crate::percent::encode_component(rs)
+            )),
             None => query.push("directConnection=true".to_string()),
         }
         let userinfo = match root {
@@ -848,8 +851,8 @@ impl Cluster {
                 query.push("authSource=admin".to_string());
                 format!(
                     "{}:{}@",
-                    crate::redact::percent_encode(&r.username),
-                    crate::redact::percent_encode(&r.password)
+                    crate::percent::encode_component(&r.username),
+                    crate::percent::encode_component(&r.password)
                 )
             }
             None => String::new(),

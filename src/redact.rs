@@ -24,8 +24,8 @@ pub fn register(secret: &str) {
     let mut s = secrets().lock().unwrap_or_else(|e| e.into_inner());
     for form in [
         secret.to_string(),
-        percent_encode(secret),
-        percent_decode(secret),
+        crate::percent::encode_component(secret),
+        crate::percent::decode_component_lossy(secret),
     ] {
         if form.len() >= 3 && !s.contains(&form) {
             s.push(form);
@@ -33,41 +33,6 @@ pub fn register(secret: &str) {
     }
     // Longest first, so a secret that contains another is masked whole.
     s.sort_by_key(|x| std::cmp::Reverse(x.len()));
-}
-
-/// RFC 3986 percent-encoding of everything but the unreserved characters, as URIs need for
-/// user names and passwords.
-pub fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(b) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Replaces every registered secret in `text`.

@@ -47,13 +47,15 @@ pub struct DirectFile {
 }
 
 impl DirectFile {
-    /// Creates (truncates) `path`, with `O_DIRECT` where the filesystem supports it.
-    pub fn create(path: &Path) -> io::Result<Self> {
+    /// Creates (truncates) `path`, with `O_DIRECT` where the filesystem supports it; a new
+    /// file gets permissions `mode` (less the umask).
+    pub fn create(path: &Path, mode: u32) -> io::Result<Self> {
         let open = |flags| {
             OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(true)
+                .mode(mode)
                 .custom_flags(flags)
                 .open(path)
         };
@@ -127,12 +129,43 @@ pub enum OutputFile {
     Buffered(BufWriter<File>),
 }
 
+/// Who may read a backup file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// 0666 less the umask, as any new file.
+    Shared,
+    /// 0600: the file holds credential hashes (users and roles).
+    Private,
+}
+
+impl Access {
+    fn mode(self) -> u32 {
+        match self {
+            Access::Shared => 0o666,
+            Access::Private => 0o600,
+        }
+    }
+}
+
 impl OutputFile {
-    pub fn create(path: &Path, sync: bool) -> io::Result<Self> {
+    /// Creates `path`, which must not exist yet (a backup never writes over a file, and the
+    /// permissions `access` asks for apply only to a new file).
+    pub fn create(path: &Path, sync: bool, access: Access) -> io::Result<Self> {
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the file already exists; a backup writes only new files",
+            ));
+        }
         Ok(if sync {
-            OutputFile::Direct(DirectFile::create(path)?)
+            OutputFile::Direct(DirectFile::create(path, access.mode())?)
         } else {
-            OutputFile::Buffered(BufWriter::with_capacity(1 << 20, File::create(path)?))
+            let f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(access.mode())
+                .open(path)?;
+            OutputFile::Buffered(BufWriter::with_capacity(1 << 20, f))
         })
     }
 
@@ -208,7 +241,7 @@ mod tests {
         ] {
             let path = dir.path().join(format!("f{total}"));
             let data = pattern(total);
-            let mut f = DirectFile::create(&path).unwrap();
+            let mut f = DirectFile::create(&path, 0o666).unwrap();
             // Pieces that straddle block and buffer boundaries.
             for piece in data.chunks(777_777) {
                 f.write_all(piece).unwrap();
@@ -223,7 +256,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, vec![7u8; 3 * ALIGN]).unwrap();
-        let mut f = DirectFile::create(&path).unwrap();
+        let mut f = DirectFile::create(&path, 0o666).unwrap();
         f.write_all(b"short").unwrap();
         f.finish().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"short");

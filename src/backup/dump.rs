@@ -18,7 +18,8 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::archive::{ArchiveWriter, CollectionEntry, Header};
 use super::bsonio::Crc64;
-use super::direct::OutputFile;
+use super::direct::{Access, OutputFile};
+use super::filename::{collection_stem, database_dir, inside};
 use super::format::CollectionMeta;
 use super::gz::{HashWriter, ParGzWriter};
 use super::manifest::{
@@ -298,6 +299,7 @@ fn spawn_file_writer(
     gzip: bool,
     level: u32,
     sync: bool,
+    access: Access,
     recycle: ChunkPool,
 ) -> (
     mpsc::Sender<Chunk>,
@@ -305,7 +307,7 @@ fn spawn_file_writer(
 ) {
     let (tx, mut rx) = mpsc::channel::<Chunk>(4);
     let writer = std::thread::spawn(move || -> Result<(u64, Checksums)> {
-        let f = OutputFile::create(&path, sync)
+        let f = OutputFile::create(&path, sync, access)
             .with_context(|| format!("creating {}", path.display()))?;
         let mut s = Sink::new(f, gzip, level);
         while let Some(c) = rx.blocking_recv() {
@@ -329,6 +331,7 @@ async fn cursor_to_file(
     ns: &str,
     path: &Path,
     opts: &BackupOptions,
+    access: Access,
     each: impl FnMut(&bson::RawDocument),
 ) -> Result<(u64, u64, Checksums)> {
     let pool = ChunkPool::default();
@@ -337,6 +340,7 @@ async fn cursor_to_file(
         opts.gzip,
         opts.gzip_level,
         opts.sync,
+        access,
         pool.clone(),
     );
     let (hidden, quiet) = (indicatif::ProgressBar::hidden(), Progress::hidden());
@@ -390,7 +394,7 @@ impl<W: Write> Write for Sink<W> {
 
 /// Writes a whole small file through a [`Sink`] (fsynced when `sync`): (bytes, checksums).
 fn write_file(path: &Path, data: &[u8], opts: &BackupOptions) -> Result<(u64, Checksums)> {
-    let f = OutputFile::create(path, opts.sync)
+    let f = OutputFile::create(path, opts.sync, Access::Shared)
         .with_context(|| format!("creating {}", path.display()))?;
     let mut s = Sink::new(f, opts.gzip, opts.gzip_level);
     s.write_all(data)?;
@@ -404,6 +408,39 @@ fn gz_suffix(gzip: bool) -> &'static str {
     if gzip { ".gz" } else { "" }
 }
 
+/// An archive with users and roles holds credential hashes: readable by the owner only.
+fn archive_access(opts: &BackupOptions) -> Access {
+    if opts.users_and_roles {
+        Access::Private
+    } else {
+        Access::Shared
+    }
+}
+
+/// A collection's files in the directory layout, each as (path relative to the backup, as
+/// the manifest records it; path on disk).
+struct TargetFiles {
+    metadata: (String, PathBuf),
+    data: (String, PathBuf),
+}
+
+/// `<db>/<stem>.metadata.json[.gz]` and `<db>/<stem>.bson[.gz]`, the stem escaped as mongodump
+/// escapes it: refused when a path would leave `dir`.
+fn directory_files(dir: &Path, t: &Target, opts: &BackupOptions) -> Result<TargetFiles> {
+    let ns = t.ns();
+    let db = database_dir(&t.db).with_context(|| format!("backing up {ns}"))?;
+    let stem = collection_stem(&t.meta.name);
+    let file = |ext: &str| -> Result<(String, PathBuf)> {
+        let rel = format!("{db}/{stem}{ext}{}", gz_suffix(opts.gzip));
+        let path = inside(dir, Path::new(&rel), &ns)?;
+        Ok((rel, path))
+    };
+    Ok(TargetFiles {
+        metadata: file(".metadata.json")?,
+        data: file(".bson")?,
+    })
+}
+
 /// Runs a backup and writes its manifest last.
 pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSummary> {
     let t0 = Instant::now();
@@ -415,6 +452,10 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
     }
     let location = match &opts.output {
         Output::Directory(d) => {
+            // Every name is checked before the first file is created.
+            for t in &targets {
+                directory_files(d, t, opts)?;
+            }
             prepare_dir(d)?;
             d.display().to_string()
         }
@@ -436,7 +477,7 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
     let (mut files, counts) = match &opts.output {
         Output::Directory(d) => dump_directory(client, opts, &targets, d, &progress).await?,
         Output::Archive(p) => {
-            let f = OutputFile::create(p, opts.sync)
+            let f = OutputFile::create(p, opts.sync, archive_access(opts))
                 .with_context(|| format!("creating {}", p.display()))?;
             let w: Box<dyn Write + Send> = Box::new(f);
             let name = p
@@ -490,6 +531,7 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
                     "local.oplog.rs",
                     &d.join(&name),
                     opts,
+                    Access::Shared,
                     |e| track_ts(e, &mut end),
                 )
                 .await?;
@@ -610,15 +652,16 @@ async fn dump_directory(
     let mut tasks = tokio::task::JoinSet::new();
     let mut files = Vec::new();
     for (i, t) in targets.iter().enumerate() {
-        let dbdir = dir.join(&t.db);
-        std::fs::create_dir_all(&dbdir)?;
-        let meta_name = format!("{}.metadata.json{}", t.meta.name, gz_suffix(opts.gzip));
-        let (n, checksums) =
-            write_file(&dbdir.join(&meta_name), t.meta.to_json().as_bytes(), opts)?;
+        let paths = directory_files(dir, t, opts)?;
+        if let Some(dbdir) = paths.metadata.1.parent() {
+            std::fs::create_dir_all(dbdir)
+                .with_context(|| format!("creating {}", dbdir.display()))?;
+        }
+        let (n, checksums) = write_file(&paths.metadata.1, t.meta.to_json().as_bytes(), opts)?;
         files.push((
             i * 2,
             FileEntry {
-                path: format!("{}/{meta_name}", t.db),
+                path: paths.metadata.0,
                 kind: FileKind::Metadata,
                 namespace: Some(t.ns()),
                 documents: None,
@@ -629,9 +672,7 @@ async fn dump_directory(
         if t.meta.is_view() {
             continue;
         }
-        let data_name = format!("{}.bson{}", t.meta.name, gz_suffix(opts.gzip));
-        let path = dbdir.join(&data_name);
-        let rel = format!("{}/{data_name}", t.db);
+        let (rel, path) = paths.data;
         let coll = client
             .database(&t.db)
             .collection::<RawDocumentBuf>(&t.source);
@@ -645,7 +686,8 @@ async fn dump_directory(
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await?;
             let pool = ChunkPool::default();
-            let (tx, writer) = spawn_file_writer(path, gzip, level, sync, pool.clone());
+            let (tx, writer) =
+                spawn_file_writer(path, gzip, level, sync, Access::Shared, pool.clone());
             let drained = drain(coll, filter, batch, tx, pool, bar.clone(), progress).await;
             let written = writer
                 .join()
@@ -736,18 +778,25 @@ async fn dump_users_and_roles(
 ) -> Result<Vec<FileEntry>> {
     let mut out = Vec::new();
     for coll in AUTHZ_COLLECTIONS {
-        let name = format!("$admin.{coll}.bson{}", gz_suffix(opts.gzip));
+        let rel = format!(
+            "{}/$admin.{coll}.bson{}",
+            database_dir(db)?,
+            gz_suffix(opts.gzip)
+        );
+        let path = inside(dir, Path::new(&rel), &format!("{db}.$admin.{coll}"))?;
         let cursor = authz_cursor(client, db, coll).await?;
+        // Credential hashes: readable by the owner only.
         let (n, len, checksums) = cursor_to_file(
             cursor,
             &format!("admin.{coll}"),
-            &dir.join(db).join(&name),
+            &path,
             opts,
+            Access::Private,
             |_| {},
         )
         .await?;
         out.push(FileEntry {
-            path: format!("{db}/{name}"),
+            path: rel,
             kind: FileKind::Data,
             namespace: Some(format!("admin.{coll}")),
             documents: Some(n),

@@ -7,6 +7,7 @@ pub mod archive;
 pub mod bsonio;
 pub mod direct;
 pub mod dump;
+pub mod filename;
 pub mod format;
 pub mod gz;
 pub mod manifest;

@@ -20,6 +20,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use super::archive::{ArchiveReader, Event};
 use super::bsonio::{Crc64, DocBatch, Next, read_doc};
+use super::filename::{Stem, decode_stem};
 use super::format::CollectionMeta;
 use super::gz::maybe_gunzip;
 use super::manifest::{Depth, FileKind, Manifest, check_checksums, manifest_path};
@@ -163,14 +164,9 @@ fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<(Vec<Unit>,
         for f in std::fs::read_dir(e.path())? {
             let f = f?;
             let fname = f.file_name().to_string_lossy().into_owned();
-            if let Some(coll) = strip_suffix(&fname, &[".metadata.json", ".metadata.json.gz"]) {
-                let mut text = String::new();
-                maybe_gunzip(File::open(f.path())?)?
-                    .read_to_string(&mut text)
-                    .with_context(|| format!("reading {}", f.path().display()))?;
-                let meta = CollectionMeta::from_json(&text, coll)
-                    .with_context(|| format!("{}: invalid metadata", f.path().display()))?;
-                let ns = format!("{db}.{coll}");
+            if let Some(stem) = strip_suffix(&fname, &[".metadata.json", ".metadata.json.gz"]) {
+                let meta = read_metadata(&f.path(), stem)?;
+                let ns = format!("{db}.{}", meta.name);
                 let u = units.entry(ns.clone()).or_insert_with(|| Unit {
                     source: ns.clone(),
                     target: ns.clone(),
@@ -179,7 +175,16 @@ fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<(Vec<Unit>,
                     data: None,
                 });
                 u.meta = meta;
-            } else if let Some(coll) = strip_suffix(&fname, &[".bson", ".bson.gz"]) {
+            } else if let Some(stem) = strip_suffix(&fname, &[".bson", ".bson.gz"]) {
+                let coll =
+                    match decode_stem(stem).with_context(|| format!("{}", f.path().display()))? {
+                        Stem::Name(n) => n,
+                        Stem::Truncated => {
+                            let gz = if fname.ends_with(".gz") { ".gz" } else { "" };
+                            let meta_path = e.path().join(format!("{stem}.metadata.json{gz}"));
+                            read_metadata(&meta_path, stem)?.name
+                        }
+                    };
                 if coll.starts_with("system.") || coll.starts_with("$admin.") {
                     continue;
                 }
@@ -202,6 +207,32 @@ fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<(Vec<Unit>,
         }
     }
     Ok((units.into_values().collect(), oplog))
+}
+
+/// A metadata file of the directory layout. Its collection is named by the file's (escaped)
+/// stem, or by its `collectionName` when the stem is a long name's truncated one.
+fn read_metadata(path: &Path, stem: &str) -> Result<CollectionMeta> {
+    let name = match decode_stem(stem).with_context(|| format!("{}", path.display()))? {
+        Stem::Name(n) => Some(n),
+        Stem::Truncated => None,
+    };
+    let mut text = String::new();
+    maybe_gunzip(File::open(path).with_context(|| format!("reading {}", path.display()))?)?
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let mut meta = CollectionMeta::from_json(&text, name.as_deref().unwrap_or_default())
+        .with_context(|| format!("{}: invalid metadata", path.display()))?;
+    match name {
+        // mongorestore names the collection after the file; so do we.
+        Some(n) => meta.name = n,
+        None if meta.name.is_empty() => bail!(
+            "{}: the file name is a long collection name's truncated form, and the metadata has \
+             no collectionName to tell the name",
+            path.display()
+        ),
+        None => {}
+    }
+    Ok(meta)
 }
 
 /// Runs a restore. Checksums are checked before the first write.

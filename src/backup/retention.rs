@@ -1,5 +1,7 @@
 //! `backup list` and `backup prune`: the backups under a directory (sub-directories and
-//! archive files), complete or not, and which of them a retention policy keeps.
+//! archive files), complete or not, and which of them a retention policy keeps. A symbolic
+//! link in the directory is never a backup of it: it is skipped (and reported), so that prune
+//! never deletes anything outside the directory it was given.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -26,14 +28,30 @@ pub struct BackupEntry {
     pub oplog: bool,
 }
 
-/// Backups directly under `dir`, newest first (incomplete ones last).
-pub fn list(dir: &Path) -> Result<Vec<BackupEntry>> {
+/// The backups stored directly under a directory.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Newest first (incomplete ones last).
+    pub backups: Vec<BackupEntry>,
+    /// Symbolic links found in the directory, which are not treated as backups.
+    pub symlinks: Vec<PathBuf>,
+}
+
+/// Backups directly under `dir`, newest first (incomplete ones last); symbolic links are
+/// set aside in [`Listing::symlinks`], never followed.
+pub fn list(dir: &Path) -> Result<Listing> {
     let mut out = Vec::new();
+    let mut symlinks = Vec::new();
     for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let e = e?;
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        let is_dir = e.file_type()?.is_dir();
+        let kind = e.file_type()?;
+        if kind.is_symlink() {
+            symlinks.push(path);
+            continue;
+        }
+        let is_dir = kind.is_dir();
         if !is_dir && (name.ends_with(".manifest.json") || name.ends_with(".tmp")) {
             continue;
         }
@@ -68,7 +86,11 @@ pub fn list(dir: &Path) -> Result<Vec<BackupEntry>> {
         out.push(entry);
     }
     out.sort_by(|a, b| b.finished_at.cmp(&a.finished_at).then(a.name.cmp(&b.name)));
-    Ok(out)
+    symlinks.sort();
+    Ok(Listing {
+        backups: out,
+        symlinks,
+    })
 }
 
 /// Which complete backups a `--keep-last N --keep-daily D` policy keeps: the newest N, plus
@@ -98,9 +120,17 @@ pub fn to_prune(entries: &[BackupEntry], keep_last: usize, keep_daily: usize) ->
     complete.into_iter().filter(|i| !keep.contains(i)).collect()
 }
 
-/// Deletes a backup (directory, or archive file and its manifest).
+/// Deletes a backup (directory, or archive file and its manifest); refuses a symbolic link.
 pub fn delete(e: &BackupEntry) -> Result<()> {
-    if e.path.is_dir() {
+    let meta = std::fs::symlink_metadata(&e.path)
+        .with_context(|| format!("deleting {}", e.path.display()))?;
+    if meta.file_type().is_symlink() {
+        anyhow::bail!(
+            "{} is a symbolic link: not deleting what it points to",
+            e.path.display()
+        );
+    }
+    if meta.is_dir() {
         // Manifest first: a half-deleted backup must look incomplete.
         let _ = std::fs::remove_file(e.path.join(MANIFEST_FILE));
         std::fs::remove_dir_all(&e.path)
@@ -128,6 +158,25 @@ mod tests {
             bytes: 0,
             oplog: false,
         }
+    }
+
+    #[test]
+    fn symlinks_are_set_aside_and_never_deleted_through() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (backups, outside) = (tmp.path().join("backups"), tmp.path().join("outside"));
+        std::fs::create_dir_all(&backups).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join(MANIFEST_FILE), "{}").unwrap();
+        let link = backups.join("linked");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let l = list(&backups).unwrap();
+        assert!(l.backups.is_empty(), "{:?}", l.backups);
+        assert_eq!(l.symlinks, vec![link.clone()]);
+        let mut entry = e("linked", Some("2026-11-22T03:00:00Z"));
+        entry.path = link;
+        let err = delete(&entry).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(outside.join(MANIFEST_FILE).exists());
     }
 
     #[test]

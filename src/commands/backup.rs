@@ -238,8 +238,21 @@ fn run_verify(path: PathBuf, ctx: &Ctx) -> Result<u8> {
     }
 }
 
+/// Lists the backups of `dir`, warning on stderr about the symbolic links it skips.
+fn list_backups(dir: &std::path::Path) -> Result<Vec<retention::BackupEntry>> {
+    let l = retention::list(dir)?;
+    for p in &l.symlinks {
+        eprintln!(
+            "warning: skipping {}: a symbolic link is not a backup of {} (backup list and prune never follow one)",
+            p.display(),
+            dir.display()
+        );
+    }
+    Ok(l.backups)
+}
+
 fn run_list(dir: PathBuf, ctx: &Ctx) -> Result<u8> {
-    let list = retention::list(&dir)?;
+    let list = list_backups(&dir)?;
     if ctx.json() {
         render::json(&serde_json::json!({"backups": list}));
         return Ok(SUCCESS);
@@ -291,7 +304,7 @@ async fn run_prune(
             "backup prune needs --keep-last N and/or --keep-daily N (it would delete every backup)"
         );
     }
-    let list = retention::list(&dir)?;
+    let list = list_backups(&dir)?;
     let doomed = retention::to_prune(&list, keep_last, keep_daily);
     if doomed.is_empty() {
         println!("Nothing to prune: {} backup(s) kept.", list.len());

@@ -207,8 +207,11 @@ fn check_answers(a: &Answers) -> Result<()> {
         bail!("declare at least one collection");
     }
     for c in &a.collections {
-        if c.contains('$') || c.starts_with("system.") || c.contains('/') {
+        if c.contains('$') || c.starts_with("system.") {
             bail!("\"{c}\" is not a usable collection name");
+        }
+        if let Some(p) = export::spec_file_problem(c) {
+            bail!("\"{c}\" is not a usable collection name: {p}");
         }
     }
     Ok(())

@@ -931,6 +931,17 @@ async fn list_and_prune_keep_the_newest_backups() {
         .unwrap();
     let spec = spec();
     let tmp = tempfile::tempdir().unwrap();
+    // The oldest backup lives outside the backups directory; a link to it is inside.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let outside = elsewhere.path().join("outside");
+    mongoctl(
+        spec.path(),
+        &["backup", "--db", "tiny", "--out", outside.to_str().unwrap()],
+    )
+    .uri(&server.uri())
+    .run()
+    .expect_code(0);
+    std::os::unix::fs::symlink(&outside, tmp.path().join("b0-link")).unwrap();
     for name in ["b1", "b2", "b3"] {
         let out = tmp.path().join(name);
         mongoctl(
@@ -965,6 +976,11 @@ async fn list_and_prune_keep_the_newest_backups() {
         .map(|b| b["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names, ["t.archive", "b3", "b2", "b1"]);
+    assert!(
+        l.stderr.contains("skipping") && l.stderr.contains("b0-link"),
+        "{}",
+        l.stderr
+    );
     // Destructive: without a terminal it needs --yes.
     let p = mongoctl(spec.path(), &["backup", "prune", dir, "--keep-last", "2"]).run();
     p.expect_code(1);
@@ -978,6 +994,10 @@ async fn list_and_prune_keep_the_newest_backups() {
     assert!(arch.exists() && tmp.path().join("b3").exists());
     assert!(!tmp.path().join("b2").exists() && !tmp.path().join("b1").exists());
     assert!(!tmp.path().join("b1.manifest.json").exists());
+    // The linked backup was neither followed nor deleted, and prune said so.
+    assert!(p.stderr.contains("b0-link"), "{}", p.stderr);
+    assert!(outside.join("manifest.json").exists());
+    assert!(tmp.path().join("b0-link").symlink_metadata().is_ok());
 }
 
 #[tokio::test]
@@ -1016,6 +1036,14 @@ async fn users_and_roles_follow_a_renamed_database() {
     .run()
     .expect_code(0);
     assert!(dir.join("care/$admin.system.users.bson").exists());
+    // Credential hashes: readable by the owner only.
+    for kind in ["users", "roles", "version"] {
+        assert_eq!(
+            mode(&dir.join(format!("care/$admin.system.{kind}.bson"))),
+            0o600,
+            "{kind}"
+        );
+    }
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     let users = manifest["namespaces"]
@@ -1060,6 +1088,12 @@ async fn users_and_roles_follow_a_renamed_database() {
         .await
         .unwrap();
     assert_eq!(n, 1);
+}
+
+/// A file's permission bits.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 /// `usersInfo` roles of `user` in `db`, as sorted `role@db`.
@@ -1143,6 +1177,7 @@ async fn users_and_roles_round_trip_through_archives_file_and_stdin() {
     .uri(&uri)
     .run()
     .expect_code(0);
+    assert_eq!(mode(&file), 0o600, "an archive holding credential hashes");
     mongoctl(spec.path(), &["backup", "verify", file_s])
         .run()
         .expect_code(0);
@@ -1540,4 +1575,157 @@ pub(crate) async fn release_commands(client: &mongodb::Client) -> i32 {
         .unwrap()
         .get_i32("count")
         .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// Collection names are data, never paths
+
+/// Collection names that would be paths if used as they are (absolute — under `victim_dir`,
+/// so that a regression writes where the test looks —, climbing, nested), escapes, a space,
+/// non-ASCII, and long names whose escaped form needs mongodump's hashed 238-byte stem.
+pub(crate) fn hostile_names(victim_dir: &Path) -> Vec<String> {
+    vec![
+        format!("{}/victim", victim_dir.display()),
+        "a/b".into(),
+        // The server refuses names starting with '.' (so ".." itself); this one climbs out.
+        "x/../../../escaped".into(),
+        "dots..".into(),
+        "%41".into(),
+        "with space".into(),
+        "données".into(),
+        format!("long_{}", "é".repeat(100)),
+        "x".repeat(240),
+    ]
+}
+
+/// Creates each collection of `names` in `db` with three documents that carry its name.
+pub(crate) async fn seed_names(client: &Client, db: &str, names: &[String]) {
+    for name in names {
+        let docs: Vec<Document> = (0..3).map(|i| doc! {"_id": i, "coll": name}).collect();
+        client
+            .database(db)
+            .collection::<Document>(name)
+            .insert_many(docs)
+            .await
+            .unwrap_or_else(|e| panic!("creating {name:?}: {e}"));
+    }
+}
+
+/// Every file and directory under `root`, recursively (symbolic links not followed).
+pub(crate) fn tree(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(root).unwrap() {
+        let e = e.unwrap();
+        out.push(e.path());
+        if e.file_type().unwrap().is_dir() {
+            out.extend(tree(&e.path()));
+        }
+    }
+    out
+}
+
+/// Asserts that `dst` holds exactly the collections `names`, each with the documents `src`
+/// has under the same name.
+pub(crate) async fn assert_names_round_trip(
+    client: &Client,
+    src: &str,
+    dst: &str,
+    names: &[String],
+) {
+    let mut got = client.database(dst).list_collection_names().await.unwrap();
+    got.sort();
+    let mut want = names.to_vec();
+    want.sort();
+    assert_eq!(got, want, "collections of {dst}");
+    for name in names {
+        assert_eq!(
+            all(client, dst, name).await,
+            all(client, src, name).await,
+            "{dst}.{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hostile_collection_names_stay_inside_the_backup_and_round_trip() {
+    let server = common::standalone().await;
+    let client = server.client();
+    let tmp = tempfile::tempdir().unwrap();
+    let names = hostile_names(tmp.path());
+    seed_names(&client, "hostile", &names).await;
+    let spec = spec();
+    // The whole cluster (a collection "a/b" used to make this fail), then one database gzipped.
+    let forms: [(&str, &[&str]); 2] = [("plain", &[]), ("gzip", &["--db", "hostile", "--gzip"])];
+    for (form, extra) in forms {
+        let out = tmp.path().join(format!("out_{form}"));
+        let mut args = vec!["backup", "--out", out.to_str().unwrap()];
+        args.extend(extra);
+        mongoctl(spec.path(), &args)
+            .uri(&server.uri())
+            .run()
+            .expect_code(0);
+        mongoctl(spec.path(), &["backup", "verify", out.to_str().unwrap()])
+            .run()
+            .expect_code(0);
+        let gz = if form == "gzip" { ".gz" } else { "" };
+        // mongodump's names: url.QueryEscape of the collection name.
+        for stem in [
+            "a%2Fb",
+            "x%2F..%2F..%2F..%2Fescaped",
+            "dots..",
+            "%2541",
+            "with+space",
+            "donn%C3%A9es",
+        ] {
+            let f = out.join(format!("hostile/{stem}.bson{gz}"));
+            assert!(f.is_file(), "{}", f.display());
+        }
+        let long_stems: Vec<String> = tree(&out.join("hostile"))
+            .iter()
+            .filter_map(|p| {
+                p.file_name()?
+                    .to_str()?
+                    .strip_suffix(&format!(".bson{gz}"))
+                    .map(str::to_string)
+            })
+            .filter(|s| s.len() == 238)
+            .collect();
+        assert_eq!(long_stems.len(), 2, "{long_stems:?}");
+        assert!(
+            long_stems.iter().all(|s| s.contains("%24")),
+            "{long_stems:?}"
+        );
+
+        let restored = format!("back_{form}");
+        let o = mongoctl(
+            spec.path(),
+            &[
+                "restore",
+                out.to_str().unwrap(),
+                "--ns-from",
+                "hostile.*",
+                "--ns-to",
+                &format!("{restored}.*"),
+            ],
+        )
+        .uri(&server.uri())
+        .run();
+        o.expect_code(0);
+        assert_names_round_trip(&client, "hostile", &restored, &names).await;
+    }
+    // Nothing outside the two --out directories: no victim file, no escaped one.
+    let mut top: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    assert_eq!(top, ["out_gzip", "out_plain"]);
+    for p in tree(tmp.path()) {
+        let name = p.file_name().unwrap().to_string_lossy();
+        assert!(
+            !name.starts_with("victim") && !name.starts_with("escaped"),
+            "{}",
+            p.display()
+        );
+    }
 }

@@ -335,3 +335,85 @@ fn scaffold_with_yes_or_flags_passes_check_and_never_waits_for_a_terminal() {
     assert!(m["domains"]["orders"]["collections"]["carts"].is_object());
     assert!(shop.join("indexes/orders/carts.json").exists());
 }
+
+#[tokio::test]
+async fn from_cluster_refuses_collection_names_that_cannot_be_spec_files_and_writes_nothing() {
+    let server = common::standalone().await;
+    let client = server.client();
+    let tmp = tempfile::tempdir().unwrap();
+    let names = crate::backup::hostile_names(tmp.path());
+    crate::backup::seed_names(&client, "hostile", &names).await;
+    let ws = tmp.path().join("ws");
+    let o = mongoctl(
+        &ws,
+        &[
+            "init",
+            "--from-cluster",
+            ws.to_str().unwrap(),
+            "--database",
+            "hostile",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(1);
+    // Each unusable name is named; the usable ones are not.
+    let victim = format!("{}/victim", tmp.path().display());
+    for bad in [victim.as_str(), "a/b", "x/../../../escaped"] {
+        assert!(
+            o.stderr.contains(&format!("\"hostile.{bad}\"")),
+            "{bad}: {}",
+            o.stderr
+        );
+    }
+    assert!(o.stderr.contains("nothing was written"), "{}", o.stderr);
+    assert!(!o.stderr.contains("with space"), "{}", o.stderr);
+    // Nothing written at all: no workspace, no victim, nothing escaped.
+    let mut top: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    assert!(top.is_empty() || top == ["ws"], "{top:?}");
+    assert!(!ws.join("mongoctl.json").exists());
+
+    // The names a file can hold (escapes, space, non-ASCII, 205 bytes) export and read back.
+    let fine = tempfile::tempdir().unwrap();
+    let usable: Vec<String> = names
+        .iter()
+        .filter(|n| !n.contains('/') && !n.starts_with('.'))
+        .cloned()
+        .collect();
+    crate::backup::seed_names(&client, "fine", &usable).await;
+    let o = mongoctl(
+        fine.path(),
+        &[
+            "init",
+            "--from-cluster",
+            "--database",
+            "fine",
+            "--sample",
+            "0",
+        ],
+    )
+    .uri(&server.uri())
+    .run();
+    o.expect_code(0);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fine.path().join("mongoctl.json")).unwrap())
+            .unwrap();
+    let mut declared: Vec<String> = m["domains"]["fine"]["collections"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    declared.sort();
+    let mut want = usable.clone();
+    want.sort();
+    assert_eq!(declared, want);
+    for p in crate::backup::tree(fine.path()) {
+        assert!(p.starts_with(fine.path()));
+    }
+    mongoctl(fine.path(), &["check"]).run().expect_code(0);
+}
