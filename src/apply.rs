@@ -214,7 +214,7 @@ async fn run_commands(client: &Client, database: &str, commands: &[Document]) ->
         let reply = db
             .run_command(cmd.clone())
             .await
-            .map_err(|e| anyhow::anyhow!(crate::context::describe_driver_error(&e)))?;
+            .map_err(|e| anyhow::anyhow!(crate::error::describe_driver_error(&e)))?;
         // insert/update report per-document failures in the reply rather than as errors.
         if let Ok(errors) = reply.get_array("writeErrors")
             && let Some(Bson::Document(first)) = errors.first()

@@ -1,9 +1,8 @@
-//! Command-line types only (clap). Resolution of these values into settings happens in
-//! `context.rs`; each subcommand's behaviour lives in `commands/`.
+//! The command line's shape: the top-level parser and the list of subcommands. Each
+//! subcommand's `Args` lives beside its `run` in `commands/`; the shared flag groups are in
+//! `flags.rs`; `context.rs` resolves them into settings.
 
-use std::path::PathBuf;
-
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -15,60 +14,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    pub global: crate::flags::GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct GlobalArgs {
-    /// Spec workspace directory (holds mongoctl.json)
-    #[arg(
-        long,
-        global = true,
-        env = "MONGOCTL_SPEC",
-        default_value = ".",
-        value_name = "DIR"
-    )]
-    pub spec: PathBuf,
-    /// Connection string; overrides MONGODB_URI and the environment's uriEnv
-    #[arg(long, global = true, value_name = "URI")]
-    pub uri: Option<String>,
-    /// User to authenticate as (password from MONGOCTL_PASSWORD, else a hidden prompt)
-    #[arg(
-        long,
-        short = 'u',
-        global = true,
-        env = "MONGOCTL_USERNAME",
-        value_name = "USER"
-    )]
-    pub username: Option<String>,
-    /// Environment from the manifest (its URI variable, database names)
-    #[arg(long = "env", global = true, env = "MONGOCTL_ENV", value_name = "NAME")]
-    pub environment: Option<String>,
-    /// Output format
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = OutputFormat::Table)]
-    pub output: OutputFormat,
-    /// More detail (repeat for more)
-    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
-    pub verbose: u8,
-    /// Only errors
-    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
-    /// Answer yes to confirmations of destructive steps (required when there is no terminal)
-    #[arg(long, short = 'y', global = true)]
-    pub yes: bool,
-    /// Never show progress bars
-    #[arg(long, global = true)]
-    pub no_progress: bool,
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    Table,
-    Json,
-    /// GitHub Actions annotations (`::error file=…::…`; `verify` only, others print tables)
-    Github,
 }
 
 #[derive(Subcommand, Debug)]
@@ -77,21 +25,21 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  mongoctl check\n  mongoctl --spec examples/carechat check -o json"
     )]
-    Check(CheckArgs),
+    Check(crate::commands::check::CheckArgs),
     /// Show what `apply` would change on the live cluster
     #[command(
         after_help = "Example:\n  mongoctl plan --domain auth\n  mongoctl plan --exit-code   # exit 2 when changes are pending (CI drift gate)"
     )]
-    Plan(PlanArgs),
+    Plan(crate::commands::plan::PlanArgs),
     /// Converge the cluster to the spec (alias: setup)
     #[command(
         visible_alias = "setup",
         after_help = "Example:\n  mongoctl apply\n  mongoctl setup --domain auth --dry-run\n  mongoctl apply --prune --yes"
     )]
-    Apply(ApplyArgs),
+    Apply(crate::commands::apply::ApplyArgs),
     /// Domains, their databases, and collections declared / present / unmanaged
     #[command(after_help = "Example:\n  mongoctl list\n  mongoctl list -o json")]
-    List(ListArgs),
+    List(crate::commands::list::ListArgs),
     /// Ping, server version, topology, latency, authenticated user
     #[command(after_help = "Example:\n  mongoctl health --uri mongodb://127.0.0.1:27017")]
     Health,
@@ -99,7 +47,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  mongoctl spec-schema manifest\n  mongoctl spec-schema --write .mongoctl/schema"
     )]
-    SpecSchema(SpecSchemaArgs),
+    SpecSchema(crate::commands::spec_schema::SpecSchemaArgs),
     /// Report users and roles against the spec: undeclared, over-privileged, weak, drifted
     #[command(
         after_help = "Example:\n  mongoctl audit\n  mongoctl audit -o json   # exit 2 when there are findings"
@@ -116,7 +64,7 @@ pub enum Command {
         subcommand,
         after_help = "Example:\n  mongoctl sandbox up --nodes 3\n  eval \"$(mongoctl sandbox up -q)\""
     )]
-    Sandbox(SandboxCommand),
+    Sandbox(crate::commands::sandbox::SandboxCommand),
     /// Database and collection sizes, index usage, server and replication health, growth
     #[command(
         after_help = "Example:\n  mongoctl stats --collections --sort docs\n  mongoctl stats --indexes --flagged\n  mongoctl stats --server\n  mongoctl stats --watch 2\n  mongoctl stats --record   # daily from cron, then: mongoctl stats --growth"
@@ -161,143 +109,4 @@ pub enum Command {
     /// Print the man page (roff), generated from the command-line definitions
     #[command(after_help = "Example:\n  mongoctl man > mongoctl.1 && man ./mongoctl.1")]
     Man,
-}
-
-#[derive(Args, Debug, Clone, Default)]
-pub struct CheckArgs {}
-
-#[derive(Args, Debug, Clone, Default)]
-pub struct ScopeArgs {
-    /// Limit to these domains (repeatable or comma-separated)
-    #[arg(long, short = 'd', value_delimiter = ',', value_name = "DOMAIN")]
-    pub domain: Vec<String>,
-}
-
-#[derive(Args, Debug, Clone, Default)]
-pub struct PlanArgs {
-    #[command(flatten)]
-    pub scope: ScopeArgs,
-    /// Also plan dropping unmanaged collections and indexes
-    #[arg(long)]
-    pub prune: bool,
-    /// Exit 2 when changes are pending
-    #[arg(long)]
-    pub exit_code: bool,
-}
-
-#[derive(Args, Debug, Clone, Default)]
-pub struct ApplyArgs {
-    #[command(flatten)]
-    pub scope: ScopeArgs,
-    /// Drop unmanaged collections and indexes (destructive: needs confirmation or --yes)
-    #[arg(long)]
-    pub prune: bool,
-    /// Show the plan and stop
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Where generated passwords of new users are appended (created 0600, never overwritten)
-    #[arg(long, env = "MONGOCTL_SECRETS_FILE", value_name = "PATH")]
-    pub secrets_file: Option<std::path::PathBuf>,
-    #[command(flatten)]
-    pub lock: LockArgs,
-}
-
-/// The cluster lease taken by commands that change a cluster (see `lease.rs`).
-#[derive(Args, Debug, Clone, Default)]
-pub struct LockArgs {
-    /// Seconds to wait for another mongoctl run that is changing the cluster (default: fail at once)
-    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
-    pub lock_wait: u64,
-}
-
-impl LockArgs {
-    pub fn wait(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.lock_wait)
-    }
-}
-
-#[derive(Args, Debug, Clone, Default)]
-pub struct ListArgs {
-    #[command(flatten)]
-    pub scope: ScopeArgs,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct SpecSchemaArgs {
-    /// Which schema to print
-    #[arg(value_enum, default_value_t = SchemaKind::Manifest)]
-    pub kind: SchemaKind,
-    /// Write all schemas into DIR instead of printing one
-    #[arg(long, value_name = "DIR")]
-    pub write: Option<PathBuf>,
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum SchemaKind {
-    Manifest,
-    Indexes,
-    Seeds,
-}
-
-#[derive(Subcommand, Debug, Clone)]
-pub enum SandboxCommand {
-    /// Start (or reuse) a local replica set and print its URI
-    #[command(
-        after_help = "Example:\n  mongoctl sandbox up --nodes 3 --auth\n  eval \"$(mongoctl sandbox up -q)\""
-    )]
-    Up(SandboxUpArgs),
-    /// Show whether the sandbox runs, its members and URI
-    #[command(after_help = "Example:\n  mongoctl sandbox status -o json")]
-    Status(SandboxDirArgs),
-    /// Stop the sandbox (and delete its data with --purge)
-    #[command(after_help = "Example:\n  mongoctl sandbox down --purge")]
-    Down(SandboxDownArgs),
-    /// Print the tail of each member's log
-    #[command(after_help = "Example:\n  mongoctl sandbox logs -n 100")]
-    Logs(SandboxLogsArgs),
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct SandboxDirArgs {
-    /// Sandbox directory (data, logs, keyfile, credentials)
-    #[arg(
-        long,
-        env = "MONGOCTL_SANDBOX",
-        default_value = ".mongoctl/sandbox",
-        value_name = "DIR"
-    )]
-    pub dir: PathBuf,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct SandboxUpArgs {
-    #[command(flatten)]
-    pub dir: SandboxDirArgs,
-    /// Replica set members (1 to 7)
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=7))]
-    pub nodes: u16,
-    /// First port (members use consecutive ports); default: free ports
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// Enable authentication and create a root user (credentials in DIR/credentials, 0600)
-    #[arg(long)]
-    pub auth: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct SandboxDownArgs {
-    #[command(flatten)]
-    pub dir: SandboxDirArgs,
-    /// Also delete the data directory
-    #[arg(long)]
-    pub purge: bool,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct SandboxLogsArgs {
-    #[command(flatten)]
-    pub dir: SandboxDirArgs,
-    /// Lines per member
-    #[arg(long, short = 'n', default_value_t = 40)]
-    pub lines: usize,
 }

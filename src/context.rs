@@ -8,13 +8,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use mongodb::{Client, options::ClientOptions};
 
-use crate::cli::{GlobalArgs, OutputFormat};
+use crate::error::SpecRejected;
 pub use crate::error::describe_driver_error;
-use crate::exit::{ERROR, Reported};
+use crate::flags::{GlobalArgs, OutputFormat};
 use crate::model::ClusterState;
 use crate::redact::redact_uri;
-use crate::render;
-use crate::spec::{self, Environment, ResolvedDatabase, Workspace};
+use crate::spec::{self, Diagnostic, Environment, ResolvedDatabase, Workspace};
 
 pub struct Ctx {
     pub global: GlobalArgs,
@@ -68,25 +67,20 @@ impl Ctx {
             && std::io::stdout().is_terminal()
     }
 
-    /// Loads the workspace; on any error diagnostic, prints them all and fails before
-    /// anything touches a cluster.
-    pub fn workspace(&self) -> Result<Workspace> {
+    /// Loads the workspace and its warnings; any error diagnostic fails with
+    /// [`SpecRejected`] (all of them) before anything touches a cluster.
+    pub fn load_workspace(&self) -> Result<(Workspace, Vec<Diagnostic>)> {
         let loaded = spec::load(&self.global.spec);
-        let errors = loaded.errors();
-        if errors > 0 || loaded.workspace.is_none() {
-            render::diagnostics(&loaded.diagnostics, self.json());
-            eprintln!(
-                "error: the spec in {} has {errors} problem(s); nothing was sent to the cluster (run `mongoctl check`)",
-                self.global.spec.display()
-            );
-            return Err(Reported(ERROR).into());
-        }
-        if !self.global.quiet {
-            for d in loaded.diagnostics.iter().filter(|d| !d.is_error()) {
-                eprintln!("{d}");
+        match loaded.workspace {
+            Some(ws) if loaded.diagnostics.iter().all(|d| !d.is_error()) => {
+                Ok((ws, loaded.diagnostics))
             }
+            _ => Err(SpecRejected {
+                spec: self.global.spec.clone(),
+                diagnostics: loaded.diagnostics,
+            }
+            .into()),
         }
-        Ok(loaded.workspace.expect("checked above"))
     }
 
     /// The selected environment: `--env`/`MONGOCTL_ENV`, else the manifest's default.

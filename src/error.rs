@@ -2,7 +2,35 @@
 //! cause chain as one line with every known secret removed, and the kind of failure that
 //! `-o json` reports beside the message.
 
+use std::path::PathBuf;
+
 use serde::Serialize;
+
+use crate::spec::Diagnostic;
+
+/// The workspace has error diagnostics: `main` prints them all, then this.
+#[derive(Debug)]
+pub struct SpecRejected {
+    pub spec: PathBuf,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl std::fmt::Display for SpecRejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the spec in {} has {} problem(s); nothing was sent to the cluster (run `mongoctl check`)",
+            self.spec.display(),
+            self.diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .count()
+                .max(1)
+        )
+    }
+}
+
+impl std::error::Error for SpecRejected {}
 
 /// A driver error as one readable line that names the likely cause: server errors as
 /// `CodeName (code): message`, connection failures classified (refused, DNS, TLS,

@@ -13,6 +13,7 @@ pub mod diff;
 pub mod error;
 pub mod exit;
 pub mod export;
+pub mod flags;
 pub mod hints;
 pub mod history;
 pub mod infer;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use mongoctl::cli::Cli;
 use mongoctl::context::Ctx;
-use mongoctl::error::{ErrorKind, describe, kind_of};
+use mongoctl::error::{ErrorKind, SpecRejected, describe, kind_of};
 use mongoctl::exit::{ERROR, Reported, SUCCESS};
 use mongoctl::render;
 
@@ -43,6 +43,11 @@ fn main() -> ExitCode {
                     render::error_object("failed; see stderr for details", ErrorKind::Error);
                 }
                 return ExitCode::from(*code);
+            }
+            if let Some(rejected) = e.downcast_ref::<SpecRejected>() {
+                render::diagnostics(&rejected.diagnostics, ctx.json());
+                eprintln!("error: {rejected}");
+                return ExitCode::from(ERROR);
             }
             let message = describe(&e);
             if ctx.json() && !render::stdout_has_json() {

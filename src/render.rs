@@ -39,6 +39,13 @@ pub fn json<T: Serialize>(value: &T) {
     let _ = writeln!(out);
 }
 
+/// Diagnostics one per line on stderr (warnings of a command that goes on).
+pub fn diagnostics_to_stderr(diags: &[Diagnostic]) {
+    for d in diags {
+        eprintln!("{d}");
+    }
+}
+
 pub fn diagnostics(diags: &[Diagnostic], as_json: bool) {
     if as_json {
         json(&serde_json::json!({

@@ -1,20 +1,39 @@
 //! `apply` / `setup`: plan under the cluster lease, confirm destructive steps, execute,
 //! record, report.
 
+use clap::Args;
 use std::io::IsTerminal;
 
 use anyhow::{Result, bail};
 use mongodb::Client;
 
 use crate::apply::{self, ApplyReport, StepStatus};
-use crate::cli::{ApplyArgs, PlanArgs};
+use crate::commands::plan::PlanArgs;
 use crate::context::Ctx;
 use crate::diff::Plan;
 use crate::exit::{ERROR, Reported, SUCCESS};
+use crate::flags::{LockArgs, ScopeArgs};
 use crate::history;
 use crate::render;
 use crate::secrets::{self, Outcome, Secrets};
 use crate::spec::Workspace;
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Drop unmanaged collections and indexes (destructive: needs confirmation or --yes)
+    #[arg(long)]
+    pub prune: bool,
+    /// Show the plan and stop
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where generated passwords of new users are appended (created 0600, never overwritten)
+    #[arg(long, env = "MONGOCTL_SECRETS_FILE", value_name = "PATH")]
+    pub secrets_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
 
 pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
     if args.dry_run {

@@ -194,7 +194,7 @@ fn join(roles: &[RoleRef]) -> String {
 }
 
 pub async fn run(_args: AuditArgs, ctx: &Ctx) -> Result<u8> {
-    let ws = ctx.workspace()?;
+    let ws = super::workspace(ctx)?;
     let desired = ctx.desired(&ws, &[])?;
     let declared = desired.access.unwrap_or_default();
     let (client, _) = ctx.connect(Some(&ws)).await?;

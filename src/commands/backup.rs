@@ -119,7 +119,7 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
     let ws = if a.domain.is_empty() {
         crate::spec::load(&ctx.global.spec).workspace
     } else {
-        let ws = ctx.workspace()?;
+        let ws = super::workspace(ctx)?;
         for name in ctx.domain_databases(&ws, &a.domain)? {
             if !databases.contains(&name) {
                 databases.push(name);

@@ -1,12 +1,15 @@
 //! `check`: the offline lint. Prints every diagnostic; exit 1 when any is an error.
 
 use anyhow::Result;
+use clap::Args;
 
-use crate::cli::CheckArgs;
 use crate::context::Ctx;
 use crate::exit::{ERROR, SUCCESS};
 use crate::render;
 use crate::spec;
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct CheckArgs {}
 
 pub fn run(_args: CheckArgs, ctx: &Ctx) -> Result<u8> {
     let loaded = spec::load(&ctx.global.spec);

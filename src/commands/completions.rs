@@ -2,10 +2,9 @@
 //! stale when a flag is added.
 
 use anyhow::Result;
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
 use crate::context::Ctx;
 use crate::exit::SUCCESS;
 
@@ -16,22 +15,24 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-pub async fn run(args: CompletionsArgs, _ctx: &Ctx) -> Result<u8> {
+/// `cli` is the whole command line (`Cli::command()`), passed in so this module does not
+/// depend on the list of commands that includes it.
+pub async fn run(args: CompletionsArgs, mut cli: clap::Command, _ctx: &Ctx) -> Result<u8> {
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(args.shell, &mut Cli::command(), "mongoctl", &mut out);
+    clap_complete::generate(args.shell, &mut cli, "mongoctl", &mut out);
     Ok(SUCCESS)
 }
 
 /// The roff man page of `mongoctl` (synopsis, global options, every subcommand).
-pub fn man_page() -> Result<Vec<u8>> {
+pub fn man_page(cli: clap::Command) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
-    clap_mangen::Man::new(Cli::command()).render(&mut buf)?;
+    clap_mangen::Man::new(cli).render(&mut buf)?;
     Ok(buf)
 }
 
-pub async fn man(_ctx: &Ctx) -> Result<u8> {
+pub async fn man(cli: clap::Command, _ctx: &Ctx) -> Result<u8> {
     use std::io::Write;
-    let page = man_page()?;
+    let page = man_page(cli)?;
     let _ = std::io::stdout().lock().write_all(&page);
     Ok(SUCCESS)
 }

@@ -32,7 +32,7 @@ pub async fn run(args: ExplainArgs, ctx: &Ctx) -> Result<u8> {
         .as_deref()
         .map(|s| parse_json_flag("sort", s))
         .transpose()?;
-    let ws = ctx.workspace()?;
+    let ws = super::workspace(ctx)?;
     ctx.domains(&ws, std::slice::from_ref(&args.domain))?;
     let database = ctx
         .databases(&ws)?

@@ -2,12 +2,13 @@
 //! present / missing / unmanaged.
 
 use anyhow::{Context, Result};
+use clap::Args;
 use futures::future::try_join_all;
 use serde::Serialize;
 
-use crate::cli::ListArgs;
 use crate::context::Ctx;
 use crate::exit::SUCCESS;
+use crate::flags::ScopeArgs;
 use crate::live;
 use crate::render;
 
@@ -23,8 +24,14 @@ struct DomainRow {
     unmanaged: Vec<String>,
 }
 
+#[derive(Args, Debug, Clone, Default)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+}
+
 pub async fn run(args: ListArgs, ctx: &Ctx) -> Result<u8> {
-    let ws = ctx.workspace()?;
+    let ws = super::workspace(ctx)?;
     let domains = ctx.domains(&ws, &args.scope.domain)?;
     let resolved: Vec<_> = ctx
         .databases(&ws)?

@@ -20,8 +20,20 @@ pub mod verify;
 
 use anyhow::Result;
 
-use crate::cli::Command;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
 use crate::context::Ctx;
+
+/// The workspace, its warnings printed (unless `--quiet`); errors come back as
+/// [`crate::error::SpecRejected`] for `main` to print.
+pub(crate) fn workspace(ctx: &Ctx) -> Result<crate::spec::Workspace> {
+    let (ws, warnings) = ctx.load_workspace()?;
+    if !ctx.global.quiet {
+        crate::render::diagnostics_to_stderr(&warnings);
+    }
+    Ok(ws)
+}
 
 /// Runs a command and returns the process exit code.
 pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
@@ -40,8 +52,8 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Explain(a) => explain::run(a, ctx).await,
         Command::Verify(a) => verify::run(a, ctx).await,
         Command::Init(a) => init::run(a, ctx).await,
-        Command::Completions(a) => completions::run(a, ctx).await,
-        Command::Man => completions::man(ctx).await,
+        Command::Completions(a) => completions::run(a, Cli::command(), ctx).await,
+        Command::Man => completions::man(Cli::command(), ctx).await,
         Command::Backup(a) => backup::run(a, ctx).await,
         Command::Restore(a) => restore::run(a, ctx).await,
     }

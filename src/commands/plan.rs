@@ -1,12 +1,13 @@
 //! `plan`: inspect the live cluster and show what `apply` would change.
 
 use anyhow::{Context, Result};
+use clap::Args;
 use mongodb::Client;
 
-use crate::cli::{LockArgs, PlanArgs};
 use crate::context::Ctx;
 use crate::diff::{self, Plan};
 use crate::exit::{CHANGES_PENDING, SUCCESS};
+use crate::flags::{LockArgs, ScopeArgs};
 use crate::lease::{self, Lease};
 use crate::live;
 use crate::render;
@@ -42,7 +43,7 @@ async fn compute_with(
     prune: bool,
     lock: Option<(&LockArgs, &str)>,
 ) -> Result<(Workspace, Client, Plan, Option<Lease>)> {
-    let ws = ctx.workspace()?;
+    let ws = super::workspace(ctx)?;
     let domains = ctx.domains(&ws, domains)?;
     let desired = ctx.desired(&ws, &domains)?;
     let (client, choice) = ctx.connect(Some(&ws)).await?;
@@ -70,6 +71,18 @@ async fn compute_with(
     };
     let plan = diff::diff(&desired, &live, prune);
     Ok((ws, client, plan, lease))
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+    /// Also plan dropping unmanaged collections and indexes
+    #[arg(long)]
+    pub prune: bool,
+    /// Exit 2 when changes are pending
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 pub async fn run(args: PlanArgs, ctx: &Ctx) -> Result<u8> {

@@ -4,9 +4,9 @@
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-use crate::cli::ScopeArgs;
 use crate::context::Ctx;
 use crate::exit::{ERROR, Reported, SUCCESS};
+use crate::flags::ScopeArgs;
 use crate::render;
 use crate::stats::{self, ProfileStatus};
 
@@ -62,7 +62,7 @@ pub struct ProfileSlowArgs {
 }
 
 async fn targets(ctx: &Ctx, scope: &ScopeArgs) -> Result<(Vec<(String, String)>, mongodb::Client)> {
-    let ws = ctx.workspace()?;
+    let ws = super::workspace(ctx)?;
     let domains = ctx.domains(&ws, &scope.domain)?;
     let targets = ctx
         .databases(&ws)?

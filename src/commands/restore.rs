@@ -121,7 +121,7 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
     let ws = if a.domain.is_empty() {
         crate::spec::load(&ctx.global.spec).workspace
     } else {
-        let ws = ctx.workspace()?;
+        let ws = super::workspace(ctx)?;
         include.extend(
             ctx.domain_databases(&ws, &a.domain)?
                 .into_iter()

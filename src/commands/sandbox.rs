@@ -3,6 +3,7 @@
 //! With `--auth` the root password is generated, written to `<dir>/credentials` and the full
 //! URI to `<dir>/uri` (both 0600), and printed only as `$(cat <dir>/uri)`.
 
+use clap::{Args, Subcommand};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{SandboxCommand, SandboxDirArgs, SandboxDownArgs, SandboxLogsArgs, SandboxUpArgs};
 use crate::context::Ctx;
 use crate::exit::SUCCESS;
 use crate::mongod::{self, ClusterOptions, RootUser};
@@ -34,6 +34,69 @@ struct Member {
     pid: u32,
     dbpath: PathBuf,
     log: PathBuf,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum SandboxCommand {
+    /// Start (or reuse) a local replica set and print its URI
+    #[command(
+        after_help = "Example:\n  mongoctl sandbox up --nodes 3 --auth\n  eval \"$(mongoctl sandbox up -q)\""
+    )]
+    Up(SandboxUpArgs),
+    /// Show whether the sandbox runs, its members and URI
+    #[command(after_help = "Example:\n  mongoctl sandbox status -o json")]
+    Status(SandboxDirArgs),
+    /// Stop the sandbox (and delete its data with --purge)
+    #[command(after_help = "Example:\n  mongoctl sandbox down --purge")]
+    Down(SandboxDownArgs),
+    /// Print the tail of each member's log
+    #[command(after_help = "Example:\n  mongoctl sandbox logs -n 100")]
+    Logs(SandboxLogsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SandboxDirArgs {
+    /// Sandbox directory (data, logs, keyfile, credentials)
+    #[arg(
+        long,
+        env = "MONGOCTL_SANDBOX",
+        default_value = ".mongoctl/sandbox",
+        value_name = "DIR"
+    )]
+    pub dir: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SandboxUpArgs {
+    #[command(flatten)]
+    pub dir: SandboxDirArgs,
+    /// Replica set members (1 to 7)
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=7))]
+    pub nodes: u16,
+    /// First port (members use consecutive ports); default: free ports
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Enable authentication and create a root user (credentials in DIR/credentials, 0600)
+    #[arg(long)]
+    pub auth: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SandboxDownArgs {
+    #[command(flatten)]
+    pub dir: SandboxDirArgs,
+    /// Also delete the data directory
+    #[arg(long)]
+    pub purge: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SandboxLogsArgs {
+    #[command(flatten)]
+    pub dir: SandboxDirArgs,
+    /// Lines per member
+    #[arg(long, short = 'n', default_value_t = 40)]
+    pub lines: usize,
 }
 
 pub async fn run(cmd: SandboxCommand, ctx: &Ctx) -> Result<u8> {

@@ -1,8 +1,9 @@
 //! `spec-schema`: the JSON Schemas of the workspace file kinds, for editor completion.
 
 use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
 
-use crate::cli::{SchemaKind, SpecSchemaArgs};
 use crate::context::Ctx;
 use crate::exit::SUCCESS;
 
@@ -23,6 +24,23 @@ const SCHEMAS: [(SchemaKind, &str, &str); 3] = [
         include_str!("../../spec-schema/seeds.schema.json"),
     ),
 ];
+
+#[derive(Args, Debug, Clone)]
+pub struct SpecSchemaArgs {
+    /// Which schema to print
+    #[arg(value_enum, default_value_t = SchemaKind::Manifest)]
+    pub kind: SchemaKind,
+    /// Write all schemas into DIR instead of printing one
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum SchemaKind {
+    Manifest,
+    Indexes,
+    Seeds,
+}
 
 pub fn run(args: SpecSchemaArgs, ctx: &Ctx) -> Result<u8> {
     match &args.write {

@@ -9,9 +9,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::cli::ScopeArgs;
 use crate::context::Ctx;
 use crate::exit::SUCCESS;
+use crate::flags::ScopeArgs;
 use crate::render;
 use crate::stats::{
     self, DatabaseStats, Growth, IndexReport, Section, ServerReport, SortBy, Target, WatchRow,
@@ -98,7 +98,7 @@ pub async fn run(args: StatsArgs, ctx: &Ctx) -> Result<u8> {
             }
         };
     }
-    let ws = ctx.workspace()?;
+    let ws = super::workspace(ctx)?;
     let domains = ctx.domains(&ws, &args.scope.domain)?;
     let desired = ctx.desired(&ws, &domains)?;
     let targets: Vec<Target> = desired

@@ -7,10 +7,10 @@ use anyhow::{Result, bail};
 use bson::doc;
 use clap::{Args, Subcommand};
 
-use crate::cli::LockArgs;
 use crate::context::Ctx;
 use crate::error::describe_driver_error;
 use crate::exit::SUCCESS;
+use crate::flags::LockArgs;
 use crate::lease;
 use crate::model::PasswordSource;
 use crate::secrets::{self, Outcome};
@@ -37,7 +37,7 @@ pub struct RotateArgs {
 
 pub async fn run(cmd: UsersCommand, ctx: &Ctx) -> Result<u8> {
     let UsersCommand::Rotate(args) = cmd;
-    let ws = ctx.workspace()?;
+    let ws = super::workspace(ctx)?;
     let desired = ctx.desired(&ws, &[])?;
     let Some(user) = desired
         .access

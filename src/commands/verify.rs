@@ -13,10 +13,10 @@ use futures::TryStreamExt;
 use mongodb::Client;
 use serde::Serialize;
 
-use crate::cli::{OutputFormat, ScopeArgs};
 use crate::context::Ctx;
 use crate::diff::{self, Action, Change, Plan};
 use crate::exit::{CHANGES_PENDING, ERROR, SUCCESS};
+use crate::flags::{OutputFormat, ScopeArgs};
 use crate::jsonpath::{JsonPath, Seg};
 use crate::live;
 use crate::model::{ClusterState, to_json};
