@@ -14,6 +14,7 @@ mod completions;
 mod drift;
 mod init;
 mod interop;
+mod restore_checks;
 mod sandbox;
 mod stats;
 mod validator;
