@@ -9,7 +9,6 @@ use anyhow::{Context, Result, bail};
 use mongodb::{Client, options::ClientOptions};
 
 use crate::error::SpecRejected;
-pub use crate::error::describe_driver_error;
 use crate::flags::{GlobalArgs, OutputFormat};
 use crate::model::ClusterState;
 use crate::redact::redact_uri;

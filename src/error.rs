@@ -89,7 +89,16 @@ pub fn describe_driver_error(e: &mongodb::error::Error) -> String {
         ErrorKind::ServerSelection { .. } => {
             format!("timed out waiting for a suitable server ({cause})")
         }
-        _ => text,
+        // The driver files its own BSON errors (a malformed document it was given, as much as
+        // a reply it cannot read) under "invalid reply": say what they are.
+        ErrorKind::InvalidResponse { message, .. } => {
+            format!("invalid BSON ({message}): in a document sent to the server or in its reply")
+        }
+        ErrorKind::BsonSerialization(e) => format!("invalid BSON in a request ({e})"),
+        ErrorKind::BsonDeserialization(e) => format!("unreadable BSON in a reply ({e})"),
+        // The kind alone: the error's own text adds its labels, source and the raw server
+        // response as Rust structs.
+        kind => kind.to_string(),
     }
 }
 

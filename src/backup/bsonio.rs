@@ -25,6 +25,21 @@ pub fn read_doc<R: Read>(r: &mut R, offset: &mut u64) -> io::Result<Next> {
     })
 }
 
+/// The next document of a data file into `buf` (replacing what it held), or `None` at the end
+/// of the stream; an archive terminator is an error (data files hold none).
+pub fn next_data_doc<'a, R: Read>(
+    r: &mut R,
+    offset: &mut u64,
+    buf: &'a mut Vec<u8>,
+) -> io::Result<Option<&'a [u8]>> {
+    buf.clear();
+    match read_doc_into(r, offset, buf)? {
+        Framed::Doc => Ok(Some(&buf[..])),
+        Framed::Terminator => Err(bad(*offset - 4, "unexpected terminator")),
+        Framed::Eof => Ok(None),
+    }
+}
+
 /// What [`read_doc_into`] found; a document was appended to the buffer.
 enum Framed {
     Doc,

@@ -2,7 +2,7 @@
 //! "collectionName": "...", "type": "collection" | "view" | "timeseries"}` in canonical
 //! Extended JSON v2, key order preserved (index keys are ordered).
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use bson::{Bson, Document};
 use serde_json::{Map, Value};
 
@@ -76,51 +76,154 @@ impl CollectionMeta {
         Value::Object(m).to_string()
     }
 
-    /// Parses a metadata.json text; `fallback_name` is used when it has no collectionName
-    /// (older mongodump versions).
+    /// Parses a metadata.json text and checks its shape (what mongorestore would otherwise
+    /// find out midway): an object whose `options` is a document (`validator` a document,
+    /// `viewOn` a string, `pipeline` an array of documents), whose `indexes` is an array of
+    /// documents each with a non-empty `key` document and a `name` string, and whose
+    /// `collectionName`, `type` and `uuid` are strings. Errors name the JSON path.
+    /// `fallback_name` is used when it has no collectionName (older mongodump versions).
     pub fn from_json(text: &str, fallback_name: &str) -> Result<Self> {
         let v: Value = serde_json::from_str(text).context("metadata is not JSON")?;
-        let doc = |v: Option<&Value>| -> Result<Document> {
+        let Value::Object(top) = &v else {
+            bail!("expected a JSON object, found {}", json_kind(&v));
+        };
+        let doc = |path: &str, v: Option<&Value>| -> Result<Document> {
             match v {
                 None | Some(Value::Null) => Ok(Document::new()),
-                Some(v) => match Bson::try_from(v.clone()).context("invalid Extended JSON")? {
+                Some(v) => match Bson::try_from(v.clone())
+                    .with_context(|| format!("{path}: invalid Extended JSON"))?
+                {
                     Bson::Document(d) => Ok(d),
-                    other => anyhow::bail!("expected an object, found {other}"),
+                    other => bail!("{path}: expected a document, found {}", bson_kind(&other)),
                 },
             }
         };
-        let options = doc(v.get("options"))?;
-        let mut indexes = Vec::new();
-        if let Some(Value::Array(list)) = v.get("indexes") {
-            for i in list {
-                indexes.push(doc(Some(i))?);
+        let string = |key: &str| -> Result<Option<&str>> {
+            match top.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s)),
+                Some(other) => bail!("{key}: expected a string, found {}", json_kind(other)),
             }
-        }
-        let kind = v
-            .get("type")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .unwrap_or_else(|| {
-                if options.contains_key("viewOn") {
-                    "view".into()
-                } else if options.contains_key("timeseries") {
-                    "timeseries".into()
-                } else {
-                    "collection".into()
+        };
+        let options = doc("options", top.get("options"))?;
+        check_options(&options)?;
+        let mut indexes = Vec::new();
+        match top.get("indexes") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(list)) => {
+                for (i, x) in list.iter().enumerate() {
+                    let path = format!("indexes[{i}]");
+                    let d = doc(&path, Some(x))?;
+                    check_index(&path, &d)?;
+                    indexes.push(d);
                 }
-            });
+            }
+            Some(other) => bail!("indexes: expected an array, found {}", json_kind(other)),
+        }
+        let kind = match string("type")?.filter(|s| !s.is_empty()) {
+            Some(k @ ("collection" | "view" | "timeseries")) => k.to_string(),
+            Some(k) => {
+                bail!("type: expected \"collection\", \"view\" or \"timeseries\", found {k:?}")
+            }
+            None if options.contains_key("viewOn") => "view".into(),
+            None if options.contains_key("timeseries") => "timeseries".into(),
+            None => "collection".into(),
+        };
+        let uuid = string("uuid")?.map(str::to_string);
         Ok(CollectionMeta {
-            name: v
-                .get("collectionName")
-                .and_then(Value::as_str)
+            name: string("collectionName")?
                 .unwrap_or(fallback_name)
                 .to_string(),
             kind,
             options,
             indexes,
-            uuid: v.get("uuid").and_then(Value::as_str).map(str::to_string),
+            uuid,
         })
+    }
+}
+
+/// The parts of the options whose type the server checks only when it is sent them.
+fn check_options(o: &Document) -> Result<()> {
+    let want = |key: &str, ok: bool, what: &str| -> Result<()> {
+        match o.get(key) {
+            Some(v) if !ok => bail!("options.{key}: expected {what}, found {}", bson_kind(v)),
+            _ => Ok(()),
+        }
+    };
+    want(
+        "validator",
+        matches!(o.get("validator"), Some(Bson::Document(_))),
+        "a document",
+    )?;
+    want(
+        "viewOn",
+        matches!(o.get("viewOn"), Some(Bson::String(_))),
+        "a string",
+    )?;
+    want(
+        "timeseries",
+        matches!(o.get("timeseries"), Some(Bson::Document(_))),
+        "a document",
+    )?;
+    want(
+        "collation",
+        matches!(o.get("collation"), Some(Bson::Document(_))),
+        "a document",
+    )?;
+    if let Some(p) = o.get("pipeline") {
+        let Bson::Array(stages) = p else {
+            bail!(
+                "options.pipeline: expected an array, found {}",
+                bson_kind(p)
+            );
+        };
+        for (i, s) in stages.iter().enumerate() {
+            if !matches!(s, Bson::Document(_)) {
+                bail!(
+                    "options.pipeline[{i}]: expected a document, found {}",
+                    bson_kind(s)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An index spec: `key` a non-empty document, `name` a string.
+fn check_index(path: &str, d: &Document) -> Result<()> {
+    match d.get("key") {
+        Some(Bson::Document(k)) if !k.is_empty() => {}
+        Some(Bson::Document(_)) => bail!("{path}.key: expected a non-empty document"),
+        Some(other) => bail!(
+            "{path}.key: expected a document, found {}",
+            bson_kind(other)
+        ),
+        None => bail!("{path}: no key"),
+    }
+    match d.get("name") {
+        Some(Bson::String(_)) => Ok(()),
+        Some(other) => bail!("{path}.name: expected a string, found {}", bson_kind(other)),
+        None => bail!("{path}: no name"),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn bson_kind(v: &Bson) -> String {
+    match v {
+        Bson::String(s) => format!("the string {s:?}"),
+        Bson::Document(_) => "a document".into(),
+        Bson::Array(_) => "an array".into(),
+        other => format!("{:?}", other.element_type()).to_lowercase(),
     }
 }
 
@@ -152,5 +255,52 @@ mod tests {
         assert_eq!(back.indexes, m.indexes);
         assert_eq!(back.kind, "collection");
         assert_eq!(back.name, "users");
+    }
+
+    #[test]
+    fn metadata_of_the_wrong_shape_is_refused_with_its_json_path() {
+        for (text, want) in [
+            (r#"[]"#, "expected a JSON object, found an array"),
+            (
+                r#"{"options": {"validator": "x"}}"#,
+                "options.validator: expected a document, found the string \"x\"",
+            ),
+            (r#"{"options": 3}"#, "options: expected a document"),
+            (
+                r#"{"indexes": {}}"#,
+                "indexes: expected an array, found an object",
+            ),
+            (
+                r#"{"indexes": [{"key": {"a": 1}, "name": "a_1"}, 7]}"#,
+                "indexes[1]: expected a document",
+            ),
+            (
+                r#"{"indexes": [{"key": "a", "name": "a_1"}]}"#,
+                "indexes[0].key: expected a document",
+            ),
+            (
+                r#"{"indexes": [{"key": {}, "name": "a_1"}]}"#,
+                "indexes[0].key: expected a non-empty document",
+            ),
+            (r#"{"indexes": [{"key": {"a": 1}}]}"#, "indexes[0]: no name"),
+            (
+                r#"{"indexes": [{"key": {"a": 1}, "name": 1}]}"#,
+                "indexes[0].name: expected a string",
+            ),
+            (
+                r#"{"options": {"viewOn": "c", "pipeline": [1]}}"#,
+                "options.pipeline[0]: expected a document",
+            ),
+            (r#"{"type": "table"}"#, "type: expected"),
+            (
+                r#"{"collectionName": 5}"#,
+                "collectionName: expected a string",
+            ),
+        ] {
+            let e = format!("{:#}", CollectionMeta::from_json(text, "c").unwrap_err());
+            assert!(e.contains(want), "{text}: {e}");
+        }
+        let ok = r#"{"options": {"viewOn": "c", "pipeline": [{"$match": {}}]}, "indexes": []}"#;
+        assert_eq!(CollectionMeta::from_json(ok, "v").unwrap().kind, "view");
     }
 }

@@ -199,14 +199,98 @@ impl Manifest {
         Ok(Some(m))
     }
 
-    /// Resolves a manifest entry's path against the backup location.
+    /// Resolves a manifest entry's path against the backup location (checked by
+    /// [`Manifest::check_paths`]).
     pub fn file_path(&self, backup: &Path, entry: &FileEntry) -> PathBuf {
         match self.layout {
             Layout::Directory => backup.join(&entry.path),
             Layout::Archive => backup.to_path_buf(),
         }
     }
+
+    /// Refuses, before any file is opened, a directory backup's manifest path that is not a
+    /// relative path inside the backup: absolute, with `..`, or through a symbolic link that
+    /// leads outside. The error says nothing about what is outside (not even whether it
+    /// exists).
+    pub fn check_paths(&self, backup: &Path) -> Result<()> {
+        if self.layout != Layout::Directory {
+            return Ok(());
+        }
+        let root = std::fs::canonicalize(backup)
+            .with_context(|| format!("resolving {}", backup.display()))?;
+        for f in &self.files {
+            let outside = || {
+                anyhow::anyhow!(
+                    "{}: the manifest lists {:?}, which is not a path inside the backup;                      nothing was read from it",
+                    manifest_path(backup).display(),
+                    f.path
+                )
+            };
+            let rel = Path::new(&f.path);
+            let plain = rel
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if f.path.is_empty() || !plain || f.path.contains('\\') {
+                return Err(outside());
+            }
+            // Every existing prefix must resolve inside the backup (a symbolic link to a
+            // directory or file elsewhere does not); a missing file is reported later, when
+            // it is checked.
+            let mut at = backup.to_path_buf();
+            for c in rel.components() {
+                at.push(c);
+                match std::fs::symlink_metadata(&at) {
+                    Err(_) => break,
+                    Ok(md) if md.file_type().is_symlink() => match std::fs::canonicalize(&at) {
+                        Ok(real) if real.starts_with(&root) => {}
+                        _ => return Err(outside()),
+                    },
+                    Ok(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Files (and anything else) in a directory backup that its manifest does not list,
+    /// relative to the backup; the manifest itself and mongodump's `prelude.json` (server
+    /// and tool versions, mongo-tools 100.x) belong to the format. Symbolic links are not
+    /// followed.
+    pub fn unlisted_files(&self, backup: &Path) -> Result<Vec<String>> {
+        if self.layout != Layout::Directory {
+            return Ok(Vec::new());
+        }
+        let listed: std::collections::BTreeSet<&str> =
+            self.files.iter().map(|f| f.path.as_str()).collect();
+        let mut out = Vec::new();
+        let mut dirs = vec![(backup.to_path_buf(), String::new())];
+        while let Some((dir, rel)) = dirs.pop() {
+            for e in
+                std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+            {
+                let e = e?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                let path = if rel.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{rel}/{name}")
+                };
+                let ft = e.file_type()?;
+                if ft.is_dir() {
+                    dirs.push((e.path(), path));
+                } else if rel.is_empty() && (name == MANIFEST_FILE || name == PRELUDE_FILE) {
+                } else if !listed.contains(path.as_str()) {
+                    out.push(path);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
 }
+
+/// mongodump (mongo-tools 100.x) writes its versions there in a directory backup.
+pub const PRELUDE_FILE: &str = "prelude.json";
 
 /// Length and checksums of a file (both checksums).
 pub fn hash_file(path: &Path) -> Result<(u64, Checksums)> {
@@ -229,11 +313,45 @@ fn hash_file_with(path: &Path, mut h: FileHasher) -> Result<(u64, Checksums)> {
 /// Checks every file's length and checksums against the manifest (in parallel); the first
 /// mismatch, by manifest order, is the error.
 pub fn check_checksums(m: &Manifest, backup: &Path, depth: Depth) -> Result<()> {
+    check_files(m, backup, depth, &|_, _| Ok(()))
+}
+
+/// What [`check_files`] runs over each file's bytes while they are hashed: it reads as much
+/// of them as it wants (the rest is hashed after it).
+pub type Inspect<'a> = dyn Fn(&FileEntry, &mut (dyn Read + Send)) -> Result<()> + Sync + 'a;
+
+/// Counts and checksums the bytes read through it.
+struct Hashing<'a, R> {
+    inner: R,
+    hasher: &'a mut FileHasher,
+}
+
+impl<R: Read> Read for Hashing<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// [`check_checksums`], and `inspect` (e.g. a structure check) over each file in the same
+/// read. A checksum mismatch is reported before what `inspect` found: damage is named as
+/// damage.
+pub fn check_files(m: &Manifest, backup: &Path, depth: Depth, inspect: &Inspect<'_>) -> Result<()> {
     let check = |f: &FileEntry| -> Result<()> {
         let recorded = &f.checksums;
         let sha = depth == Depth::Full || recorded.crc32c.is_none();
-        let hasher = FileHasher::with(sha, recorded.crc32c.is_some());
-        let (n, got) = hash_file_with(&m.file_path(backup, f), hasher)?;
+        let mut hasher = FileHasher::with(sha, recorded.crc32c.is_some());
+        let path = m.file_path(backup, f);
+        let file = File::open(&path).with_context(|| format!("opening {}", f.path))?;
+        let mut r = Hashing {
+            inner: std::io::BufReader::with_capacity(1 << 20, file),
+            hasher: &mut hasher,
+        };
+        let found = inspect(f, &mut r);
+        std::io::copy(&mut r, &mut std::io::sink())
+            .with_context(|| format!("reading {}", f.path))?;
+        let (n, got) = hasher.finish();
         if n != f.bytes {
             bail!("{}: {} bytes, the manifest says {}", f.path, n, f.bytes);
         }
@@ -250,7 +368,7 @@ pub fn check_checksums(m: &Manifest, backup: &Path, depth: Depth) -> Result<()> 
         {
             bail!("{}: CRC-32C mismatch (file {got}, manifest {want})", f.path);
         }
-        Ok(())
+        found
     };
     // One hashing thread per core takes the next file (largest first, so one big file does
     // not start last): a backup of thousands of collections does not start thousands of
@@ -307,7 +425,16 @@ pub fn verify(backup: &Path) -> Result<VerifyReport> {
             manifest_path(backup).display()
         );
     };
+    m.check_paths(backup)?;
     check_checksums(&m, backup, Depth::Full)?;
+    let unlisted = m.unlisted_files(backup)?;
+    if !unlisted.is_empty() {
+        bail!(
+            "{}: not listed in the manifest: {}",
+            backup.display(),
+            unlisted.join(", ")
+        );
+    }
     let mut documents = 0;
     match m.layout {
         Layout::Directory => {

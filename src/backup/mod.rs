@@ -12,9 +12,11 @@ pub mod format;
 pub mod gz;
 pub mod manifest;
 pub mod nsmatch;
+pub mod preflight;
 pub mod progress;
 pub mod restore;
 pub mod retention;
+pub mod staging;
 
 /// `db.collection`
 pub fn ns(db: &str, coll: &str) -> String {

@@ -1,8 +1,13 @@
-//! Writing a backup back into a cluster. Checksums are verified against the manifest before
-//! anything is written; each collection is recreated with its options and validator, its
-//! documents are inserted by parallel workers in unordered batches (raw BSON, never decoded),
-//! its indexes are built as soon as its data is in, and its count is checked afterwards.
-//! Duplicate keys are counted and reported, or stop the restore with `stop_on_error`.
+//! Writing a backup back into a cluster. Before the first write, every file is checked
+//! (`preflight`: paths, unlisted files, checksums, whole valid BSON, metadata shape) and the
+//! server is asked to accept every collection's options, validator and indexes on a
+//! temporary collection (`staging`). Then each collection is recreated with its options and
+//! validator, its documents are inserted by parallel workers in unordered batches (raw BSON,
+//! never decoded), its indexes are built as soon as its data is in, and its count is checked
+//! afterwards. With `--drop` the data goes into the temporary collection, which replaces the
+//! target (`renameCollection`, `dropTarget`) only once every collection is complete: a
+//! failure leaves the old data as it was. Duplicate keys are counted and reported, or stop the
+//! restore with `stop_on_error`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -23,9 +28,11 @@ use super::bsonio::{Crc64, DocBatch, Next, read_doc};
 use super::filename::{Stem, decode_stem};
 use super::format::CollectionMeta;
 use super::gz::maybe_gunzip;
-use super::manifest::{Depth, FileKind, Manifest, check_checksums, manifest_path};
+use super::manifest::{FileKind, Manifest, manifest_path};
 use super::nsmatch::{NsRules, split};
 use super::progress::Progress;
+use super::staging::{self, described};
+use super::{bsonio::validate, preflight};
 
 const BATCH_DOCS: usize = 1000;
 const BATCH_BYTES: usize = 2 << 20;
@@ -74,6 +81,13 @@ pub struct NsReport {
     pub errors: u64,
     pub indexes: usize,
     pub status: String,
+    /// With `--drop`: whether the restored copy replaced the target (`false`: the target is
+    /// as it was before the restore).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swapped_in: Option<bool>,
+    /// The temporary collection the data was restored into (`--drop`), until it is swapped.
+    #[serde(skip)]
+    stage: Option<String>,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -111,11 +125,23 @@ struct Unit {
     meta: CollectionMeta,
     expected: Option<u64>,
     data: Option<PathBuf>,
+    /// Where the metadata comes from, for errors: the metadata file, or the archive.
+    origin: String,
+    /// `--drop`: the temporary collection the data goes into (swapped in at the end).
+    stage: Option<String>,
+    /// `--drop` of a collection that cannot be swapped in: dropped just before its data.
+    drop_first: bool,
 }
 
-/// Loads and checks the manifest: refuses a backup without one unless `force`, and verifies
-/// every file's checksum before anything is written.
-fn check_manifest(path: &Path, force: bool) -> Result<Option<Manifest>> {
+impl Unit {
+    /// The namespace the data is written into.
+    fn written(&self) -> &str {
+        self.stage.as_deref().unwrap_or(&self.target)
+    }
+}
+
+/// Loads the manifest: refuses a backup without one unless `force`.
+fn load_manifest(path: &Path, force: bool) -> Result<Option<Manifest>> {
     let m = Manifest::load(path)?;
     match &m {
         // Deliberately an opt-in even for mongodump's output (which never has a manifest):
@@ -127,9 +153,7 @@ fn check_manifest(path: &Path, force: bool) -> Result<Option<Manifest>> {
             path.display(),
             manifest_path(path).display()
         ),
-        None => {}
-        Some(m) => check_checksums(m, path, Depth::Fast)
-            .context("the backup does not match its manifest; nothing was restored")?,
+        _ => {}
     }
     Ok(m)
 }
@@ -173,6 +197,9 @@ fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<(Vec<Unit>,
                     meta: meta.clone(),
                     expected: expected.get(&ns).copied(),
                     data: None,
+                    origin: String::new(),
+                    stage: None,
+                    drop_first: false,
                 });
                 u.meta = meta;
             } else if let Some(stem) = strip_suffix(&fname, &[".bson", ".bson.gz"]) {
@@ -201,6 +228,9 @@ fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<(Vec<Unit>,
                     },
                     expected: expected.get(&ns).copied(),
                     data: None,
+                    origin: String::new(),
+                    stage: None,
+                    drop_first: false,
                 });
                 u.data = Some(f.path());
             }
@@ -252,15 +282,20 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
     };
     match &opts.source {
         Source::Directory(dir) => {
-            let manifest = check_manifest(dir, opts.force)?;
+            let manifest = load_manifest(dir, opts.force)?;
+            preflight::check_directory(dir, manifest.as_ref())
+                .context("the backup failed its checks; nothing was restored")?;
             let (mut units, oplog_file) = scan_directory(dir, manifest.as_ref())?;
+            for u in units.iter_mut() {
+                u.origin = metadata_origin(dir, manifest.as_ref(), &u.source);
+            }
             select(&mut units, &opts.rules);
             let dbs = source_and_target_dbs(&units);
             if opts.dry_run {
                 report.namespaces = units.iter().map(dry_report).collect();
                 return Ok(report);
             }
-            prepare(client, &units, opts).await?;
+            stage(client, &mut units, opts).await?;
             let ctl = Ctl {
                 workers: opts.workers,
                 stop_on_error: opts.stop_on_error,
@@ -311,8 +346,11 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
             progress.finish();
             done.sort_by_key(|(i, _)| *i);
             report.namespaces = done.into_iter().map(|(_, r)| r).collect();
+            swap_in_staged(client, &mut report, &ctl.journal).await;
             for v in views {
-                report.namespaces.push(restore_view(client, &v).await);
+                report
+                    .namespaces
+                    .push(restore_view(client, &v, opts.drop).await);
             }
             if opts.users_and_roles && report.ok() {
                 let authz = read_authz_files(dir, &dbs)?;
@@ -330,7 +368,9 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
             }
         }
         Source::Archive(p) => {
-            check_manifest(p, opts.force)?;
+            let manifest = load_manifest(p, opts.force)?;
+            preflight::check_archive_file(p, manifest.as_ref())
+                .context("the backup failed its checks; nothing was restored")?;
             let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
             restore_archive(client, maybe_gunzip(f)?, opts, &mut report).await?;
         }
@@ -377,21 +417,111 @@ fn dry_report(u: &Unit) -> NsReport {
     }
 }
 
-/// Drops the targets (with `--drop`); views first so that their collections can go.
-async fn prepare(client: &Client, units: &[Unit], opts: &RestoreOptions) -> Result<()> {
-    if !opts.drop {
-        return Ok(());
+/// Where a namespace's metadata comes from, for errors: its metadata file (by the manifest,
+/// else by mongodump's layout), relative to the backup.
+fn metadata_origin(dir: &Path, manifest: Option<&Manifest>, ns: &str) -> String {
+    let listed = manifest.and_then(|m| {
+        m.files
+            .iter()
+            .find(|f| f.kind == FileKind::Metadata && f.namespace.as_deref() == Some(ns))
+            .map(|f| f.path.clone())
+    });
+    listed.unwrap_or_else(|| {
+        let (db, coll) = split(ns);
+        let plain = format!("{db}/{coll}.metadata.json");
+        if dir.join(format!("{plain}.gz")).exists() {
+            format!("{plain}.gz")
+        } else {
+            plain
+        }
+    })
+}
+
+/// Asks the server, before any data is written, to accept every unit's options, validator,
+/// indexes or view pipeline, on a temporary collection next to its target. With `--drop`, a
+/// collection that can be renamed keeps that temporary collection as the place its data goes
+/// (`Unit::stage`); others (time series, system collections) are marked to be dropped just
+/// before their data. If the server refuses anything, every temporary collection is dropped
+/// and the error names the metadata that was refused.
+async fn stage(client: &Client, units: &mut [Unit], opts: &RestoreOptions) -> Result<()> {
+    let mut failed = None;
+    for u in units.iter_mut() {
+        if !staging::checkable(&u.target) {
+            u.drop_first = opts.drop && !u.meta.is_view();
+            continue;
+        }
+        let keep = opts.drop && staging::swappable(&u.target, &u.meta);
+        match staging::check(client, &u.target, &u.meta, keep).await {
+            Ok(temp) => u.stage = temp,
+            Err(e) => {
+                failed = Some(anyhow!(
+                    "{}: the server refuses the {} of {}: {e:#}",
+                    u.origin,
+                    if u.meta.is_view() {
+                        "view definition"
+                    } else {
+                        "options, validator or indexes"
+                    },
+                    u.target
+                ));
+                break;
+            }
+        }
+        u.drop_first = opts.drop && !u.meta.is_view() && u.stage.is_none();
     }
-    for u in units {
-        let (db, coll) = split(&u.target);
-        client
-            .database(db)
-            .collection::<Document>(coll)
-            .drop()
-            .await
-            .with_context(|| format!("dropping {}", u.target))?;
+    if let Some(e) = failed {
+        for temp in units.iter_mut().filter_map(|u| u.stage.take()) {
+            staging::drop_collection(client, &temp).await.ok();
+        }
+        return Err(e.context("nothing was restored"));
     }
     Ok(())
+}
+
+/// `--drop`: once every namespace is restored, swaps each temporary collection in for its
+/// target; if any namespace failed, none is swapped and the temporary collections are
+/// dropped (the targets stay as they were). Each report says whether its target was
+/// replaced.
+async fn swap_in_staged(client: &Client, report: &mut RestoreReport, journal: &Journal) {
+    let failed: Vec<String> = report
+        .namespaces
+        .iter()
+        .filter(|n| n.status != "ok")
+        .map(|n| n.target.clone())
+        .collect();
+    let mut hold: Option<String> =
+        (!failed.is_empty()).then(|| format!("{} failed", failed.join(", ")));
+    for n in report.namespaces.iter_mut() {
+        let Some(temp) = n.stage.take() else {
+            continue;
+        };
+        if hold.is_none() {
+            match staging::swap_in(client, &temp, &n.target).await {
+                Ok(()) => {
+                    n.swapped_in = Some(true);
+                    journal.clear(&temp).await.ok();
+                    let done = n.inserted + n.duplicates + n.resumed;
+                    journal.set(&n.target, done, true).await.ok();
+                    continue;
+                }
+                Err(e) => {
+                    n.status = format!("FAILED: swapping in the restored copy: {e:#}");
+                    hold = Some(format!("swapping in {} failed", n.target));
+                }
+            }
+        }
+        n.swapped_in = Some(false);
+        let why = hold.as_deref().unwrap_or_default();
+        n.status = if n.status == "ok" {
+            format!("NOT SWAPPED IN ({why}): {} is as it was", n.target)
+        } else {
+            format!("{}; not swapped in: {} is as it was", n.status, n.target)
+        };
+        if let Err(e) = staging::drop_collection(client, &temp).await {
+            n.status += &format!("; the temporary {temp} is left (dropping it failed: {e:#})");
+        }
+        journal.clear(&temp).await.ok();
+    }
 }
 
 fn is_id_index(i: &Document) -> bool {
@@ -430,32 +560,35 @@ fn read_file_batches(path: &Path, tx: &mpsc::Sender<Batch>) {
 /// Creates the collection (when it does not exist) with its options.
 async fn create_collection(client: &Client, target: &str, meta: &CollectionMeta) -> Result<bool> {
     let (db, coll) = split(target);
-    let database = client.database(db);
-    let exists = !database
+    let exists = !client
+        .database(db)
         .list_collection_names()
         .filter(doc! {"name": coll})
-        .await?
+        .await
+        .map_err(described)?
         .is_empty();
     if exists {
         return Ok(false);
     }
-    let mut cmd = doc! {"create": coll};
-    for (k, v) in &meta.options {
-        if k == "uuid" {
-            continue;
-        }
-        cmd.insert(k.clone(), v.clone());
-    }
-    database
-        .run_command(cmd)
+    staging::create(client, target, meta)
         .await
         .with_context(|| format!("creating {target}"))?;
     Ok(true)
 }
 
-async fn restore_view(client: &Client, u: &Unit) -> NsReport {
+/// Creates a view (checked on a temporary name before anything was written); with `drop`,
+/// replaces the one there.
+async fn restore_view(client: &Client, u: &Unit, drop: bool) -> NsReport {
     let mut r = dry_report(u);
-    r.status = match create_collection(client, &u.target, &u.meta).await {
+    let replaced = async {
+        if drop {
+            staging::drop_collection(client, &u.target)
+                .await
+                .with_context(|| format!("dropping {}", u.target))?;
+        }
+        create_collection(client, &u.target, &u.meta).await
+    };
+    r.status = match replaced.await {
         Ok(_) => "ok".into(),
         Err(e) => format!("FAILED: {e:#}"),
     };
@@ -502,7 +635,7 @@ async fn insert_batch(coll: Collection<RawDocumentBuf>, batch: DocBatch) -> Resu
                 s.inserted = n - s.duplicates - s.errors;
                 Ok(s)
             }
-            _ => Err(anyhow::anyhow!(crate::context::describe_driver_error(&e))),
+            _ => Err(anyhow::anyhow!(crate::error::describe_driver_error(&e))),
         },
     }
 }
@@ -544,6 +677,7 @@ impl Journal {
             .coll
             .find_one(doc! {"_id": self.key(ns)})
             .await
+            .map_err(described)
             .context("reading mongoctl.restore_progress")?;
         Ok(match d {
             None => (0, false),
@@ -562,6 +696,7 @@ impl Journal {
             )
             .upsert(true)
             .await
+            .map_err(described)
             .context("recording restore progress")?;
         Ok(())
     }
@@ -570,6 +705,7 @@ impl Journal {
         self.coll
             .delete_one(doc! {"_id": self.key(ns)})
             .await
+            .map_err(described)
             .context("clearing restore progress")?;
         Ok(())
     }
@@ -604,10 +740,11 @@ async fn restore_collection(
     let mut r = dry_report(u);
     r.status = "ok".into();
     let result = async {
+        let written = u.written();
         let (mut skip, complete) = if resume {
-            journal.get(&u.target).await?
+            journal.get(written).await?
         } else {
-            journal.clear(&u.target).await?;
+            journal.clear(written).await?;
             (0, false)
         };
         if complete {
@@ -618,8 +755,14 @@ async fn restore_collection(
         r.resumed = skip;
         progress.advance(&bar, skip, 0, 0);
         let mut bytes_done = 0u64;
-        let created = create_collection(client, &u.target, &u.meta).await?;
-        let (db, name) = split(&u.target);
+        if u.drop_first {
+            staging::drop_collection(client, &u.target)
+                .await
+                .with_context(|| format!("dropping {}", u.target))?;
+        }
+        // A temporary collection (--drop) is new and empty, like one created here.
+        let created = create_collection(client, written, &u.meta).await? || u.stage.is_some();
+        let (db, name) = split(written);
         let data_coll = if u.meta.is_timeseries() {
             format!("system.buckets.{name}")
         } else {
@@ -667,7 +810,7 @@ async fn restore_collection(
                 frontier = (frontier.0 + 1, frontier.1 + n);
             }
             if frontier.1 != before {
-                journal.set(&u.target, frontier.1, false).await?;
+                journal.set(written, frontier.1, false).await?;
             }
             Ok(())
         };
@@ -727,20 +870,9 @@ async fn restore_collection(
             return Err(e);
         }
         // Indexes once the data is in.
-        let indexes: Vec<Document> = u
-            .meta
-            .indexes
-            .iter()
-            .filter(|i| !is_id_index(i))
-            .cloned()
-            .collect();
-        if !indexes.is_empty() {
-            client
-                .database(db)
-                .run_command(doc! {"createIndexes": name, "indexes": indexes})
-                .await
-                .with_context(|| format!("building the indexes of {}", u.target))?;
-        }
+        staging::build_indexes(client, written, &u.meta)
+            .await
+            .with_context(|| format!("building the indexes of {written}"))?;
         if let Some(e) = stats.first_error {
             bail!("{} document(s) rejected, first: {e}", stats.errors);
         }
@@ -754,16 +886,13 @@ async fn restore_collection(
                 );
             }
             if created {
-                let n = coll.estimated_document_count().await?;
+                let n = coll.estimated_document_count().await.map_err(described)?;
                 if n != exp {
-                    bail!(
-                        "{} holds {n} documents after the restore, expected {exp}",
-                        u.target
-                    );
+                    bail!("{written} holds {n} documents after the restore, expected {exp}");
                 }
             }
         }
-        journal.set(&u.target, frontier.1, true).await?;
+        journal.set(written, frontier.1, true).await?;
         Ok::<_, anyhow::Error>(())
     }
     .await;
@@ -771,6 +900,7 @@ async fn restore_collection(
     if let Err(e) = result {
         r.status = format!("FAILED: {e:#}");
     }
+    r.stage = u.stage.clone();
     r
 }
 
@@ -881,12 +1011,12 @@ async fn restore_users_and_roles(
                 docs.push(d);
             }
             let tc = admin.collection::<Document>(temp);
-            tc.drop().await?;
+            tc.drop().await.map_err(described)?;
             if docs.is_empty() {
                 continue;
             }
             let n = docs.len() as u64;
-            tc.insert_many(docs).await?;
+            tc.insert_many(docs).await.map_err(described)?;
             any = true;
             if kind == "users" {
                 users += n;
@@ -906,6 +1036,7 @@ async fn restore_users_and_roles(
                     "db": dst,
                 })
                 .await
+                .map_err(described)
                 .with_context(|| format!("restoring the users and roles of {dst}"));
             for t in ["mongoctl_tempusers", "mongoctl_temproles"] {
                 admin.collection::<Document>(t).drop().await.ok();
@@ -944,6 +1075,9 @@ async fn restore_archive<R: Read + Send + 'static>(
             meta,
             expected: None,
             data: None,
+            origin: format!("the archive's metadata of {}.{}", e.db, e.collection),
+            stage: None,
+            drop_first: false,
         });
     }
     if let Source::Archive(p) = &opts.source
@@ -963,7 +1097,7 @@ async fn restore_archive<R: Read + Send + 'static>(
         report.namespaces = units.iter().map(dry_report).collect();
         return Ok(());
     }
-    prepare(client, &units, opts).await?;
+    stage(client, &mut units, opts).await?;
     let ctl = Ctl {
         workers: opts.workers,
         stop_on_error: opts.stop_on_error,
@@ -1013,8 +1147,11 @@ async fn restore_archive<R: Read + Send + 'static>(
     progress.finish();
     done.sort_by_key(|(i, _)| *i);
     report.namespaces = done.into_iter().map(|(_, r)| r).collect();
+    swap_in_staged(client, report, &ctl.journal).await;
     for v in views {
-        report.namespaces.push(restore_view(client, &v).await);
+        report
+            .namespaces
+            .push(restore_view(client, &v, opts.drop).await);
     }
     let (oplog_entries, authz) = demuxed?;
     if opts.users_and_roles && report.ok() {
@@ -1108,6 +1245,14 @@ fn demultiplex<R: Read>(
                 }
                 let p = pending.entry(ns.clone()).or_default();
                 p.1.update(&doc);
+                // Standard input is not checked before the restore: each document is here,
+                // so that a damaged one fails its namespace instead of reaching the driver.
+                if let Err(e) = validate(&doc) {
+                    if let Some(tx) = senders.remove(&ns) {
+                        let _ = tx.blocking_send(Err(format!("archive: {ns}: {e}")));
+                    }
+                    continue;
+                }
                 p.0.push(&doc).map_err(|e| anyhow!("archive: {ns}: {e}"))?;
                 if p.0.len() >= BATCH_DOCS || p.0.byte_len() >= BATCH_BYTES {
                     let batch = std::mem::take(&mut p.0);
@@ -1231,6 +1376,7 @@ async fn replay_oplog<R: Read>(
             admin
                 .run_command(doc! {"applyOps": ops})
                 .await
+                .map_err(described)
                 .context("replaying the oplog (applyOps)")?;
             applied += n;
         }

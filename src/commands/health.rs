@@ -38,7 +38,7 @@ pub async fn run(ctx: &Ctx) -> Result<u8> {
     let start = Instant::now();
     let ping = admin.run_command(doc! {"ping": 1}).await;
     if let Err(e) = ping {
-        let msg = crate::redact::scrub(&crate::context::describe_driver_error(&e));
+        let msg = crate::redact::scrub(&crate::error::describe_driver_error(&e));
         if ctx.json() {
             render::json(&serde_json::json!({"ok": false, "uri": choice.shown, "error": msg}));
         } else {

@@ -28,7 +28,8 @@ pub struct RestoreArgs {
     /// Accepted for mongorestore compatibility: compression is detected from the data
     #[arg(long, hide = true)]
     pub gzip: bool,
-    /// Drop each target collection first (destructive: needs confirmation or --yes)
+    /// Replace each target collection: restored into a temporary collection, swapped in once
+    /// every one is complete (destructive: needs confirmation or --yes)
     #[arg(long)]
     pub drop: bool,
     /// Only the databases of these workspace domains (repeatable or comma-separated)
@@ -161,7 +162,7 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
     if a.drop && !a.dry_run {
         confirm(
             ctx,
-            "Drop every target collection before restoring (--drop)?",
+            "Replace every target collection with the backup's (--drop)?",
         )
         .await?;
     }
@@ -211,7 +212,7 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
         let dups: u64 = report.namespaces.iter().map(|n| n.duplicates).sum();
         if report.dry_run {
             println!(
-                "Dry run: checksums verified, {} namespace(s) would be restored; nothing was written.",
+                "Dry run: files checked, {} namespace(s) would be restored; nothing was written.",
                 report.namespaces.len()
             );
         } else {

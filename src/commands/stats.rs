@@ -590,7 +590,7 @@ async fn watch(client: &mongodb::Client, secs: f64, limit: Option<u64>, ctx: &Ct
             Err(e) => {
                 eprintln!(
                     "warning: serverStatus: {}",
-                    crate::context::describe_driver_error(&e)
+                    crate::error::describe_driver_error(&e)
                 );
                 continue;
             }

@@ -15,6 +15,7 @@ mod contract;
 mod drift;
 mod init;
 mod interop;
+mod restore_checks;
 mod sandbox;
 mod stats;
 mod validator;
