@@ -253,12 +253,8 @@ async fn ask_password(user: &str) -> Result<String> {
     Ok(p)
 }
 
-/// A client with mongoctl's defaults (5 s server selection unless the URI says otherwise).
-pub async fn connect_uri(uri: &str) -> Result<Client> {
-    connect_with(uri, None).await
-}
-
-/// As [`connect_uri`], with explicit credentials (`--username`) overriding the URI's.
+/// A client with mongoctl's defaults (5 s server selection unless the URI says otherwise),
+/// explicit credentials (`--username`) overriding the URI's.
 pub async fn connect_with(uri: &str, credentials: Option<(&str, &str)>) -> Result<Client> {
     let mut opts = match ClientOptions::parse(uri).await {
         Ok(opts) => opts,

@@ -24,6 +24,7 @@ pub mod live;
 pub mod model;
 pub mod mongod;
 pub mod percent;
+pub mod private;
 pub mod redact;
 pub mod render;
 pub mod secrets;

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::net::TcpListener;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -238,10 +238,6 @@ impl MongodProcess {
 
     pub fn log_path(&self) -> &Path {
         &self.log_path
-    }
-
-    pub fn is_detached(&self) -> bool {
-        self.detached
     }
 
     /// `127.0.0.1:<port>`, the form used in URIs and replica-set configs.
@@ -922,35 +918,6 @@ fn stop_all(nodes: &mut [MongodProcess]) -> Result<()> {
     first_error.map_or(Ok(()), Err)
 }
 
-/// Attached standalone, no access control.
-pub async fn start_standalone(dir: &Path) -> Result<Cluster> {
-    start_cluster(dir, &ClusterOptions::standalone()).await
-}
-
-/// Attached standalone with `--auth` and `root` created via the localhost
-/// exception.
-pub async fn start_standalone_auth(dir: &Path, root: RootUser) -> Result<Cluster> {
-    let options = ClusterOptions {
-        auth: Some(root),
-        ..ClusterOptions::standalone()
-    };
-    start_cluster(dir, &options).await
-}
-
-/// Attached replica set `rs0` of `nodes` members; with `auth`, members use a
-/// generated keyfile and `auth` becomes the root user.
-pub async fn start_replica_set(
-    dir: &Path,
-    nodes: usize,
-    auth: Option<RootUser>,
-) -> Result<Cluster> {
-    let options = ClusterOptions {
-        auth,
-        ..ClusterOptions::replica_set(nodes)
-    };
-    start_cluster(dir, &options).await
-}
-
 /// Starts (or restarts, if `dir` already holds its data) a deployment in
 /// `dir/node<i>` and returns once it accepts writes: the root user exists,
 /// member 0 is primary and all other members are secondaries.
@@ -1037,20 +1004,10 @@ pub async fn start_cluster(dir: &Path, options: &ClusterOptions) -> Result<Clust
 /// Random 96-hex-character keyfile readable only by us (mongod refuses
 /// group/world-readable keyfiles).
 fn write_keyfile(path: &Path) -> Result<PathBuf> {
-    let mut bytes = [0u8; 48];
-    fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("reading /dev/urandom for the replica-set keyfile")?;
-    let key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let key = crate::private::random_hex(48).context("generating the replica-set keyfile")?;
     let _ = fs::remove_file(path); // it may be 0400 from a previous run
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    crate::private::write_file(path, key.as_bytes())
         .with_context(|| format!("creating keyfile {}", path.display()))?;
-    io::Write::write_all(&mut file, key.as_bytes())
-        .with_context(|| format!("writing keyfile {}", path.display()))?;
     Ok(path.to_path_buf())
 }
 

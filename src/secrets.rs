@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -80,10 +80,7 @@ pub fn read_source(source: &PasswordSource) -> Result<String> {
 /// 32 random alphanumeric characters (~190 bits) from the OS.
 pub fn generate() -> Result<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut bytes = [0u8; 64];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .context("reading /dev/urandom")?;
+    let bytes = crate::private::random_bytes::<64>()?;
     // Rejection sampling keeps every character equally likely.
     let limit = 256 - 256 % ALPHABET.len();
     let pw: String = bytes
@@ -173,11 +170,7 @@ fn append_lines(path: &Path, lines: &[serde_json::Value]) -> Result<()> {
             meta.permissions().mode() & 0o777
         );
     }
-    let mut f = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)
+    let mut f = crate::private::open_append(path)
         .with_context(|| format!("opening secrets file {}", path.display()))?;
     // One write of whole lines: concurrent appenders (O_APPEND) never interleave within one.
     let mut text = String::new();

@@ -52,6 +52,10 @@ pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
         "mongoctl apply",
     )
     .await?;
+    let Some(lease) = lease else {
+        // Nothing to do (and nothing was written, not even the lease).
+        return apply_plan(&args, ctx, &ws, &client, &plan).await;
+    };
     let result = apply_plan(&args, ctx, &ws, &client, &plan).await;
     let released = lease.release().await;
     let code = result?;

@@ -23,18 +23,18 @@ pub async fn compute(
     Ok((ws, client, plan))
 }
 
-/// As [`compute`], with the cluster lease taken before the live state is read, so the plan
-/// is computed from a state no other mongoctl run is changing.
+/// As [`compute`], for a run that will change the cluster. A converged cluster gets no
+/// write at all, not even the lease's: when the plan is empty it comes back with no lease;
+/// otherwise the lease is taken and the plan computed again under it, from a state no other
+/// mongoctl run is changing.
 pub async fn compute_under_lease(
     ctx: &Ctx,
     domains: &[String],
     prune: bool,
     lock: &LockArgs,
     command: &str,
-) -> Result<(Workspace, Client, Plan, Lease)> {
-    let (ws, client, plan, lease) =
-        compute_with(ctx, domains, prune, Some((lock, command))).await?;
-    Ok((ws, client, plan, lease.expect("asked for a lease")))
+) -> Result<(Workspace, Client, Plan, Option<Lease>)> {
+    compute_with(ctx, domains, prune, Some((lock, command))).await
 }
 
 async fn compute_with(
@@ -47,30 +47,33 @@ async fn compute_with(
     let domains = ctx.domains(&ws, domains)?;
     let desired = ctx.desired(&ws, &domains)?;
     let (client, choice) = ctx.connect(Some(&ws)).await?;
-    let lease = match lock {
-        Some((lock, command)) => Some(
-            lease::acquire(
-                &client,
-                &ws.manifest.metadata_database,
-                lease::CLUSTER_CHANGES,
-                command,
-                lock.wait(),
-            )
-            .await?,
-        ),
-        None => None,
+    let inspect = async || {
+        live::inspect(&client, &desired)
+            .await
+            .with_context(|| format!("reading the cluster at {}", choice.shown))
     };
-    let live = match live::inspect(&client, &desired).await {
-        Ok(live) => live,
-        Err(e) => {
-            if let Some(l) = lease {
-                let _ = l.release().await;
-            }
-            return Err(e).with_context(|| format!("reading the cluster at {}", choice.shown));
+    let plan = diff::diff(&desired, &inspect().await?, prune);
+    let Some((lock, command)) = lock.filter(|_| !plan.is_empty()) else {
+        return Ok((ws, client, plan, None));
+    };
+    let lease = lease::acquire(
+        &client,
+        &ws.manifest.metadata_database,
+        lease::CLUSTER_CHANGES,
+        command,
+        lock.wait(),
+    )
+    .await?;
+    match inspect().await {
+        Ok(live) => {
+            let plan = diff::diff(&desired, &live, prune);
+            Ok((ws, client, plan, Some(lease)))
         }
-    };
-    let plan = diff::diff(&desired, &live, prune);
-    Ok((ws, client, plan, lease))
+        Err(e) => {
+            let _ = lease.release().await;
+            Err(e)
+        }
+    }
 }
 
 #[derive(Args, Debug, Clone, Default)]
