@@ -31,7 +31,7 @@ pub enum Command {
         after_help = "Example:\n  mongoctl plan --domain auth\n  mongoctl plan --exit-code   # exit 2 when changes are pending (CI drift gate)"
     )]
     Plan(crate::commands::plan::PlanArgs),
-    /// Converge the cluster to the spec (alias: setup)
+    /// Converge the cluster to the spec
     #[command(
         visible_alias = "setup",
         after_help = "Example:\n  mongoctl apply\n  mongoctl setup --domain auth --dry-run\n  mongoctl apply --prune --yes"
@@ -78,7 +78,7 @@ pub enum Command {
     Profile(crate::commands::profile::ProfileCommand),
     /// The winning query plan of a find: index used or COLLSCAN, keys/docs examined, time
     #[command(
-        after_help = "Example:\n  mongoctl explain --domain auth --collection users --filter '{\"email\": \"a@b.c\"}'\n  mongoctl explain -d reminder -c reminders --filter '{\"status\": \"due\"}' --sort '{\"due_at\": 1}'"
+        after_help = "Example:\n  mongoctl explain --domain auth --collection users --filter '{\"email\": \"a@b.c\"}'\n  mongoctl explain -d reminder -c reminders --filter '{\"status\": \"scheduled\"}' --sort '{\"remind_at\": 1}'"
     )]
     Explain(crate::commands::explain::ExplainArgs),
     /// CI gate: check, then drift (exit 2), then documents that violate their declared schema
@@ -88,7 +88,7 @@ pub enum Command {
     Verify(crate::commands::verify::VerifyArgs),
     /// Scaffold a new workspace, or write one from a live cluster (--from-cluster)
     #[command(
-        after_help = "Example:\n  mongoctl init my-spec --project shop --domain orders --collections orders,carts --yes\n  mongoctl init exported --from-cluster --uri mongodb://127.0.0.1:27017 --prefix reminderdb_"
+        after_help = "Example:\n  mongoctl init my-spec --project shop --domain orders --collections orders,carts --yes\n  mongoctl init from-cluster --from-cluster --uri mongodb://127.0.0.1:27017 --prefix reminderdb_"
     )]
     Init(crate::commands::init::InitArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)

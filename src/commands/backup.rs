@@ -76,7 +76,7 @@ pub struct BackupRunArgs {
 #[derive(Subcommand, Debug, Clone)]
 pub enum BackupAction {
     /// Check a backup offline: manifest, checksums, every document parses, counts
-    #[command(after_help = "Example:\n  mongoctl backup verify backups/dump-20261122T031500Z")]
+    #[command(after_help = "Example:\n  mongoctl backup verify backups/full")]
     Verify {
         /// The backup directory or archive file
         path: PathBuf,

@@ -13,6 +13,7 @@ mod cli;
 mod completions;
 mod contract;
 mod drift;
+mod examples;
 mod init;
 mod interop;
 mod restore_checks;
