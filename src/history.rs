@@ -145,3 +145,47 @@ pub async fn finish(
         .with_context(|| format!("recording the apply result in {meta_db}.{COLLECTION}"))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    #[test]
+    fn the_spec_revision_is_the_commit_and_says_when_the_spec_is_dirty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(spec_revision(dir.path()), None, "not a git checkout");
+        git(dir.path(), &["init", "-q"]);
+        let spec = dir.path().join("spec");
+        std::fs::create_dir(&spec).unwrap();
+        std::fs::write(spec.join("mongoctl.json"), "{}").unwrap();
+        git(dir.path(), &["add", "."]);
+        git(dir.path(), &["commit", "-qm", "spec"]);
+        let clean = spec_revision(&spec).unwrap();
+        assert_eq!(clean.len(), 12, "{clean}");
+        assert!(clean.chars().all(|c| c.is_ascii_hexdigit()), "{clean}");
+        // A change outside the spec directory does not make the spec dirty.
+        std::fs::write(dir.path().join("other.txt"), "x").unwrap();
+        assert_eq!(spec_revision(&spec).unwrap(), clean);
+        std::fs::write(spec.join("mongoctl.json"), "{\"project\": 1}").unwrap();
+        assert_eq!(spec_revision(&spec).unwrap(), format!("{clean}+dirty"));
+    }
+}

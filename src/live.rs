@@ -287,3 +287,110 @@ fn role_refs(d: &Document) -> Vec<RoleRef> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+
+    #[test]
+    fn collection_options_are_read_as_the_server_lists_them() {
+        let o = doc! {
+            "validator": {"$jsonSchema": {"bsonType": "object", "required": ["a"]}},
+            "validationLevel": "moderate",
+            "validationAction": "warn",
+            "capped": true, "size": 4096_i64, "max": 0,
+            "collation": {"locale": "fr", "strength": 2},
+            "changeStreamPreAndPostImages": {"enabled": true},
+        };
+        let c = collection_from_options("c", "collection", &o);
+        assert_eq!(
+            c.validator,
+            Some(doc! {"bsonType": "object", "required": ["a"]})
+        );
+        assert_eq!(c.other_validator, None);
+        assert_eq!(c.options.validation_level.as_deref(), Some("moderate"));
+        assert_eq!(c.options.validation_action.as_deref(), Some("warn"));
+        // `max: 0` is the server's "no limit": not a declared max.
+        assert_eq!(
+            c.options.capped,
+            Some(Capped {
+                size: 4096,
+                max: None
+            })
+        );
+        assert_eq!(
+            c.options.collation,
+            Some(doc! {"locale": "fr", "strength": 2})
+        );
+        assert!(c.options.change_stream_pre_and_post_images);
+        assert!(!c.is_view && !c.options.clustered && c.options.timeseries.is_none());
+    }
+
+    #[test]
+    fn query_validators_views_timeseries_and_clustered_collections() {
+        // A validator with query operators beside $jsonSchema is kept whole, as drift.
+        let v = doc! {"validator": {"$jsonSchema": {"bsonType": "object"}, "a": {"$gt": 1}}};
+        let c = collection_from_options("c", "collection", &v);
+        assert_eq!(c.validator, None);
+        assert!(c.other_validator.is_some());
+        assert_eq!(
+            collection_from_options("c", "collection", &doc! {"validator": {}}).other_validator,
+            None
+        );
+
+        let view = collection_from_options("v", "view", &doc! {"viewOn": "c", "pipeline": []});
+        assert!(view.is_view);
+
+        let ts = collection_from_options(
+            "t",
+            "timeseries",
+            &doc! {"timeseries": {"timeField": "ts", "metaField": "m", "granularity": "hours"},
+            "expireAfterSeconds": 86400_i64, "clusteredIndex": true},
+        );
+        let t = ts.options.timeseries.unwrap();
+        assert_eq!(
+            (t.time_field.as_str(), t.meta_field.as_deref()),
+            ("ts", Some("m"))
+        );
+        assert_eq!(t.granularity.as_deref(), Some("hours"));
+        assert_eq!(t.expire_after_seconds, Some(86400));
+        // A time series is clustered by the server; that is not a declared clusteredIndex.
+        assert!(!ts.options.clustered);
+        let clustered = collection_from_options(
+            "k",
+            "collection",
+            &doc! {"clusteredIndex": {"key": {"_id": 1}, "unique": true}},
+        );
+        assert!(clustered.options.clustered);
+    }
+
+    #[test]
+    fn index_entries_keep_managed_options_only() {
+        let d = doc! {
+            "v": 2, "ns": "db.c", "name": "email_1", "key": {"email": 1},
+            "unique": true, "textIndexVersion": 3,
+            "partialFilterExpression": {"email": {"$exists": true}},
+        };
+        let i = index_from_document(&d);
+        assert_eq!(i.name, "email_1");
+        assert_eq!(i.key, doc! {"email": 1});
+        assert_eq!(
+            i.options,
+            doc! {"unique": true, "partialFilterExpression": {"email": {"$exists": true}}}
+        );
+    }
+
+    #[test]
+    fn role_references_are_read_with_their_databases() {
+        let u = doc! {"roles": [{"role": "readWrite", "db": "app"}, {"role": "read", "db": "x"}, "junk"]};
+        let refs = role_refs(&u);
+        assert_eq!(refs.len(), 2);
+        assert_eq!(
+            (refs[0].role.as_str(), refs[0].db.as_str()),
+            ("readWrite", "app")
+        );
+        assert_eq!((refs[1].role.as_str(), refs[1].db.as_str()), ("read", "x"));
+        assert!(role_refs(&doc! {}).is_empty());
+    }
+}
