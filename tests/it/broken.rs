@@ -223,7 +223,7 @@ fn cases() -> Vec<Case> {
             "{\n  \"properties\": {\n    \"code\": {\"pattern\": \"(\"}\n  }\n}\n",
             "properties.code.pattern",
             3,
-            "invalid regular expression \"(\": unclosed group",
+            "invalid regular expression \"(\": missing closing parenthesis",
         ),
         case(
             "validator on time series",
