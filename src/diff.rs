@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::model::{
     Access, ClusterState, CollectionState, DatabaseState, INDEX_OPTIONS, INDEX_OPTIONS_MODIFIABLE,
     IndexDef, MAX_BSON_OBJECT_SIZE, PasswordSource, Privilege, RoleRef, SeedSet, as_i64, bson_eq,
-    bson_size, doc_eq, doc_to_json, eq_key, to_json,
+    bson_size, doc_eq, doc_to_json, eq_key_of_all, to_json,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -989,8 +989,10 @@ fn diff_seeds(
     let mut live_by_key: HashMap<String, Vec<(Vec<Bson>, &Document)>> = HashMap::new();
     for l in live.map(|s| s.documents.as_slice()).unwrap_or(&[]) {
         if let Some(lk) = seeds.key_of(l) {
-            let hash = eq_key(&Bson::Array(lk.clone()), false);
-            live_by_key.entry(hash).or_default().push((lk, l));
+            live_by_key
+                .entry(eq_key_of_all(&lk, false))
+                .or_default()
+                .push((lk, l));
         }
     }
     let mut missing = Vec::new();
@@ -999,7 +1001,7 @@ fn diff_seeds(
             continue;
         };
         let found = live_by_key
-            .get(&eq_key(&Bson::Array(key.clone()), false))
+            .get(&eq_key_of_all(&key, false))
             .and_then(|candidates| {
                 candidates
                     .iter()

@@ -301,6 +301,17 @@ pub fn eq_key(b: &Bson, ordered: bool) -> String {
     out
 }
 
+/// [`eq_key`] of an array of `values`, without building the array.
+pub fn eq_key_of_all(values: &[Bson], ordered: bool) -> String {
+    let mut out = String::from("[");
+    for v in values {
+        write_eq_key(v, ordered, &mut out);
+        out.push(',');
+    }
+    out.push(']');
+    out
+}
+
 fn write_eq_key(b: &Bson, ordered: bool, out: &mut String) {
     use std::fmt::Write;
     match b {
@@ -329,9 +340,18 @@ fn write_eq_key(b: &Bson, ordered: bool, out: &mut String) {
             Some(x) => {
                 let _ = write!(out, "n{}", if x == 0.0 { 0 } else { x.to_bits() });
             }
-            None => {
-                let _ = write!(out, "v{}", b.clone().into_canonical_extjson());
-            }
+            None => match b {
+                // The common key types directly; the rest through their canonical Extended JSON.
+                Bson::String(v) => {
+                    let _ = write!(out, "s{}:{v}", v.len());
+                }
+                Bson::ObjectId(id) => {
+                    let _ = write!(out, "o{id}");
+                }
+                _ => {
+                    let _ = write!(out, "v{}", b.clone().into_canonical_extjson());
+                }
+            },
         },
     }
 }
