@@ -4,13 +4,15 @@
 //! collations and text indexes, numeric types), and every change carries the exact commands
 //! `apply` will send, so the plan a user reads is the plan that runs.
 
+use std::collections::HashMap;
+
 use bson::{Bson, Document, doc};
 use serde::Serialize;
 
 use crate::model::{
     Access, ClusterState, CollectionState, DatabaseState, INDEX_OPTIONS, INDEX_OPTIONS_MODIFIABLE,
-    IndexDef, PasswordSource, Privilege, RoleRef, SeedSet, as_i64, bson_eq, doc_eq, doc_to_json,
-    to_json,
+    IndexDef, MAX_BSON_OBJECT_SIZE, PasswordSource, Privilege, RoleRef, SeedSet, as_i64, bson_eq,
+    bson_size, doc_eq, doc_to_json, eq_key_of_all, to_json,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -939,13 +941,37 @@ fn insert_seeds_change(db: &str, coll: &str, seeds: &SeedSet, docs: &[&Document]
         .filter_map(|d| seeds.key_of(d))
         .map(|k| format!("+ {}", to_json(&Bson::Array(k))))
         .collect();
-    // Batches well under the 16 MiB command limit for reference data.
-    for chunk in docs.chunks(500) {
-        let documents: Vec<Bson> = chunk.iter().map(|d| Bson::Document((*d).clone())).collect();
+    for batch in insert_batches(docs) {
+        let documents: Vec<Bson> = batch.iter().map(|d| Bson::Document((*d).clone())).collect();
         c.commands
             .push(doc! {"insert": coll, "documents": documents, "ordered": true});
     }
     c
+}
+
+const MAX_INSERT_BATCH_DOCS: usize = 500;
+
+/// Splits documents into `insert` batches by count and by size: the documents of a batch add
+/// up to at most [`MAX_BSON_OBJECT_SIZE`] (a single larger document goes alone; `check` refuses
+/// any over the limit).
+pub fn insert_batches<'a>(docs: &[&'a Document]) -> Vec<Vec<&'a Document>> {
+    let mut batches: Vec<Vec<&Document>> = Vec::new();
+    let mut bytes = 0;
+    for &d in docs {
+        // The document plus its array entry: a type byte and the index as a C string.
+        let size = bson_size(d) + 8;
+        match batches.last_mut() {
+            Some(b) if b.len() < MAX_INSERT_BATCH_DOCS && bytes + size <= MAX_BSON_OBJECT_SIZE => {
+                b.push(d);
+                bytes += size;
+            }
+            _ => {
+                batches.push(vec![d]);
+                bytes = size;
+            }
+        }
+    }
+    batches
 }
 
 pub fn key_filter(seeds: &SeedSet, key: &[Bson]) -> Document {
@@ -959,17 +985,29 @@ fn diff_seeds(
     live: Option<&SeedSet>,
     out: &mut Vec<(u8, Change)>,
 ) {
-    let live_docs: &[Document] = live.map(|s| s.documents.as_slice()).unwrap_or(&[]);
+    // Live documents by natural key: one lookup per seed keeps this linear in the seed count.
+    let mut live_by_key: HashMap<String, Vec<(Vec<Bson>, &Document)>> = HashMap::new();
+    for l in live.map(|s| s.documents.as_slice()).unwrap_or(&[]) {
+        if let Some(lk) = seeds.key_of(l) {
+            live_by_key
+                .entry(eq_key_of_all(&lk, false))
+                .or_default()
+                .push((lk, l));
+        }
+    }
     let mut missing = Vec::new();
     for want in &seeds.documents {
         let Some(key) = seeds.key_of(want) else {
             continue;
         };
-        let found = live_docs.iter().find(|l| {
-            seeds
-                .key_of(l)
-                .is_some_and(|lk| lk.iter().zip(&key).all(|(a, b)| bson_eq(a, b, false)))
-        });
+        let found = live_by_key
+            .get(&eq_key_of_all(&key, false))
+            .and_then(|candidates| {
+                candidates
+                    .iter()
+                    .find(|(lk, _)| lk.iter().zip(&key).all(|(a, b)| bson_eq(a, b, false)))
+            })
+            .map(|(_, l)| *l);
         let Some(have) = found else {
             missing.push(want);
             continue;

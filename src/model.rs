@@ -271,6 +271,91 @@ pub fn derived_index_name(key: &Document) -> String {
         .join("_")
 }
 
+/// mongod's largest document, and so the largest `insert` command (plus 16 KiB for the
+/// command's own fields) that `run_command` can send.
+pub const MAX_BSON_OBJECT_SIZE: usize = 16 * 1024 * 1024;
+/// The size of `d` encoded as BSON.
+pub fn bson_size(d: &Document) -> usize {
+    let mut counter = ByteCount(0);
+    d.to_writer(&mut counter).map_or(usize::MAX, |()| counter.0)
+}
+
+/// Counts bytes without keeping them.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A hashable stand-in for `b`: whenever `bson_eq(a, b, ordered)` holds, `eq_key(a, ordered)
+/// == eq_key(b, ordered)`, so values can be grouped in a map and confirmed with `bson_eq`.
+pub fn eq_key(b: &Bson, ordered: bool) -> String {
+    let mut out = String::new();
+    write_eq_key(b, ordered, &mut out);
+    out
+}
+
+/// [`eq_key`] of an array of `values`, without building the array.
+pub fn eq_key_of_all(values: &[Bson], ordered: bool) -> String {
+    let mut out = String::from("[");
+    for v in values {
+        write_eq_key(v, ordered, &mut out);
+        out.push(',');
+    }
+    out.push(']');
+    out
+}
+
+fn write_eq_key(b: &Bson, ordered: bool, out: &mut String) {
+    use std::fmt::Write;
+    match b {
+        Bson::Document(d) => {
+            let mut fields: Vec<_> = d.iter().collect();
+            if !ordered {
+                fields.sort_by(|x, y| x.0.cmp(y.0));
+            }
+            out.push('{');
+            for (k, v) in fields {
+                let _ = write!(out, "{}:{k}", k.len());
+                write_eq_key(v, ordered, out);
+            }
+            out.push('}');
+        }
+        Bson::Array(items) => {
+            out.push('[');
+            for v in items {
+                write_eq_key(v, ordered, out);
+                out.push(',');
+            }
+            out.push(']');
+        }
+        _ => match as_f64(b) {
+            // -0.0 == 0.0; NaN never equals anything, so its key does not matter.
+            Some(x) => {
+                let _ = write!(out, "n{}", if x == 0.0 { 0 } else { x.to_bits() });
+            }
+            None => match b {
+                // The common key types directly; the rest through their canonical Extended JSON.
+                Bson::String(v) => {
+                    let _ = write!(out, "s{}:{v}", v.len());
+                }
+                Bson::ObjectId(id) => {
+                    let _ = write!(out, "o{id}");
+                }
+                _ => {
+                    let _ = write!(out, "v{}", b.clone().into_canonical_extjson());
+                }
+            },
+        },
+    }
+}
+
 /// BSON equality as the server applies it to values users write: numbers compare by value
 /// whatever their type (1 == 1i64 == 1.0), and embedded documents compare as unordered maps
 /// when `ordered` is false (validator and filter documents), keeping key order significant

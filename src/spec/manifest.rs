@@ -105,6 +105,12 @@ pub fn database_name_problem(name: &str) -> Option<String> {
             "database name \"{name}\" contains {c:?}, which MongoDB does not allow"
         ));
     }
+    // Accepted by mongod on Linux, refused on Windows and unsafe in backup folder names.
+    if let Some(c) = name.chars().find(|c| "*<>:|?".contains(*c)) {
+        return Some(format!(
+            "database name \"{name}\" contains {c:?}, which MongoDB on Windows does not allow; keep names portable"
+        ));
+    }
     if ["admin", "local", "config"].contains(&name) {
         return Some(format!(
             "\"{name}\" is a MongoDB system database and cannot be managed"
@@ -113,10 +119,18 @@ pub fn database_name_problem(name: &str) -> Option<String> {
     None
 }
 
+/// mongod's limit on `<database>.<collection>` for an unsharded collection.
+pub const MAX_NAMESPACE_BYTES: usize = 255;
+
 fn collection_name_problem(name: &str) -> Option<String> {
     if name.is_empty() || name.contains('$') || name.contains('\0') {
         Some(format!(
             "collection name \"{name}\" is empty or contains '$' or a NUL byte"
+        ))
+    } else if name.contains(['/', '\\']) {
+        // mongod accepts these, but the name is also a file name: seeds/<domain>/<name>.json.
+        Some(format!(
+            "collection name \"{name}\" contains a path separator; it names the collection's spec files, so use a plain name"
         ))
     } else if name.starts_with("system.") {
         Some(format!(
@@ -249,6 +263,8 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         }
     }
 
+    check_namespaces(r, &domains, &environments);
+
     let domain_names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
     let roles = top
         .get("roles")
@@ -290,6 +306,43 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         roles,
         users,
     })
+}
+
+/// Every `<database>.<collection>` a domain can resolve to (the manifest's database, or an
+/// environment's, each with that environment's prefix) must fit mongod's namespace limit.
+fn check_namespaces(r: &mut Reader, domains: &[Domain], envs: &BTreeMap<String, Environment>) {
+    for d in domains {
+        let mut databases = vec![(d.database.clone(), None)];
+        for (env_name, env) in envs {
+            let prefix = env.database_prefix.as_deref().unwrap_or("");
+            let base = env.databases.get(&d.name).unwrap_or(&d.database);
+            databases.push((format!("{prefix}{base}"), Some(env_name.as_str())));
+        }
+        for c in &d.collections {
+            let Some((db, env)) = databases
+                .iter()
+                .find(|(db, _)| db.len() + 1 + c.name.len() > MAX_NAMESPACE_BYTES)
+            else {
+                continue;
+            };
+            let ns = format!("{db}.{}", c.name);
+            let r#in = env
+                .map(|e| format!(" in environment \"{e}\""))
+                .unwrap_or_default();
+            r.error(
+                JsonPath::root()
+                    .key("domains")
+                    .key(d.name.as_str())
+                    .key("collections")
+                    .key(c.name.as_str()),
+                format!(
+                    "namespace \"{ns}\"{} is {} bytes; MongoDB allows at most {MAX_NAMESPACE_BYTES} for database.collection",
+                    r#in,
+                    ns.len()
+                ),
+            );
+        }
+    }
 }
 
 fn read_environment(r: &mut Reader, p: &JsonPath, v: &Value) -> Environment {

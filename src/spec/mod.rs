@@ -66,7 +66,8 @@ pub fn load(root: &Path) -> Loaded {
     let mut diags = Vec::new();
     let mut files = 0;
     let manifest_rel = Path::new(MANIFEST_FILE);
-    if !root.join(manifest_rel).is_file() {
+    // Not is_file(): a manifest that is a FIFO or a link out of the workspace gets its own error.
+    if std::fs::symlink_metadata(root.join(manifest_rel)).is_err() {
         diags.push(Diagnostic {
             file: root.join(manifest_rel),
             path: JsonPath::root(),
@@ -230,7 +231,10 @@ fn sorted_entries(root: &Path, rel: &Path) -> Vec<(String, PathBuf, bool)> {
         .filter_map(Result::ok)
         .map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            // A link to a folder counts as a folder (files read through it are still checked).
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir())
+                || (e.file_type().is_ok_and(|t| t.is_symlink())
+                    && std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir()));
             (name.clone(), rel.join(&name), is_dir)
         })
         .collect();

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::fields::{Reader, json_kind};
 use crate::jsonpath::JsonPath;
 use crate::jsonschema::CompiledSchema;
-use crate::model::SeedSet;
+use crate::model::{MAX_BSON_OBJECT_SIZE, SeedSet, bson_size, eq_key};
 
 pub fn read(r: &mut Reader, v: &Value, schema: Option<&CompiledSchema>) -> Option<SeedSet> {
     let root = JsonPath::root();
@@ -52,6 +52,7 @@ pub fn read(r: &mut Reader, v: &Value, schema: Option<&CompiledSchema>) -> Optio
     };
     let mut documents = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen_ids: HashMap<String, usize> = HashMap::new();
     for (i, item) in items.iter().enumerate() {
         let p = dp.index(i);
         if !item.is_object() {
@@ -66,6 +67,34 @@ pub fn read(r: &mut Reader, v: &Value, schema: Option<&CompiledSchema>) -> Optio
                 continue;
             }
         };
+        let size = bson_size(&doc);
+        if size > MAX_BSON_OBJECT_SIZE {
+            r.error(
+                p.clone(),
+                format!(
+                    "document is {size} bytes as BSON, more than the {MAX_BSON_OBJECT_SIZE} bytes (16 MiB) mongod accepts"
+                ),
+            );
+        }
+        // Whatever the natural key, two seeds with one _id would fail apply's insert midway.
+        if let Some(id) = doc.get("_id").filter(|_| set.key != ["_id"]) {
+            let id_key = eq_key(id, true);
+            match seen_ids.get(&id_key) {
+                Some(&first) => {
+                    let (line, column) = r.src.locate(&dp.index(first));
+                    r.error(
+                        p.key("_id"),
+                        format!(
+                            "_id {} is also used by documents[{first}] (line {line}, column {column}); mongod allows one document per _id",
+                            Bson::into_relaxed_extjson(id.clone())
+                        ),
+                    );
+                }
+                None => {
+                    seen_ids.insert(id_key, i);
+                }
+            }
+        }
         match set.key_of(&doc) {
             None => {
                 let missing: Vec<_> = set

@@ -2,6 +2,8 @@
 //! text, so that each diagnostic can say `file:line:column`.
 
 use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use jsonc_parser::ast::{ObjectPropName, Value as AstValue};
@@ -23,15 +25,36 @@ impl SourceFile {
     /// Reads and parses a strict-JSON file. Syntax errors and duplicate keys are returned as
     /// diagnostics (a file with a syntax error yields no value at all).
     pub fn read(root: &Path, rel: &Path) -> Result<(SourceFile, Vec<Diagnostic>), Diagnostic> {
-        let text = std::fs::read_to_string(root.join(rel)).map_err(|e| Diagnostic {
+        let fail = |message: String| Diagnostic {
             file: rel.to_path_buf(),
             path: JsonPath::root(),
             line: 0,
             column: 0,
-            message: format!("cannot read file: {e}"),
+            message,
             warning: false,
+        };
+        let bytes = read_spec_file(root, rel).map_err(fail)?;
+        let (bytes, bom) = match bytes.strip_prefix(UTF8_BOM) {
+            Some(rest) => (rest.to_vec(), true),
+            None => (bytes, false),
+        };
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let (line, column) = line_col_of_byte(e.as_bytes(), e.utf8_error().valid_up_to());
+            Diagnostic {
+                line,
+                column,
+                ..fail("not valid UTF-8: save the file as UTF-8".into())
+            }
         })?;
-        Self::parse(rel, text)
+        let (file, mut diags) = Self::parse(rel, text)?;
+        if bom {
+            // Positions stay right: editors do not count the mark as a column.
+            diags.insert(0, Diagnostic {
+                warning: true,
+                ..fail("starts with a UTF-8 byte order mark (BOM); mongoctl ignores it, but other JSON tools refuse it: save the file without one".into())
+            });
+        }
+        Ok((file, diags))
     }
 
     pub fn parse(rel: &Path, text: String) -> Result<(SourceFile, Vec<Diagnostic>), Diagnostic> {
@@ -121,6 +144,93 @@ impl SourceFile {
             ..self.error(path, message)
         }
     }
+}
+
+/// Spec files are small text; anything larger is a mistake (or `/dev/zero` behind a link).
+pub const MAX_SPEC_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// The bytes of `root/rel` if it is a regular file inside the workspace, no larger than
+/// [`MAX_SPEC_FILE_BYTES`]. A FIFO, device or socket is never opened (opening a FIFO blocks),
+/// and a symbolic link may point anywhere inside the workspace but not outside it.
+fn read_spec_file(root: &Path, rel: &Path) -> Result<Vec<u8>, String> {
+    let path = root.join(rel);
+    // Canonical paths catch a link anywhere on the way: the file, its domain folder, `seeds/`.
+    let target = std::fs::canonicalize(&path).map_err(|e| format!("cannot read file: {e}"))?;
+    let workspace = std::fs::canonicalize(root)
+        .map_err(|e| format!("cannot resolve the workspace folder: {e}"))?;
+    if !target.starts_with(&workspace) {
+        return Err(format!(
+            "is a symbolic link to {}, outside the workspace: spec files must live in it",
+            target.display()
+        ));
+    }
+    let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read file: {e}"))?;
+    check_regular(&meta)?;
+    // O_NONBLOCK: should the entry be swapped for a FIFO after the check, open does not hang.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| format!("cannot read file: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read file: {e}"))?;
+    check_regular(&meta)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SPEC_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read file: {e}"))?;
+    if bytes.len() as u64 > MAX_SPEC_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+fn check_regular(meta: &std::fs::Metadata) -> Result<(), String> {
+    let t = meta.file_type();
+    let kind = if t.is_file() {
+        return match meta.len() {
+            n if n > MAX_SPEC_FILE_BYTES => Err(too_large(n)),
+            _ => Ok(()),
+        };
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    Err(format!(
+        "is {kind}, not a regular file: spec files must be regular files; it was not opened"
+    ))
+}
+
+fn too_large(n: u64) -> String {
+    format!(
+        "is {n} bytes, larger than the {} MiB a spec file may be",
+        MAX_SPEC_FILE_BYTES / (1024 * 1024)
+    )
+}
+
+/// 1-based line and column (in characters) of byte `offset` in possibly invalid UTF-8.
+fn line_col_of_byte(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
 }
 
 fn index_positions(

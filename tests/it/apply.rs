@@ -324,3 +324,89 @@ async fn domain_scope_and_database_name_from_env() {
         "{dbs:?}"
     );
 }
+
+/// A one-domain workspace: `t_spec.items`, with the given schema and seed files.
+fn items_workspace(schema: Option<&str>, seeds: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "mongoctl.json",
+        r#"{"project": "t", "domains": {"spec": {"database": "t_spec", "collections": {"items": {}}}}}"#,
+    );
+    if let Some(s) = schema {
+        write(dir.path(), "schemas/spec/items.json", s);
+    }
+    if let Some(s) = seeds {
+        write(dir.path(), "seeds/spec/items.json", s);
+    }
+    dir
+}
+
+#[tokio::test]
+async fn seeds_adding_up_to_more_than_20_mb_apply_in_batches_by_size() {
+    let server = common::standalone().await;
+    // 24 documents of ~1 MB: one 500-document batch was a 24 MB insert the server refused.
+    let blob = "x".repeat(1_000_000);
+    let docs: Vec<String> = (0..24)
+        .map(|i| format!(r#"{{"code": "c{i}", "blob": "{blob}"}}"#))
+        .collect();
+    let seeds = format!(
+        r#"{{"key": ["code"], "documents": [{}]}}"#,
+        docs.join(",\n")
+    );
+    let ws = items_workspace(None, Some(&seeds));
+    mongoctl(ws.path(), &["check"]).run().expect_code(0);
+    let out = mongoctl(ws.path(), &["apply", "--yes"])
+        .uri(&server.uri())
+        .run();
+    out.expect_code(0);
+    let items = server
+        .client()
+        .database("t_spec")
+        .collection::<Document>("items");
+    assert_eq!(items.count_documents(doc! {}).await.unwrap(), 24);
+    let plan = mongoctl(ws.path(), &["plan", "--exit-code"])
+        .uri(&server.uri())
+        .run();
+    plan.expect_code(0);
+    assert!(plan.stdout.contains("No changes"), "{}", plan.stdout);
+}
+
+#[tokio::test]
+async fn a_lookaround_pattern_passes_check_and_verify_agrees_with_the_server() {
+    let server = common::standalone().await;
+    let schema = r#"{"bsonType": "object", "properties": {"handle": {"bsonType": "string", "pattern": "^(?=.*[0-9])(?=.*[a-z]).{6,}$"}}}"#;
+    let seeds = r#"{"key": ["code"], "documents": [{"code": "a", "handle": "abc123"}]}"#;
+    let ws = items_workspace(Some(schema), Some(seeds));
+    mongoctl(ws.path(), &["check"]).run().expect_code(0);
+    mongoctl(ws.path(), &["apply", "--yes"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    let verify = mongoctl(ws.path(), &["verify"]).uri(&server.uri()).run();
+    verify.expect_code(0);
+
+    let items = server
+        .client()
+        .database("t_spec")
+        .collection::<Document>("items");
+    items
+        .insert_one(doc! {"code": "b", "handle": "zz9zz9"})
+        .await
+        .expect("the server accepts a matching value");
+    let bad = doc! {"code": "c", "handle": "abcdefgh"};
+    items
+        .insert_one(bad.clone())
+        .await
+        .expect_err("the server refuses a value without a digit");
+    items
+        .insert_one(bad)
+        .bypass_document_validation(true)
+        .await
+        .unwrap();
+    let j = mongoctl(ws.path(), &["verify", "-o", "json"])
+        .uri(&server.uri())
+        .run();
+    j.expect_code(2);
+    assert_eq!(j.json()["violating_documents"], 1, "{}", j.stdout);
+}

@@ -223,7 +223,7 @@ fn cases() -> Vec<Case> {
             "{\n  \"properties\": {\n    \"code\": {\"pattern\": \"(\"}\n  }\n}\n",
             "properties.code.pattern",
             3,
-            "invalid regular expression \"(\": unclosed group",
+            "invalid regular expression \"(\": missing closing parenthesis",
         ),
         case(
             "validator on time series",
@@ -336,6 +336,52 @@ fn cases() -> Vec<Case> {
             "documents[0]",
             4,
             "invalid Extended JSON",
+        ),
+        case(
+            "duplicate _id in seeds",
+            "seeds/auth/roles.json",
+            "{\n  \"key\": [\"name\"],\n  \"documents\": [\n    {\"_id\": 1, \"name\": \"a\"},\n    {\"_id\": 1.0, \"name\": \"b\"}\n  ]\n}\n",
+            "documents[1]._id",
+            5,
+            "is also used by documents[0] (line 4, column 5)",
+        ),
+        case(
+            "seed document over 16 MiB",
+            "seeds/auth/roles.json",
+            format!(
+                "{{\n  \"key\": [\"name\"],\n  \"documents\": [\n    {{\"name\": \"big\", \"blob\": \"{}\"}}\n  ]\n}}\n",
+                "x".repeat(16 * 1024 * 1024)
+            ),
+            "documents[0]",
+            4,
+            "more than the 16777216 bytes (16 MiB) mongod accepts",
+        ),
+        case(
+            "collection name that is a path",
+            "mongoctl.json",
+            manifest_with("\"roles\": {}", "\"roles\": {}, \"../x\": {}"),
+            "domains.auth.collections[\"../x\"]",
+            10,
+            "contains a path separator",
+        ),
+        case(
+            "database name not portable",
+            "mongoctl.json",
+            manifest_with("\"t_auth\"", "\"t*auth\""),
+            "domains.auth.database",
+            7,
+            "contains '*', which MongoDB on Windows does not allow",
+        ),
+        case(
+            "namespace over 255 bytes",
+            "mongoctl.json",
+            manifest_with(
+                "\"roles\": {}",
+                &format!("\"roles\": {{}}, \"{}\": {{}}", "r".repeat(249)),
+            ),
+            Box::leak(format!("domains.auth.collections.{}", "r".repeat(249)).into_boxed_str()),
+            10,
+            "is 256 bytes; MongoDB allows at most 255",
         ),
         case(
             "file for undeclared collection",
@@ -476,4 +522,183 @@ fn a_schema_that_rejects_every_insert_is_a_warning_with_its_location() {
         "{d}"
     );
     assert!(d["message"].as_str().unwrap().contains("_id"), "{d}");
+}
+
+/// Runs `check -o json` and returns the diagnostics naming `file`.
+fn diagnostics_for(dir: &Path, file: &str, code: i32) -> Vec<serde_json::Value> {
+    let out = mongoctl(dir, &["check", "-o", "json"]).run();
+    assert_eq!(out.code, code, "{}", out.stdout);
+    out.json()["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["file"] == file)
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_fifo_is_refused_without_being_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    base(dir.path());
+    let fifo = dir.path().join("seeds/auth/users.json");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    // Before, check blocked forever opening the FIFO; the harness's timeout would catch it.
+    let d = diagnostics_for(dir.path(), "seeds/auth/users.json", 1);
+    assert!(
+        d.iter().any(|d| d["message"]
+            .as_str()
+            .unwrap()
+            .contains("is a FIFO (named pipe), not a regular file")),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn symbolic_links_may_not_leave_the_workspace() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("roles.json"), ROLES_SEEDS).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    base(dir.path());
+    let link = |target: &Path, rel: &str| {
+        let p = dir.path().join(rel);
+        let _ = std::fs::remove_file(&p);
+        std::os::unix::fs::symlink(target, p).unwrap();
+    };
+    // Inside the workspace: fine.
+    std::fs::write(dir.path().join("shared-roles.json"), ROLES_SEEDS).unwrap();
+    link(
+        &dir.path().join("shared-roles.json"),
+        "seeds/auth/roles.json",
+    );
+    mongoctl(dir.path(), &["check"]).run().expect_code(0);
+
+    link(&outside.path().join("roles.json"), "seeds/auth/roles.json");
+    let d = diagnostics_for(dir.path(), "seeds/auth/roles.json", 1);
+    assert!(
+        d.iter().any(|d| d["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the workspace")),
+        "{d:?}"
+    );
+
+    // /dev/zero behind a link: refused at once, not read until memory runs out.
+    link(Path::new("/dev/zero"), "seeds/auth/roles.json");
+    let started = std::time::Instant::now();
+    let d = diagnostics_for(dir.path(), "seeds/auth/roles.json", 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(
+        d.iter().any(|d| d["message"]
+            .as_str()
+            .unwrap()
+            .contains("is a symbolic link to /dev/zero, outside the workspace")),
+        "{d:?}"
+    );
+
+    // A linked domain folder that leads outside: its files are refused too.
+    std::fs::create_dir(outside.path().join("auth")).unwrap();
+    std::fs::write(outside.path().join("auth/roles.json"), ROLES_SEEDS).unwrap();
+    std::fs::remove_dir_all(dir.path().join("seeds/auth")).unwrap();
+    link(&outside.path().join("auth"), "seeds/auth");
+    let d = diagnostics_for(dir.path(), "seeds/auth/roles.json", 1);
+    assert!(
+        d.iter().any(|d| d["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the workspace")),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_file_over_the_size_cap_is_refused_by_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    base(dir.path());
+    // Sparse: 64 MiB + 1 byte on paper, nothing on disk.
+    let f = std::fs::File::create(dir.path().join("seeds/auth/roles.json")).unwrap();
+    f.set_len(64 * 1024 * 1024 + 1).unwrap();
+    let d = diagnostics_for(dir.path(), "seeds/auth/roles.json", 1);
+    assert!(
+        d.iter().any(|d| d["message"]
+            .as_str()
+            .unwrap()
+            .contains("is 67108865 bytes, larger than the 64 MiB a spec file may be")),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_is_named_and_positions_stay_right() {
+    let dir = tempfile::tempdir().unwrap();
+    base(dir.path());
+    write(
+        dir.path(),
+        "seeds/auth/roles.json",
+        &format!("\u{feff}{ROLES_SEEDS}"),
+    );
+    let d = diagnostics_for(dir.path(), "seeds/auth/roles.json", 0);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0]["warning"], true);
+    assert!(
+        d[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("starts with a UTF-8 byte order mark (BOM)"),
+        "{d:?}"
+    );
+    // An error after the mark is still located where an editor shows it.
+    write(
+        dir.path(),
+        "seeds/auth/roles.json",
+        "\u{feff}{\"key\": [\"name\"], \"documents\": [{\"title\": \"x\"}]}",
+    );
+    let d = diagnostics_for(dir.path(), "seeds/auth/roles.json", 1);
+    let missing = d
+        .iter()
+        .find(|d| {
+            d["message"]
+                .as_str()
+                .unwrap()
+                .contains("missing natural key")
+        })
+        .unwrap_or_else(|| panic!("{d:?}"));
+    assert_eq!(
+        (missing["line"].as_u64(), missing["column"].as_u64()),
+        (Some(1), Some(33))
+    );
+}
+
+/// Near the length limits, `check` refuses exactly the names the server refuses.
+#[tokio::test]
+async fn name_length_limits_are_the_servers() {
+    let server = common::standalone().await;
+    let client = server.client();
+    // (database, collection): 63/64-byte databases, 255/256-byte namespaces.
+    let cases = [
+        ("d".repeat(63), "c".to_string()),
+        ("d".repeat(64), "c".to_string()),
+        ("t_ns".to_string(), "c".repeat(255 - 5)),
+        ("t_ns".to_string(), "c".repeat(256 - 5)),
+    ];
+    for (db, coll) in cases {
+        let server_ok = client.database(&db).create_collection(&coll).await.is_ok();
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "mongoctl.json",
+            &format!(
+                r#"{{"project": "t", "domains": {{"d": {{"database": "{db}", "collections": {{"{coll}": {{}}}}}}}}}}"#
+            ),
+        );
+        let check_ok = mongoctl(dir.path(), &["check"]).run().code == 0;
+        assert_eq!(
+            check_ok,
+            server_ok,
+            "{}-byte database, {}-byte namespace: check {check_ok}, server {server_ok}",
+            db.len(),
+            db.len() + 1 + coll.len()
+        );
+    }
 }
