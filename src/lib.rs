@@ -5,6 +5,7 @@
 //!                diff (pure) ──► Plan ──► apply ──► render
 
 pub mod apply;
+pub mod audit;
 pub mod backup;
 pub mod cli;
 pub mod commands;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod exit;
 pub mod export;
 pub mod flags;
+pub mod health;
 pub mod hints;
 pub mod history;
 pub mod infer;

@@ -15,6 +15,9 @@ use crate::apply::{ApplyReport, Event, StepStatus};
 use crate::diff::{Action, Plan};
 use crate::spec::Diagnostic;
 
+pub mod audit;
+pub mod health;
+
 pub fn table(headers: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_FULL_CONDENSED)
