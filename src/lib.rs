@@ -9,6 +9,7 @@ pub mod audit;
 pub mod backup;
 pub mod cli;
 pub mod commands;
+pub mod conformance;
 pub mod context;
 pub mod diff;
 pub mod error;
