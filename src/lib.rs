@@ -29,6 +29,7 @@ pub mod mongod;
 pub mod percent;
 pub mod redact;
 pub mod render;
+pub mod sandbox;
 pub mod secrets;
 pub mod spec;
 pub mod stats;

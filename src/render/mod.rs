@@ -17,6 +17,7 @@ use crate::spec::Diagnostic;
 
 pub mod audit;
 pub mod health;
+pub mod sandbox;
 pub mod verify;
 
 pub fn table(headers: &[&str]) -> Table {
