@@ -18,6 +18,7 @@ use crate::spec::Diagnostic;
 pub mod audit;
 pub mod health;
 pub mod sandbox;
+pub mod stats;
 pub mod verify;
 
 pub fn table(headers: &[&str]) -> Table {
