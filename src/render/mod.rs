@@ -16,7 +16,9 @@ use crate::diff::{Action, Plan};
 use crate::spec::Diagnostic;
 
 pub mod audit;
+pub mod explain;
 pub mod health;
+pub mod profile;
 pub mod sandbox;
 pub mod stats;
 pub mod verify;
