@@ -20,6 +20,7 @@ pub mod health;
 pub mod hints;
 pub mod history;
 pub mod infer;
+pub mod inventory;
 pub mod jsonpath;
 pub mod jsonschema;
 pub mod lease;
