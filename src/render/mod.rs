@@ -18,6 +18,7 @@ use crate::spec::Diagnostic;
 pub mod audit;
 pub mod explain;
 pub mod health;
+pub mod init;
 pub mod list;
 pub mod profile;
 pub mod sandbox;
