@@ -286,11 +286,18 @@ mod tests {
         u
     }
 
-    /// (case, declared, live) → the (kind, subject) of every finding, in order.
+    /// (case, declared, live, the (kind, subject) of every finding in order).
+    type Case = (
+        &'static str,
+        Access,
+        Access,
+        Vec<(&'static str, &'static str)>,
+    );
+
     #[test]
     fn findings_table() {
         let scram = &["SCRAM-SHA-256"];
-        let cases: Vec<(&str, Access, Access, Vec<(&str, &str)>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "a declared privileged role is not excess",
                 access(vec![user("adm", &[("root", "admin")], scram)], vec![]),

@@ -1,9 +1,10 @@
 //! What mongoctl prints: tables for people, JSON for machines, progress bars driven by
-//! apply events. Logic modules return data and never print; the submodules here turn that
-//! data into output, one file per area (`stats`, `health`, `verify`, `audit`, …), and
-//! `crate::render_backup` does the same for backup and restore. Command files call these
-//! functions; a few commands outside this module's areas still print their own short
-//! messages (see `commands/`).
+//! apply events. Logic modules return data and never print; this module and its submodules
+//! (one per area: `stats`, `health`, `verify`, `audit`, `sandbox`, `profile`, `explain`,
+//! `list`, `init`) turn that data into output, and `crate::render_backup` does the same for
+//! backup and restore. Not yet true everywhere: `main` prints errors, and a few command files
+//! (`apply`, `backup`, `restore`, `check`, `users`, `spec_schema`) still print short messages
+//! of their own.
 
 use std::io::Write;
 
