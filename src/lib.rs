@@ -5,18 +5,22 @@
 //!                diff (pure) ──► Plan ──► apply ──► render
 
 pub mod apply;
+pub mod audit;
 pub mod backup;
 pub mod cli;
 pub mod commands;
+pub mod conformance;
 pub mod context;
 pub mod diff;
 pub mod error;
 pub mod exit;
 pub mod export;
 pub mod flags;
+pub mod health;
 pub mod hints;
 pub mod history;
 pub mod infer;
+pub mod inventory;
 pub mod jsonpath;
 pub mod jsonschema;
 pub mod lease;
@@ -27,6 +31,7 @@ pub mod percent;
 pub mod private;
 pub mod redact;
 pub mod render;
+pub mod sandbox;
 pub mod secrets;
 pub mod spec;
 pub mod stats;

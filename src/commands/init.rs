@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::context::Ctx;
 use crate::exit::{ERROR, SUCCESS};
-use crate::export::{self, DRAFT_DIR, ExportFile, ExportOptions};
+use crate::export::{self, ExportFile, ExportOptions};
 use crate::live;
 use crate::render;
 use crate::spec::{self, MANIFEST_FILE};
@@ -136,19 +136,15 @@ async fn scaffold(args: InitArgs, dir: &Path, ctx: &Ctx) -> Result<u8> {
     refuse_overwrite(dir, &files, args.force)?;
     export::write_files(dir, &files)?;
     if !ctx.global.quiet {
-        println!(
-            "Created a workspace in {} (project {}, domain {} → database {}, {} collection(s)):",
-            dir.display(),
-            answers.project,
-            answers.domain,
-            answers.database,
-            answers.collections.len()
-        );
-        for f in &files {
-            println!("  {}", f.path.display());
-        }
-        println!(
-            "Next: edit the schemas, then `mongoctl check`, `eval \"$(mongoctl sandbox up -q)\"`, `mongoctl plan`, `mongoctl apply`."
+        render::init::scaffolded(
+            dir,
+            &render::init::Scaffolded {
+                project: &answers.project,
+                domain: &answers.domain,
+                database: &answers.database,
+                collections: answers.collections.len(),
+            },
+            &files,
         );
     }
     Ok(SUCCESS)
@@ -331,58 +327,12 @@ async fn from_cluster(args: InitArgs, dir: &Path, ctx: &Ctx) -> Result<u8> {
     let loaded = spec::load(dir);
     let problems = loaded.errors();
     if ctx.json() {
-        render::json(&json!({
-            "dir": dir.display().to_string(),
-            "domains": exported.domains,
-            "files": exported.files,
-            "warnings": exported.warnings,
-            "check_errors": problems,
-        }));
-    } else {
-        if !ctx.global.quiet {
-            for w in &exported.warnings {
-                eprintln!("warning: {w}");
-            }
-            let mut t = render::table(&[
-                "domain",
-                "database",
-                "collections",
-                "schemas",
-                "drafts",
-                "index files",
-                "seed files",
-            ]);
-            for d in &exported.domains {
-                t.add_row(vec![
-                    d.domain.clone(),
-                    d.database.clone(),
-                    d.collections.to_string(),
-                    d.schemas.to_string(),
-                    d.drafts.to_string(),
-                    d.indexes.to_string(),
-                    d.seeds.to_string(),
-                ]);
-            }
-            println!("{t}");
-            let drafts = exported.files.iter().filter(|f| f.draft).count();
-            println!(
-                "Wrote {} file(s) to {} from {}.",
-                exported.files.len(),
-                dir.display(),
-                uri.shown
-            );
-            if drafts > 0 {
-                println!(
-                    "{drafts} DRAFT schema(s) in {DRAFT_DIR}/ are not applied: review each, then move it to schemas/<domain>/."
-                );
-            }
-        }
+        render::init::exported_json(dir, &exported, problems);
+    } else if !ctx.global.quiet {
+        render::init::exported(dir, &exported, &uri.shown);
     }
     if problems > 0 {
-        render::diagnostics(&loaded.diagnostics, false);
-        eprintln!(
-            "error: the exported workspace has {problems} problem(s) that `mongoctl check` reports; fix them before `plan`"
-        );
+        render::init::export_rejected(&loaded.diagnostics, problems);
         return Ok(ERROR);
     }
     Ok(SUCCESS)

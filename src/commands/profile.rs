@@ -1,5 +1,6 @@
 //! `profile`: the query profiler of the domain databases: its level, turning it on or off,
-//! and the slowest operations it recorded in `system.profile`.
+//! and the slowest operations it recorded in `system.profile` (numbers from `crate::stats`,
+//! output from `render::profile`).
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -8,7 +9,7 @@ use crate::context::Ctx;
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::flags::ScopeArgs;
 use crate::render;
-use crate::stats::{self, ProfileStatus};
+use crate::stats;
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum ProfileCommand {
@@ -84,7 +85,7 @@ pub async fn run(cmd: ProfileCommand, ctx: &Ctx) -> Result<u8> {
                     .map(|(d, n)| stats::profile(&client, d, n, None, None, None)),
             )
             .await;
-            print_status(&rows, ctx, false);
+            render::profile::status(&rows, ctx.json(), false);
             Ok(SUCCESS)
         }
         ProfileCommand::Set(a) => {
@@ -98,7 +99,7 @@ pub async fn run(cmd: ProfileCommand, ctx: &Ctx) -> Result<u8> {
                 stats::profile(&client, d, n, Some(a.level), a.slowms, a.sample_rate)
             }))
             .await;
-            print_status(&rows, ctx, true);
+            render::profile::status(&rows, ctx.json(), true);
             if rows.iter().any(|r| r.unavailable.is_some()) {
                 return Err(Reported(ERROR).into());
             }
@@ -114,92 +115,10 @@ pub async fn run(cmd: ProfileCommand, ctx: &Ctx) -> Result<u8> {
             let report = stats::slow_ops(&client, &targets, a.limit.max(1), since).await;
             if ctx.json() {
                 render::json(&report);
-                return Ok(SUCCESS);
-            }
-            if report.operations.is_empty() {
-                println!(
-                    "No profiled operations{}. Turn the profiler on with `mongoctl profile set --level 1 --slowms 100`.",
-                    if a.since.is_some() {
-                        " in that period"
-                    } else {
-                        ""
-                    }
-                );
             } else {
-                let mut t = render::table(&[
-                    "time", "ns", "op", "ms", "plan", "examined", "returned", "command",
-                ]);
-                for o in &report.operations {
-                    let mut plan = o.plan_summary.clone().unwrap_or_else(|| "-".into());
-                    if o.collscan {
-                        plan = format!("⚠ {plan}");
-                    }
-                    let mut command = serde_json::to_string(&o.command).unwrap_or_default();
-                    if command.chars().count() > 80 {
-                        command = command.chars().take(79).collect::<String>() + "…";
-                    }
-                    let n = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_else(|| "-".into());
-                    t.add_row(vec![
-                        o.ts.clone(),
-                        o.ns.clone(),
-                        o.op.clone(),
-                        o.millis.to_string(),
-                        plan,
-                        format!("{} docs / {} keys", n(o.docs_examined), n(o.keys_examined)),
-                        n(o.returned),
-                        command,
-                    ]);
-                }
-                println!("{t}");
-            }
-            for u in &report.unavailable {
-                eprintln!("warning: {}: {}", u.database, u.unavailable.short());
+                render::profile::slow(&report, a.since.is_some());
             }
             Ok(SUCCESS)
         }
     }
-}
-
-fn print_status(rows: &[ProfileStatus], ctx: &Ctx, set: bool) {
-    if ctx.json() {
-        render::json(&serde_json::json!({ "databases": rows }));
-        return;
-    }
-    let level = |l: Option<i64>| match l {
-        Some(0) => "0 (off)".to_string(),
-        Some(1) => "1 (slow ops)".to_string(),
-        Some(2) => "2 (all ops)".to_string(),
-        Some(n) => n.to_string(),
-        None => "-".to_string(),
-    };
-    let mut headers = vec!["domain", "database"];
-    if set {
-        headers.push("was");
-    }
-    headers.extend(["level", "slowms", "sample rate", "entries"]);
-    let mut t = render::table(&headers);
-    for r in rows {
-        let mut row = vec![r.domain.clone(), r.database.clone()];
-        if set {
-            row.push(level(r.previous_level));
-        }
-        if let Some(u) = &r.unavailable {
-            row.push(u.short());
-        } else {
-            row.extend([
-                level(r.level),
-                r.slowms
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                r.sample_rate
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                r.entries
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "-".into()),
-            ]);
-        }
-        t.add_row(row);
-    }
-    println!("{t}");
 }

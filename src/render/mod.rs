@@ -1,5 +1,10 @@
-//! Everything mongoctl prints: tables for people, JSON for machines, progress bars driven by
-//! apply events. Logic modules return data; only this module writes to the terminal.
+//! What mongoctl prints: tables for people, JSON for machines, progress bars driven by
+//! apply events. Logic modules return data and never print; this module and its submodules
+//! (one per area: `stats`, `health`, `verify`, `audit`, `sandbox`, `profile`, `explain`,
+//! `list`, `init`) turn that data into output, and `crate::render_backup` does the same for
+//! backup and restore. Not yet true everywhere: `main` prints errors, and a few command files
+//! (`apply`, `backup`, `restore`, `check`, `users`, `spec_schema`) still print short messages
+//! of their own.
 
 use std::io::Write;
 
@@ -10,6 +15,16 @@ use serde::Serialize;
 use crate::apply::{ApplyReport, Event, StepStatus};
 use crate::diff::{Action, Plan};
 use crate::spec::Diagnostic;
+
+pub mod audit;
+pub mod explain;
+pub mod health;
+pub mod init;
+pub mod list;
+pub mod profile;
+pub mod sandbox;
+pub mod stats;
+pub mod verify;
 
 pub fn table(headers: &[&str]) -> Table {
     let mut t = Table::new();
@@ -72,8 +87,14 @@ fn target(c: &crate::diff::Change) -> String {
 
 /// The plan as a table (one row per change, details indented below) plus unmanaged objects.
 pub fn plan(plan: &Plan, prune: bool, verbose: bool) {
+    print!("{}", plan_text(plan, prune, verbose));
+}
+
+/// The text [`plan`] prints, every line ending in a newline.
+pub fn plan_text(plan: &Plan, prune: bool, verbose: bool) -> String {
+    let mut out = String::new();
     if plan.is_empty() {
-        println!("No changes: the cluster matches the spec.");
+        out.push_str("No changes: the cluster matches the spec.\n");
     } else {
         let mut t = table(&["#", "action", "target", "change"]);
         for (i, c) in plan.changes.iter().enumerate() {
@@ -92,7 +113,7 @@ pub fn plan(plan: &Plan, prune: bool, verbose: bool) {
             }
             t.add_row(vec![(i + 1).to_string(), action, target(c), text]);
         }
-        println!("{t}");
+        out.push_str(&format!("{t}\n"));
         let count = |a: Action| plan.changes.iter().filter(|c| c.action == a).count();
         let destructive = plan.destructive().count();
         let blocked = count(Action::Blocked);
@@ -103,7 +124,7 @@ pub fn plan(plan: &Plan, prune: bool, verbose: bool) {
         if blocked > 0 {
             line.push_str(&format!(", {blocked} blocked (cannot be applied in place)"));
         }
-        println!("{line}.");
+        out.push_str(&format!("{line}.\n"));
     }
     if !plan.unmanaged.is_empty() && !prune {
         let mut t = table(&["unmanaged", "target"]);
@@ -114,12 +135,13 @@ pub fn plan(plan: &Plan, prune: bool, verbose: bool) {
             }
             t.add_row(vec![u.kind.to_string(), what]);
         }
-        println!("{t}");
-        println!(
-            "{} unmanaged object(s) exist live but are not declared; `--prune` drops them.",
+        out.push_str(&format!("{t}\n"));
+        out.push_str(&format!(
+            "{} unmanaged object(s) exist live but are not declared; `--prune` drops them.\n",
             plan.unmanaged.len()
-        );
+        ));
     }
+    out
 }
 
 /// A progress bar over apply steps, or nothing when progress is off.
@@ -192,5 +214,119 @@ pub fn apply_report(plan: &Plan, report: &ApplyReport) {
             }
             println!("{t}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diff::{Change, Unmanaged};
+
+    fn change(
+        action: Action,
+        collection: Option<&str>,
+        destructive: bool,
+        details: usize,
+    ) -> Change {
+        Change {
+            action,
+            database: "shop".into(),
+            collection: collection.map(str::to_string),
+            index: None,
+            destructive,
+            summary: format!("{} summary", action.label()),
+            details: (1..=details).map(|i| format!("detail {i}")).collect(),
+            commands: vec![bson::doc! {"ping": 1}],
+            secret: None,
+        }
+    }
+
+    fn sample_plan() -> Plan {
+        Plan {
+            changes: vec![
+                change(Action::CreateCollection, Some("orders"), false, 0),
+                change(Action::DropIndex, Some("orders"), true, 14),
+                change(Action::Blocked, Some("events"), false, 0),
+            ],
+            unmanaged: vec![Unmanaged {
+                kind: "user",
+                database: "admin".into(),
+                collection: None,
+                index: None,
+                name: Some("ops".into()),
+                protected: true,
+            }],
+        }
+    }
+
+    #[test]
+    fn empty_plan_says_so_and_nothing_else() {
+        assert_eq!(
+            plan_text(&Plan::default(), false, false),
+            "No changes: the cluster matches the spec.\n"
+        );
+    }
+
+    #[test]
+    fn plan_table_has_one_numbered_row_per_change_and_a_summary_line() {
+        let text = plan_text(&sample_plan(), false, false);
+        let row = |n: &str, action: &str, target: &str| {
+            text.lines().any(|l| {
+                let cells: Vec<&str> = l.split('┆').map(str::trim).collect();
+                cells.len() >= 4
+                    && cells[0].trim_start_matches('│').trim() == n
+                    && cells[1] == action
+                    && cells[2] == target
+            })
+        };
+        assert!(row("1", "create collection", "shop.orders"), "{text}");
+        assert!(row("2", "drop index ⚠", "shop.orders"), "{text}");
+        assert!(row("3", "blocked", "shop.events"), "{text}");
+        // Details are cut at 12 without -v, with a count of the rest.
+        assert!(text.contains("detail 12"), "{text}");
+        assert!(!text.contains("detail 13"), "{text}");
+        assert!(text.contains("… 2 more (use -v)"), "{text}");
+        // Blocked changes are not counted as changes to apply.
+        assert!(
+            text.contains(
+                "Plan: 2 change(s), 1 destructive (⚠), 1 blocked (cannot be applied in place).\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("ops@admin (connected as; never dropped)"),
+            "{text}"
+        );
+        assert!(text.ends_with(
+            "1 unmanaged object(s) exist live but are not declared; `--prune` drops them.\n"
+        ));
+    }
+
+    #[test]
+    fn verbose_shows_every_detail_and_prune_hides_unmanaged() {
+        let text = plan_text(&sample_plan(), true, true);
+        assert!(text.contains("detail 14"), "{text}");
+        assert!(!text.contains("more (use -v)"), "{text}");
+        assert!(!text.contains("unmanaged"), "{text}");
+    }
+
+    #[test]
+    fn plan_json_shape() {
+        let v = serde_json::to_value(sample_plan()).unwrap();
+        let changes = v["changes"].as_array().unwrap();
+        assert_eq!(changes.len(), 3);
+        assert_eq!(changes[1]["action"], "drop_index");
+        assert_eq!(changes[1]["destructive"], true);
+        assert_eq!(changes[1]["collection"], "orders");
+        assert_eq!(changes[1]["details"].as_array().unwrap().len(), 14);
+        // Empty and absent fields are left out rather than null.
+        assert!(changes[0].get("details").is_none(), "{v}");
+        assert!(changes[0].get("index").is_none(), "{v}");
+        assert!(changes[0].get("password_source").is_none(), "{v}");
+        assert_eq!(changes[0]["commands"], serde_json::json!([{"ping": 1}]));
+        assert_eq!(v["unmanaged"][0]["kind"], "user");
+        assert_eq!(v["unmanaged"][0]["name"], "ops");
+        assert_eq!(v["unmanaged"][0]["protected"], true);
+        assert!(v["unmanaged"][0].get("collection").is_none(), "{v}");
     }
 }
