@@ -19,7 +19,7 @@ fn seed(i: usize) -> Document {
         "code": format!("ICD-{i:07}"),
         "system": "icd10",
         "display": format!("Condition number {i}"),
-        "active": i % 7 != 0,
+        "active": !i.is_multiple_of(7),
         "rank": (i % 1000) as i32,
         "tags": ["reference", format!("group-{}", i % 50)],
     }
