@@ -165,7 +165,26 @@ impl Ctx {
             .into_iter()
             .map(|r| (r.domain, r.name))
             .collect();
-        Ok(ws.desired_state(&names, domains))
+        let desired = ws.desired_state(&names, domains);
+        // `check` proved this for the names the manifest declares; a name from the
+        // environment at run time (`DB_NAME_<DOMAIN>`) is only known here.
+        for db in &desired.databases {
+            if let Some(c) = db
+                .collections
+                .iter()
+                .find(|c| db.name.len() + 1 + c.name.len() > spec::manifest::MAX_NAMESPACE_BYTES)
+            {
+                bail!(
+                    "domain {}: namespace \"{}.{}\" is {} bytes; MongoDB allows at most {} for database.collection",
+                    db.domain,
+                    db.name,
+                    c.name,
+                    db.name.len() + 1 + c.name.len(),
+                    spec::manifest::MAX_NAMESPACE_BYTES
+                );
+            }
+        }
+        Ok(desired)
     }
 
     /// `--uri`, then `MONGODB_URI`, then the environment's `uriEnv` variable.

@@ -115,9 +115,14 @@ async fn start(mut options: ClusterOptions) -> TestServer {
     let cluster = mongod::start_cluster(dir.path(), &options)
         .await
         .unwrap_or_else(|e| panic!("starting test mongod: {e:#}"));
-    let client_options = ClientOptions::parse(cluster.uri())
+    let mut client_options = ClientOptions::parse(cluster.uri())
         .await
         .unwrap_or_else(|e| panic!("parsing {}: {e}", cluster.uri()));
+    // The tests' own checks must not fail because a loaded 2-core machine (wine running the
+    // real mongo-tools beside several mongods) answers a heartbeat slowly: the driver's
+    // default 10 s monitor timeout then clears the pool under a test's running query.
+    client_options.connect_timeout = Some(std::time::Duration::from_secs(60));
+    client_options.server_selection_timeout = Some(std::time::Duration::from_secs(60));
     TestServer {
         cluster,
         options: client_options,

@@ -140,3 +140,28 @@ fn an_unreachable_server_is_an_error_for_every_command_with_a_json_object() {
         assert!(error.contains("connection refused"), "{json_args:?}: {v}");
     }
 }
+
+/// A database name from the environment at run time is held to the namespace limit before
+/// anything is sent (check can only judge the names the manifest declares).
+#[test]
+fn a_database_name_from_the_environment_too_long_for_a_namespace_is_refused_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let coll = "c".repeat(200);
+    crate::support::write(
+        dir.path(),
+        "mongoctl.json",
+        &format!(
+            r#"{{"project": "n", "domains": {{"app": {{"database": "n_app", "collections": {{"{coll}": {{}}}}}}}}}}"#
+        ),
+    );
+    mongoctl(dir.path(), &["check"]).run().expect_code(0);
+    let closed = refusing_port();
+    let db = "d".repeat(60);
+    let out = mongoctl(dir.path(), &["plan"])
+        .uri(&format!("mongodb://127.0.0.1:{}/", closed.port))
+        .env("DB_NAME_APP", &db)
+        .run();
+    out.expect_code(1);
+    assert!(out.stderr.contains("is 261 bytes"), "{}", out.stderr);
+    assert!(!out.stderr.contains("connection refused"), "{}", out.stderr);
+}
