@@ -4,8 +4,6 @@
 //! With auth the root password is generated, written to `<dir>/credentials` and the full URI
 //! to `<dir>/uri` (both 0600).
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -57,18 +55,6 @@ pub fn read_state(dir: &Path) -> Result<Option<SandboxState>> {
     }
 }
 
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
-}
-
 /// Whether each member's process is alive, in member order.
 pub fn running(state: &SandboxState) -> Vec<bool> {
     state
@@ -95,11 +81,7 @@ fn shell_quote(p: &Path) -> String {
 }
 
 fn random_password() -> Result<String> {
-    let mut bytes = [0u8; 18];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .context("reading /dev/urandom")?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    crate::private::random_hex(18)
 }
 
 fn write_state(dir: &Path, state: &SandboxState) -> Result<()> {
@@ -214,14 +196,15 @@ pub async fn up(dir: &Path, nodes: u16, first_port: Option<u16>, auth: bool) -> 
         members: members_of(&cluster),
     };
     if let Some(r) = &root {
-        write_private(
+        crate::private::write_file(
             &dir.join("credentials"),
-            &format!(
+            format!(
                 "user={}\npassword={}\nauthSource=admin\n",
                 r.username, r.password
-            ),
+            )
+            .as_bytes(),
         )?;
-        write_private(&dir.join("uri"), &format!("{}\n", cluster.uri()))?;
+        crate::private::write_file(&dir.join("uri"), format!("{}\n", cluster.uri()).as_bytes())?;
     }
     write_state(dir, &state)?;
     Ok(Up::Started(state))
