@@ -17,14 +17,14 @@ use mongodb::{Client, Collection};
 use tokio::sync::{Semaphore, mpsc};
 
 use super::archive::{ArchiveWriter, CollectionEntry, Header};
-use super::bsonio::Crc64;
+use super::checksum::{Checksums, Crc64};
 use super::direct::{Access, OutputFile};
 use super::filename::{collection_stem, database_dir, inside};
 use super::format::CollectionMeta;
 use super::gz::{HashWriter, ParGzWriter};
 use super::manifest::{
-    Checksums, FORMAT, FileEntry, FileKind, Layout, MANIFEST_FILE, Manifest, NamespaceEntry,
-    OplogRange, manifest_path,
+    FORMAT, FileEntry, FileKind, Layout, MANIFEST_FILE, Manifest, NamespaceEntry, OplogRange,
+    manifest_path,
 };
 use super::nsmatch::NsRules;
 use super::progress::Progress;

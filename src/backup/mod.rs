@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod bsonio;
+pub mod checksum;
 pub mod direct;
 pub mod dump;
 pub mod filename;

@@ -24,7 +24,8 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::archive::{ArchiveReader, Event};
-use super::bsonio::{Crc64, DocBatch, Next, read_doc};
+use super::bsonio::{DocBatch, Next, read_doc};
+use super::checksum::Crc64;
 use super::filename::{Stem, decode_stem};
 use super::format::CollectionMeta;
 use super::gz::maybe_gunzip;
@@ -714,7 +715,7 @@ impl Journal {
 /// Identifies a backup across runs: its manifest's SHA-256, else its canonical path.
 fn backup_id(path: &Path) -> String {
     let m = manifest_path(path);
-    match super::manifest::hash_file(&m) {
+    match super::checksum::hash_file(&m) {
         Ok((_, sums)) => sums.sha256,
         Err(_) => std::fs::canonicalize(path)
             .unwrap_or_else(|_| path.to_path_buf())
