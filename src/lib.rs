@@ -26,6 +26,7 @@ pub mod mongod;
 pub mod percent;
 pub mod redact;
 pub mod render;
+pub mod render_backup;
 pub mod secrets;
 pub mod spec;
 pub mod stats;

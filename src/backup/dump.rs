@@ -19,6 +19,7 @@ use tokio::sync::{Semaphore, mpsc};
 use super::archive::{ArchiveWriter, CollectionEntry, Header};
 use super::checksum::{Checksums, Crc64};
 use super::direct::{Access, OutputFile};
+use super::events::{Event, Observer, Phase};
 use super::filename::{collection_stem, database_dir, inside};
 use super::format::CollectionMeta;
 use super::gz::{HashWriter, ParGzWriter};
@@ -27,7 +28,6 @@ use super::manifest::{
     manifest_path,
 };
 use super::nsmatch::NsRules;
-use super::progress::Progress;
 use super::{SYSTEM_DATABASES, ns};
 
 const CHUNK: usize = 1 << 20;
@@ -76,7 +76,6 @@ pub struct BackupOptions {
     pub oplog: bool,
     /// Also the databases' users and roles (mongodump --dumpDbUsersAndRoles).
     pub users_and_roles: bool,
-    pub progress: bool,
     /// fsync every file before the manifest is written (a complete manifest then means the
     /// data is on disk, not only in the page cache).
     pub sync: bool,
@@ -211,15 +210,17 @@ pub struct Chunk {
     pub docs: u64,
 }
 
-/// Drains a collection's cursor as raw BSON into chunks; returns the document count.
+/// Drains a collection's cursor as raw BSON into chunks, telling `observe` about each chunk
+/// as namespace `index`; returns the document count.
+#[allow(clippy::too_many_arguments)]
 pub async fn drain(
     coll: Collection<RawDocumentBuf>,
     filter: Document,
     batch_size: u32,
     tx: mpsc::Sender<Chunk>,
     pool: ChunkPool,
-    bar: indicatif::ProgressBar,
-    progress: Progress,
+    index: usize,
+    observe: &Observer,
 ) -> Result<u64> {
     let cursor = coll
         .find(filter)
@@ -228,10 +229,12 @@ pub async fn drain(
         .await
         .with_context(|| format!("querying {}", coll.namespace()))?;
     let ns = coll.namespace().to_string();
-    drain_cursor(cursor, &ns, tx, pool, &bar, &progress, |_| {}).await
+    let advanced = |docs, bytes| observe(Event::Advanced { index, docs, bytes });
+    drain_cursor(cursor, &ns, tx, pool, advanced, |_| {}).await
 }
 
-/// Sends a cursor's raw documents as ~1 MiB chunks, showing each one to `each`; returns the
+/// Sends a cursor's raw documents as ~1 MiB chunks, showing each document to `each` and each
+/// chunk's (documents, bytes) to `advanced`; returns the
 /// document count. The driver's raw batches are read in place: each document is copied once,
 /// from the server's reply into a chunk, never into an allocation of its own.
 async fn drain_cursor(
@@ -239,14 +242,12 @@ async fn drain_cursor(
     ns: &str,
     tx: mpsc::Sender<Chunk>,
     pool: ChunkPool,
-    bar: &indicatif::ProgressBar,
-    progress: &Progress,
+    advanced: impl Fn(u64, u64),
     mut each: impl FnMut(&bson::RawDocument),
 ) -> Result<u64> {
     let mut buf = pool.take();
     let mut in_buf = 0u64;
     let mut total = 0u64;
-    let mut bytes_done = 0u64;
     while let Some(batch) = cursor
         .try_next()
         .await
@@ -267,8 +268,7 @@ async fn drain_cursor(
                 continue;
             }
             total += in_buf;
-            bytes_done += buf.len() as u64;
-            progress.advance(bar, in_buf, buf.len() as u64, bytes_done);
+            advanced(in_buf, buf.len() as u64);
             let bytes = std::mem::replace(&mut buf, pool.take());
             tx.send(Chunk {
                 bytes,
@@ -281,8 +281,7 @@ async fn drain_cursor(
     }
     if in_buf > 0 {
         total += in_buf;
-        bytes_done += buf.len() as u64;
-        progress.advance(bar, in_buf, buf.len() as u64, bytes_done);
+        advanced(in_buf, buf.len() as u64);
         tx.send(Chunk {
             bytes: buf,
             docs: in_buf,
@@ -343,8 +342,7 @@ async fn cursor_to_file(
         access,
         pool.clone(),
     );
-    let (hidden, quiet) = (indicatif::ProgressBar::hidden(), Progress::hidden());
-    let drained = drain_cursor(cursor, ns, tx, pool, &hidden, &quiet, each).await;
+    let drained = drain_cursor(cursor, ns, tx, pool, |_, _| {}, each).await;
     let written = writer
         .join()
         .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
@@ -441,8 +439,12 @@ fn directory_files(dir: &Path, t: &Target, opts: &BackupOptions) -> Result<Targe
     })
 }
 
-/// Runs a backup and writes its manifest last.
-pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSummary> {
+/// Runs a backup and writes its manifest last, telling `observe` how it goes.
+pub async fn backup(
+    client: &Client,
+    opts: &BackupOptions,
+    observe: &Observer,
+) -> Result<BackupSummary> {
     let t0 = Instant::now();
     let started_at = chrono::Utc::now();
     let server_version = server_version(client).await?;
@@ -473,9 +475,11 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
         None
     };
     let total: u64 = targets.iter().map(|t| t.estimate).sum();
-    let progress = Progress::new(opts.progress, total, "backup");
+    observe(Event::Started {
+        expected_docs: total,
+    });
     let (mut files, counts) = match &opts.output {
-        Output::Directory(d) => dump_directory(client, opts, &targets, d, &progress).await?,
+        Output::Directory(d) => dump_directory(client, opts, &targets, d, observe).await?,
         Output::Archive(p) => {
             let f = OutputFile::create(p, opts.sync, archive_access(opts))
                 .with_context(|| format!("creating {}", p.display()))?;
@@ -492,7 +496,7 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
                 w,
                 name,
                 oplog_start,
-                &progress,
+                observe,
             )
             .await?;
             if opts.sync {
@@ -511,17 +515,18 @@ pub async fn backup(client: &Client, opts: &BackupOptions) -> Result<BackupSumma
                 w,
                 "-".into(),
                 oplog_start,
-                &progress,
+                observe,
             )
             .await?;
             (vec![entry], counts)
         }
     };
-    progress.finish();
+    observe(Event::Finished);
     let mut oplog = None;
     if let Some(start) = oplog_start {
         let (entry, range) = match &opts.output {
             Output::Directory(d) => {
+                observe(Event::Phase(Phase::CopyingOplog));
                 // mongodump names it oplog.bson even when its content is gzip-compressed,
                 // and mongorestore --oplogReplay looks for exactly that name.
                 let name = "oplog.bson".to_string();
@@ -646,7 +651,7 @@ async fn dump_directory(
     opts: &BackupOptions,
     targets: &[Target],
     dir: &Path,
-    progress: &Progress,
+    observe: &Observer,
 ) -> Result<(Vec<FileEntry>, Counts)> {
     let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
@@ -678,23 +683,34 @@ async fn dump_directory(
             .collection::<RawDocumentBuf>(&t.source);
         let filter = filter_for(t, opts);
         let batch = t.batch_size();
-        let bar = progress.collection(&t.ns(), t.estimate);
-        let progress = progress.clone();
+        let ns = t.ns();
+        observe(Event::NamespaceStarted {
+            index: i,
+            namespace: &ns,
+            expected_docs: t.estimate,
+        });
+        let observe = observe.clone();
         let (gzip, level, sync) = (opts.gzip, opts.gzip_level, opts.sync);
         let sem = sem.clone();
-        let ns = t.ns();
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await?;
             let pool = ChunkPool::default();
             let (tx, writer) =
                 spawn_file_writer(path, gzip, level, sync, Access::Shared, pool.clone());
-            let drained = drain(coll, filter, batch, tx, pool, bar.clone(), progress).await;
-            let written = writer
-                .join()
-                .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
-            let docs = drained?;
-            let (bytes, checksums) = written?;
-            bar.finish_and_clear();
+            let drained = drain(coll, filter, batch, tx, pool, i, &observe).await;
+            let finished = (|| {
+                let written = writer
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
+                let docs = drained?;
+                let (bytes, checksums) = written?;
+                Ok::<_, anyhow::Error>((docs, bytes, checksums))
+            })();
+            observe(Event::NamespaceFinished {
+                index: i,
+                ok: finished.is_ok(),
+            });
+            let (docs, bytes, checksums) = finished?;
             Ok::<_, anyhow::Error>((
                 i * 2 + 1,
                 ns.clone(),
@@ -718,6 +734,7 @@ async fn dump_directory(
     files.sort_by_key(|(o, _)| *o);
     let mut files: Vec<FileEntry> = files.into_iter().map(|(_, f)| f).collect();
     if opts.users_and_roles {
+        observe(Event::Phase(Phase::UsersAndRoles));
         let mut dbs: Vec<&str> = targets.iter().map(|t| t.db.as_str()).collect();
         dbs.dedup();
         for db in dbs {
@@ -838,8 +855,7 @@ async fn cursor_to_archive(
     each: impl FnMut(&bson::RawDocument),
 ) -> Result<u64> {
     let (ctx, fwd) = forward(tx.clone(), i);
-    let (hidden, quiet) = (indicatif::ProgressBar::hidden(), Progress::hidden());
-    let docs = drain_cursor(cursor, ns, ctx, pool, &hidden, &quiet, each).await?;
+    let docs = drain_cursor(cursor, ns, ctx, pool, |_, _| {}, each).await?;
     fwd.await?;
     tx.send(ArchMsg::Eof(i))
         .await
@@ -856,7 +872,7 @@ async fn dump_archive(
     out: Box<dyn Write + Send>,
     name: String,
     oplog_start: Option<Timestamp>,
-    progress: &Progress,
+    observe: &Observer,
 ) -> Result<(FileEntry, Counts)> {
     let header = Header {
         concurrent_collections: opts.jobs.max(1) as i32,
@@ -922,6 +938,9 @@ async fn dump_archive(
     });
     let mut failure = None;
     let mut authz_counts = Vec::new();
+    if !authz.is_empty() {
+        observe(Event::Phase(Phase::UsersAndRoles));
+    }
     for (db, coll, i) in &authz {
         let copied = async {
             let cursor = authz_cursor(client, db, coll).await?;
@@ -958,21 +977,32 @@ async fn dump_archive(
             .collection::<RawDocumentBuf>(&t.source);
         let filter = filter_for(t, opts);
         let batch = t.batch_size();
-        let bar = progress.collection(&t.ns(), t.estimate);
-        let progress = progress.clone();
-        let sem = sem.clone();
         let ns = t.ns();
+        observe(Event::NamespaceStarted {
+            index: i,
+            namespace: &ns,
+            expected_docs: t.estimate,
+        });
+        let observe = observe.clone();
+        let sem = sem.clone();
         let pool = pool.clone();
         tasks.spawn(async move {
-            let _permit = sem.acquire_owned().await?;
-            let (ctx, fwd) = forward(tx.clone(), i);
-            let docs = drain(coll, filter, batch, ctx, pool, bar.clone(), progress).await?;
-            fwd.await?;
-            tx.send(ArchMsg::Eof(i))
-                .await
-                .map_err(|_| anyhow::anyhow!("the archive writer stopped"))?;
-            bar.finish_and_clear();
-            Ok::<_, anyhow::Error>((ns, docs))
+            let copied = async {
+                let _permit = sem.acquire_owned().await?;
+                let (ctx, fwd) = forward(tx.clone(), i);
+                let docs = drain(coll, filter, batch, ctx, pool, i, &observe).await?;
+                fwd.await?;
+                tx.send(ArchMsg::Eof(i))
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the archive writer stopped"))?;
+                Ok::<_, anyhow::Error>(docs)
+            }
+            .await;
+            observe(Event::NamespaceFinished {
+                index: i,
+                ok: copied.is_ok(),
+            });
+            Ok::<_, anyhow::Error>((ns, copied?))
         });
     }
     let mut counts = Counts {
@@ -992,6 +1022,7 @@ async fn dump_archive(
     if failure.is_none()
         && let Some(start) = oplog_start
     {
+        observe(Event::Phase(Phase::CopyingOplog));
         let mut end = start;
         let copied = async {
             let cursor = oplog_cursor(client, start).await?;

@@ -23,15 +23,15 @@ use mongodb::{Client, Collection};
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::archive::{ArchiveReader, Event};
+use super::archive::{self, ArchiveReader};
 use super::bsonio::{DocBatch, Next, read_doc};
 use super::checksum::Crc64;
+use super::events::{Event, Observer, Phase};
 use super::filename::{Stem, decode_stem};
 use super::format::CollectionMeta;
 use super::gz::maybe_gunzip;
 use super::manifest::{FileKind, Manifest, manifest_path};
 use super::nsmatch::{NsRules, split};
-use super::progress::Progress;
 use super::staging::{self, described};
 use super::{bsonio::validate, preflight};
 
@@ -64,7 +64,6 @@ pub struct RestoreOptions {
     pub users_and_roles: bool,
     /// Replay oplog entries strictly before this timestamp.
     pub oplog_limit: Option<Timestamp>,
-    pub progress: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -266,8 +265,12 @@ fn read_metadata(path: &Path, stem: &str) -> Result<CollectionMeta> {
     Ok(meta)
 }
 
-/// Runs a restore. Checksums are checked before the first write.
-pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreReport> {
+/// Runs a restore, telling `observe` how it goes. Checksums are checked before the first write.
+pub async fn restore(
+    client: &Client,
+    opts: &RestoreOptions,
+    observe: &Observer,
+) -> Result<RestoreReport> {
     let t0 = Instant::now();
     if opts.resume && opts.drop {
         bail!("--resume continues an interrupted restore; it cannot be combined with --drop");
@@ -284,6 +287,7 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
     match &opts.source {
         Source::Directory(dir) => {
             let manifest = load_manifest(dir, opts.force)?;
+            observe(Event::Phase(Phase::Verifying));
             preflight::check_directory(dir, manifest.as_ref())
                 .context("the backup failed its checks; nothing was restored")?;
             let (mut units, oplog_file) = scan_directory(dir, manifest.as_ref())?;
@@ -304,7 +308,9 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
                 resume: opts.resume,
             };
             let total = units.iter().filter_map(|u| u.expected).sum();
-            let progress = Progress::new(opts.progress, total, "restore");
+            observe(Event::Started {
+                expected_docs: total,
+            });
             let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
             let mut tasks = tokio::task::JoinSet::new();
             let mut views = Vec::new();
@@ -315,8 +321,12 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
                 }
                 let sem = sem.clone();
                 let client = client.clone();
-                let bar = progress.collection(&u.target, u.expected.unwrap_or(0));
-                let progress = progress.clone();
+                observe(Event::NamespaceStarted {
+                    index: i,
+                    namespace: &u.target,
+                    expected_docs: u.expected.unwrap_or(0),
+                });
+                let observe = observe.clone();
                 let ctl = ctl.clone();
                 tasks.spawn(async move {
                     let _permit = sem.acquire_owned().await;
@@ -330,10 +340,10 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
                         let (_tx, rx) = mpsc::channel::<Batch>(1);
                         return (
                             i,
-                            restore_collection(&client, &u, rx, ctl, bar, progress).await,
+                            restore_collection(&client, i, &u, rx, ctl, &observe).await,
                         );
                     }
-                    let r = restore_collection(&client, &u, rx, ctl, bar, progress).await;
+                    let r = restore_collection(&client, i, &u, rx, ctl, &observe).await;
                     if let Some(h) = reader {
                         let _ = h.join();
                     }
@@ -344,9 +354,12 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
             while let Some(r) = tasks.join_next().await {
                 done.push(r?);
             }
-            progress.finish();
+            observe(Event::Finished);
             done.sort_by_key(|(i, _)| *i);
             report.namespaces = done.into_iter().map(|(_, r)| r).collect();
+            if opts.drop {
+                observe(Event::Phase(Phase::SwappingIn));
+            }
             swap_in_staged(client, &mut report, &ctl.journal).await;
             for v in views {
                 report
@@ -354,6 +367,7 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
                     .push(restore_view(client, &v, opts.drop).await);
             }
             if opts.users_and_roles && report.ok() {
+                observe(Event::Phase(Phase::UsersAndRoles));
                 let authz = read_authz_files(dir, &dbs)?;
                 report.users_and_roles =
                     Some(restore_users_and_roles(client, authz, &dbs, opts).await?);
@@ -365,18 +379,21 @@ pub async fn restore(client: &Client, opts: &RestoreOptions) -> Result<RestoreRe
                     );
                 };
                 let r = maybe_gunzip(File::open(&path)?)?;
+                observe(Event::Phase(Phase::ReplayingOplog));
                 replay_oplog(client, r, opts, &mut report).await?;
             }
         }
         Source::Archive(p) => {
             let manifest = load_manifest(p, opts.force)?;
+            observe(Event::Phase(Phase::Verifying));
             preflight::check_archive_file(p, manifest.as_ref())
                 .context("the backup failed its checks; nothing was restored")?;
             let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            restore_archive(client, maybe_gunzip(f)?, opts, &mut report).await?;
+            restore_archive(client, maybe_gunzip(f)?, opts, observe, &mut report).await?;
         }
         Source::Stdin => {
-            restore_archive(client, maybe_gunzip(std::io::stdin())?, opts, &mut report).await?;
+            let stdin = maybe_gunzip(std::io::stdin())?;
+            restore_archive(client, stdin, opts, observe, &mut report).await?;
         }
     }
     report.elapsed_secs = t0.elapsed().as_secs_f64();
@@ -724,13 +741,14 @@ fn backup_id(path: &Path) -> String {
     }
 }
 
+/// Restores one collection (namespace `index` in the events) from the batches of `rx`.
 async fn restore_collection(
     client: &Client,
+    index: usize,
     u: &Unit,
     mut rx: mpsc::Receiver<Batch>,
     ctl: Ctl,
-    bar: indicatif::ProgressBar,
-    progress: Progress,
+    observe: &Observer,
 ) -> NsReport {
     let Ctl {
         workers,
@@ -754,8 +772,11 @@ async fn restore_collection(
             return Ok(());
         }
         r.resumed = skip;
-        progress.advance(&bar, skip, 0, 0);
-        let mut bytes_done = 0u64;
+        observe(Event::Advanced {
+            index,
+            docs: skip,
+            bytes: 0,
+        });
         if u.drop_first {
             staging::drop_collection(client, &u.target)
                 .await
@@ -772,14 +793,12 @@ async fn restore_collection(
         let coll = client.database(db).collection::<RawDocumentBuf>(&data_coll);
         let mut set = tokio::task::JoinSet::new();
         let mut stats = InsertStats::default();
-        let mut merge = |s: InsertStats, bytes: u64, stats: &mut InsertStats| -> Result<()> {
-            bytes_done += bytes;
-            progress.advance(
-                &bar,
-                s.inserted + s.duplicates + s.errors,
+        let merge = |s: InsertStats, bytes: u64, stats: &mut InsertStats| -> Result<()> {
+            observe(Event::Advanced {
+                index,
+                docs: s.inserted + s.duplicates + s.errors,
                 bytes,
-                bytes_done,
-            );
+            });
             stats.inserted += s.inserted;
             stats.duplicates += s.duplicates;
             stats.errors += s.errors;
@@ -871,6 +890,7 @@ async fn restore_collection(
             return Err(e);
         }
         // Indexes once the data is in.
+        observe(Event::Phase(Phase::BuildingIndexes { namespace: written }));
         staging::build_indexes(client, written, &u.meta)
             .await
             .with_context(|| format!("building the indexes of {written}"))?;
@@ -897,7 +917,10 @@ async fn restore_collection(
         Ok::<_, anyhow::Error>(())
     }
     .await;
-    bar.finish_and_clear();
+    observe(Event::NamespaceFinished {
+        index,
+        ok: result.is_ok(),
+    });
     if let Err(e) = result {
         r.status = format!("FAILED: {e:#}");
     }
@@ -1055,6 +1078,7 @@ async fn restore_archive<R: Read + Send + 'static>(
     client: &Client,
     input: R,
     opts: &RestoreOptions,
+    observe: &Observer,
     report: &mut RestoreReport,
 ) -> Result<()> {
     let reader = ArchiveReader::open(input)?;
@@ -1112,7 +1136,9 @@ async fn restore_archive<R: Read + Send + 'static>(
         resume: opts.resume,
     };
     let total = units.iter().filter_map(|u| u.expected).sum();
-    let progress = Progress::new(opts.progress, total, "restore");
+    observe(Event::Started {
+        expected_docs: total,
+    });
     let mut senders: BTreeMap<String, mpsc::Sender<Batch>> = BTreeMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut views = Vec::new();
@@ -1124,13 +1150,17 @@ async fn restore_archive<R: Read + Send + 'static>(
         let (tx, rx) = mpsc::channel::<Batch>(2);
         senders.insert(u.source.clone(), tx);
         let client = client.clone();
-        let bar = progress.collection(&u.target, u.expected.unwrap_or(0));
-        let progress = progress.clone();
+        observe(Event::NamespaceStarted {
+            index: i,
+            namespace: &u.target,
+            expected_docs: u.expected.unwrap_or(0),
+        });
+        let observe = observe.clone();
         let ctl = ctl.clone();
         tasks.spawn(async move {
             (
                 i,
-                restore_collection(&client, &u, rx, ctl, bar, progress).await,
+                restore_collection(&client, i, &u, rx, ctl, &observe).await,
             )
         });
     }
@@ -1145,9 +1175,12 @@ async fn restore_archive<R: Read + Send + 'static>(
     let demuxed = demux
         .join()
         .map_err(|_| anyhow::anyhow!("archive reader thread panicked"))?;
-    progress.finish();
+    observe(Event::Finished);
     done.sort_by_key(|(i, _)| *i);
     report.namespaces = done.into_iter().map(|(_, r)| r).collect();
+    if opts.drop {
+        observe(Event::Phase(Phase::SwappingIn));
+    }
     swap_in_staged(client, report, &ctl.journal).await;
     for v in views {
         report
@@ -1156,6 +1189,7 @@ async fn restore_archive<R: Read + Send + 'static>(
     }
     let (oplog_entries, authz) = demuxed?;
     if opts.users_and_roles && report.ok() {
+        observe(Event::Phase(Phase::UsersAndRoles));
         report.users_and_roles = Some(restore_users_and_roles(client, authz, &dbs, opts).await?);
     }
     if opts.oplog_replay && report.ok() {
@@ -1163,6 +1197,7 @@ async fn restore_archive<R: Read + Send + 'static>(
             bail!("--oplog-replay: the archive has no oplog (make it with backup --oplog)");
         }
         let f = File::open(oplog_tmp.path())?;
+        observe(Event::Phase(Phase::ReplayingOplog));
         replay_oplog(client, std::io::BufReader::new(f), opts, report).await?;
     }
     Ok(())
@@ -1226,7 +1261,7 @@ fn demultiplex<R: Read>(
         };
         match ev {
             None => break,
-            Some(Event::Doc { db, coll, doc }) => {
+            Some(archive::Event::Doc { db, coll, doc }) => {
                 if db.is_empty() && coll == "oplog" {
                     oplog.write_all(&doc)?;
                     oplog_n += 1;
@@ -1264,7 +1299,7 @@ fn demultiplex<R: Read>(
                     }
                 }
             }
-            Some(Event::Eof { db, coll, crc }) => {
+            Some(archive::Event::Eof { db, coll, crc }) => {
                 if let Some(kind) = authz_kind(&coll) {
                     if keep_authz {
                         let key = (db, kind.to_string());

@@ -14,6 +14,7 @@ use crate::backup::retention;
 use crate::context::{Ctx, parse_json_flag};
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::render;
+use crate::render_backup::BackupProgress;
 
 #[derive(Args, Debug, Clone)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -156,10 +157,10 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
         oplog: a.oplog,
         sync: !a.no_sync,
         users_and_roles: a.users_and_roles,
-        progress: ctx.show_progress() && !to_stdout,
     };
     let (client, _) = ctx.connect(ws.as_ref()).await?;
-    let s = backup(&client, &opts).await?;
+    let progress = BackupProgress::new(ctx.show_progress() && !to_stdout, "backup");
+    let s = backup(&client, &opts, &progress.observer()).await?;
     let m = &s.manifest;
     let docs: u64 = m.namespaces.iter().map(|n| n.documents).sum();
     let bytes: u64 = m.files.iter().map(|f| f.bytes).sum();

@@ -12,6 +12,7 @@ use crate::backup::restore::{RestoreOptions, Source, restore};
 use crate::context::Ctx;
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::render;
+use crate::render_backup::BackupProgress;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct RestoreArgs {
@@ -157,7 +158,6 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
         oplog_replay: a.oplog_replay,
         users_and_roles: a.users_and_roles,
         oplog_limit: a.oplog_limit.as_deref().map(parse_timestamp).transpose()?,
-        progress: ctx.show_progress(),
     };
     if a.drop && !a.dry_run {
         confirm(
@@ -167,7 +167,8 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
         .await?;
     }
     let (client, _) = ctx.connect(ws.as_ref()).await?;
-    let report = restore(&client, &opts).await?;
+    let progress = BackupProgress::new(ctx.show_progress(), "restore");
+    let report = restore(&client, &opts, &progress.observer()).await?;
     let ok = report.ok();
     if let Some([t, i]) = report.oplog_stopped_before {
         eprintln!(
