@@ -247,7 +247,7 @@ pub struct Counts {
     pub oplog: Option<(u64, Timestamp)>,
 }
 
-pub(super) fn filter_for(t: &Target, opts: &BackupOptions) -> Document {
+fn filter_for(t: &Target, opts: &BackupOptions) -> Document {
     match &opts.query {
         Some((_, q)) if !t.meta.is_timeseries() => q.clone(),
         _ => Document::new(),
