@@ -321,7 +321,8 @@ async fn run_prune(
     if dry_run {
         return Ok(SUCCESS);
     }
-    crate::commands::restore::confirm(ctx, &format!("Delete {} backup(s)?", doomed.len())).await?;
+    let question = format!("Delete {} backup(s)?", doomed.len());
+    super::confirm::require(&question, ctx.global.yes).await?;
     for &i in &doomed {
         retention::delete(&list[i])?;
     }
