@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
+use indicatif::HumanBytes;
 
 use crate::backup::dump::{BackupOptions, Output, backup};
 use crate::backup::manifest::verify;
@@ -181,7 +182,7 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
         let mut text = format!(
             "{t}\nBacked up {} namespace(s), {docs} document(s), {} to {} in {:.1} s",
             m.namespaces.len(),
-            human_bytes(bytes),
+            HumanBytes(bytes),
             s.location,
             s.elapsed_secs
         );
@@ -198,21 +199,6 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
         }
     }
     Ok(SUCCESS)
-}
-
-pub fn human_bytes(n: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < units.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", units[i])
-    }
 }
 
 fn run_verify(path: PathBuf, ctx: &Ctx) -> Result<u8> {
@@ -276,7 +262,7 @@ fn run_list(dir: PathBuf, ctx: &Ctx) -> Result<u8> {
             format!("{}{}", e.layout, if e.gzip { " (gzip)" } else { "" }),
             e.namespaces.to_string(),
             e.documents.to_string(),
-            human_bytes(e.bytes),
+            HumanBytes(e.bytes).to_string(),
             if e.complete {
                 if e.oplog {
                     "complete, oplog"
