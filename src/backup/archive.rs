@@ -287,7 +287,7 @@ impl<R: Read> ArchiveReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backup::bsonio::Crc64;
+    use crate::backup::checksum::Crc64;
 
     #[test]
     fn writes_what_it_reads_with_interleaved_segments() {

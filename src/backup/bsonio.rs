@@ -192,43 +192,9 @@ pub fn bad(offset: u64, what: &str) -> io::Error {
     )
 }
 
-/// CRC-64 with the ECMA-182 polynomial in reflected form, all-ones initial value and final
-/// inversion (CRC-64/XZ: what Go's `crc64.New(crc64.MakeTable(crc64.ECMA))` computes for
-/// mongodump's archive terminators), at SIMD speed.
-#[derive(Clone)]
-pub struct Crc64(crc_fast::Digest);
-
-impl Default for Crc64 {
-    fn default() -> Self {
-        Crc64(crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Xz))
-    }
-}
-
-impl Crc64 {
-    pub fn update(&mut self, data: &[u8]) {
-        self.0.update(data);
-    }
-
-    pub fn value(&self) -> u64 {
-        self.0.finalize()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc64_matches_the_ecma_check_value() {
-        // CRC-64/XZ check value for "123456789" (Go's crc64 ECMA table gives the same).
-        let mut c = Crc64::default();
-        c.update(b"1234");
-        c.update(b"56789");
-        assert_eq!(c.value(), 0x995D_C9BB_DF19_39FA);
-        let mut d = Crc64::default();
-        d.update(b"123456789");
-        assert_eq!(d.value(), c.value());
-    }
 
     #[test]
     fn a_doc_batch_reads_skips_and_hands_out_its_documents_in_place() {

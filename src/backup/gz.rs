@@ -13,7 +13,7 @@ use flate2::Compression;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
 
-use super::manifest::{Checksums, FileHasher};
+use super::checksum::{Checksums, FileHasher};
 
 const BLOCK: usize = 1 << 20;
 

@@ -8,13 +8,13 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::archive::{ArchiveReader, Event};
+use super::bsonio::{Next, read_doc, validate};
+pub use super::checksum::Checksums;
+use super::checksum::{Crc64, FileHasher};
+use super::gz::maybe_gunzip;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use super::archive::{ArchiveReader, Event};
-use super::bsonio::{Crc64, Next, read_doc, validate};
-use super::gz::maybe_gunzip;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const FORMAT: &str = "mongoctl-backup/1";
@@ -50,18 +50,6 @@ pub struct FileEntry {
     pub checksums: Checksums,
 }
 
-/// A file's checksums. SHA-256 is the strong one (`backup verify`, and anyone with
-/// `sha256sum`). CRC-32C catches accidental damage (every burst of up to 32 bits, all but
-/// one in 2^32 of the rest) at memory speed, so that a restore can check a whole backup
-/// before its first write without holding the server idle for long.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Checksums {
-    pub sha256: String,
-    /// Absent in manifests written before mongoctl recorded it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub crc32c: Option<String>,
-}
-
 /// How thoroughly [`check_checksums`] checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
@@ -69,54 +57,6 @@ pub enum Depth {
     Full,
     /// CRC-32C where recorded, else SHA-256 (restore, before its first write).
     Fast,
-}
-
-/// Counts and checksums bytes as they pass: SHA-256, CRC-32C, or both.
-pub struct FileHasher {
-    sha: Option<Sha256>,
-    crc: Option<crc_fast::Digest>,
-    bytes: u64,
-}
-
-impl FileHasher {
-    /// Both checksums, as a backup records them.
-    pub fn new() -> Self {
-        Self::with(true, true)
-    }
-
-    fn with(sha: bool, crc: bool) -> Self {
-        FileHasher {
-            sha: sha.then(Sha256::new),
-            crc: crc.then(|| crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi)),
-            bytes: 0,
-        }
-    }
-
-    pub fn update(&mut self, data: &[u8]) {
-        if let Some(h) = &mut self.sha {
-            h.update(data);
-        }
-        if let Some(c) = &mut self.crc {
-            c.update(data);
-        }
-        self.bytes += data.len() as u64;
-    }
-
-    /// (bytes, checksums); a checksum not computed is left empty.
-    pub fn finish(self) -> (u64, Checksums) {
-        let sha256 = self
-            .sha
-            .map(|h| hex::encode(h.finalize()))
-            .unwrap_or_default();
-        let crc32c = self.crc.map(|c| format!("{:08x}", c.finalize()));
-        (self.bytes, Checksums { sha256, crc32c })
-    }
-}
-
-impl Default for FileHasher {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -291,24 +231,6 @@ impl Manifest {
 
 /// mongodump (mongo-tools 100.x) writes its versions there in a directory backup.
 pub const PRELUDE_FILE: &str = "prelude.json";
-
-/// Length and checksums of a file (both checksums).
-pub fn hash_file(path: &Path) -> Result<(u64, Checksums)> {
-    hash_file_with(path, FileHasher::new())
-}
-
-fn hash_file_with(path: &Path, mut h: FileHasher) -> Result<(u64, Checksums)> {
-    let mut f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        h.update(&buf[..k]);
-    }
-    Ok(h.finish())
-}
 
 /// Checks every file's length and checksums against the manifest (in parallel); the first
 /// mismatch, by manifest order, is the error.
@@ -540,6 +462,7 @@ pub fn count_archive(p: &Path) -> Result<BTreeMap<String, u64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backup::checksum::hash_file;
 
     #[test]
     fn checksums_are_checked_on_a_bounded_pool_and_the_first_bad_file_is_named() {

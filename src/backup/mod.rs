@@ -5,15 +5,16 @@
 
 pub mod archive;
 pub mod bsonio;
+pub mod checksum;
 pub mod direct;
 pub mod dump;
+pub mod events;
 pub mod filename;
 pub mod format;
 pub mod gz;
 pub mod manifest;
 pub mod nsmatch;
 pub mod preflight;
-pub mod progress;
 pub mod restore;
 pub mod retention;
 pub mod staging;

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 
 use super::archive::{ArchiveReader, Event};
-use super::bsonio::{Crc64, next_data_doc, validate};
+use super::bsonio::{next_data_doc, validate};
+use super::checksum::Crc64;
 use super::format::CollectionMeta;
 use super::gz::maybe_gunzip;
 use super::manifest::{Depth, FileEntry, FileKind, Manifest, check_files};

@@ -2,12 +2,12 @@
 //! record, report.
 
 use clap::Args;
-use std::io::IsTerminal;
 
 use anyhow::{Result, bail};
 use mongodb::Client;
 
 use crate::apply::{self, ApplyReport, StepStatus};
+use crate::commands::confirm::Answer;
 use crate::commands::plan::PlanArgs;
 use crate::context::Ctx;
 use crate::diff::Plan;
@@ -173,24 +173,12 @@ fn record_password_outcomes(
 
 /// Asks before destructive steps; without a terminal (CI) it refuses instead of waiting.
 async fn confirm(count: usize, yes: bool) -> Result<()> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        bail!(
+    let question = format!("Apply {count} destructive change(s) (marked ⚠)?");
+    match super::confirm::confirm(&question, yes).await? {
+        Answer::Yes => Ok(()),
+        Answer::NoTerminal => bail!(
             "{count} destructive change(s) need confirmation and there is no terminal to ask on: rerun with --yes"
-        );
+        ),
+        Answer::No => bail!("aborted: nothing was applied"),
     }
-    let prompt = format!("Apply {count} destructive change(s) (marked ⚠)?");
-    let answer = tokio::task::spawn_blocking(move || {
-        dialoguer::Confirm::new()
-            .with_prompt(prompt)
-            .default(false)
-            .interact()
-    })
-    .await??;
-    if !answer {
-        bail!("aborted: nothing was applied");
-    }
-    Ok(())
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
+use indicatif::HumanBytes;
 
 use crate::backup::dump::{BackupOptions, Output, backup};
 use crate::backup::manifest::verify;
@@ -14,6 +15,7 @@ use crate::backup::retention;
 use crate::context::{Ctx, parse_json_flag};
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::render;
+use crate::render::backup::BackupProgress;
 
 #[derive(Args, Debug, Clone)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -156,10 +158,10 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
         oplog: a.oplog,
         sync: !a.no_sync,
         users_and_roles: a.users_and_roles,
-        progress: ctx.show_progress() && !to_stdout,
     };
     let (client, _) = ctx.connect(ws.as_ref()).await?;
-    let s = backup(&client, &opts).await?;
+    let progress = BackupProgress::new(ctx.show_progress() && !to_stdout, "backup");
+    let s = backup(&client, &opts, &progress.observer()).await?;
     let m = &s.manifest;
     let docs: u64 = m.namespaces.iter().map(|n| n.documents).sum();
     let bytes: u64 = m.files.iter().map(|f| f.bytes).sum();
@@ -180,7 +182,7 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
         let mut text = format!(
             "{t}\nBacked up {} namespace(s), {docs} document(s), {} to {} in {:.1} s",
             m.namespaces.len(),
-            human_bytes(bytes),
+            HumanBytes(bytes),
             s.location,
             s.elapsed_secs
         );
@@ -197,21 +199,6 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
         }
     }
     Ok(SUCCESS)
-}
-
-pub fn human_bytes(n: u64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < units.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", units[i])
-    }
 }
 
 fn run_verify(path: PathBuf, ctx: &Ctx) -> Result<u8> {
@@ -275,7 +262,7 @@ fn run_list(dir: PathBuf, ctx: &Ctx) -> Result<u8> {
             format!("{}{}", e.layout, if e.gzip { " (gzip)" } else { "" }),
             e.namespaces.to_string(),
             e.documents.to_string(),
-            human_bytes(e.bytes),
+            HumanBytes(e.bytes).to_string(),
             if e.complete {
                 if e.oplog {
                     "complete, oplog"
@@ -320,7 +307,8 @@ async fn run_prune(
     if dry_run {
         return Ok(SUCCESS);
     }
-    crate::commands::restore::confirm(ctx, &format!("Delete {} backup(s)?", doomed.len())).await?;
+    let question = format!("Delete {} backup(s)?", doomed.len());
+    super::confirm::require(&question, ctx.global.yes).await?;
     for &i in &doomed {
         retention::delete(&list[i])?;
     }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod backup;
 pub mod check;
 pub mod completions;
+pub mod confirm;
 pub mod explain;
 pub mod health;
 pub mod init;

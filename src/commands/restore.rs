@@ -1,7 +1,6 @@
 //! `restore`: write a backup (directory, archive file or standard input; gzip or not) back
 //! into a cluster, optionally into other namespaces, and print what happened per namespace.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -12,6 +11,7 @@ use crate::backup::restore::{RestoreOptions, Source, restore};
 use crate::context::Ctx;
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::render;
+use crate::render::backup::BackupProgress;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct RestoreArgs {
@@ -78,33 +78,6 @@ pub struct RestoreArgs {
     pub oplog_limit: Option<String>,
 }
 
-/// Asks before a destructive step: `--yes` skips the question; without a terminal it fails.
-pub async fn confirm(ctx: &Ctx, question: &str) -> Result<()> {
-    if ctx.global.yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
-        eprintln!(
-            "error: {question} needs confirmation: pass --yes (there is no terminal to ask on)"
-        );
-        return Err(Reported(ERROR).into());
-    }
-    let q = question.to_string();
-    let yes = tokio::task::spawn_blocking(move || {
-        dialoguer::Confirm::new()
-            .with_prompt(q)
-            .default(false)
-            .interact()
-            .unwrap_or(false)
-    })
-    .await?;
-    if !yes {
-        eprintln!("error: not confirmed; nothing was changed");
-        return Err(Reported(ERROR).into());
-    }
-    Ok(())
-}
-
 pub fn parse_timestamp(s: &str) -> Result<bson::Timestamp> {
     let (t, i) = s.split_once(':').unwrap_or((s, "0"));
     Ok(bson::Timestamp {
@@ -157,17 +130,17 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
         oplog_replay: a.oplog_replay,
         users_and_roles: a.users_and_roles,
         oplog_limit: a.oplog_limit.as_deref().map(parse_timestamp).transpose()?,
-        progress: ctx.show_progress(),
     };
     if a.drop && !a.dry_run {
-        confirm(
-            ctx,
+        super::confirm::require(
             "Replace every target collection with the backup's (--drop)?",
+            ctx.global.yes,
         )
         .await?;
     }
     let (client, _) = ctx.connect(ws.as_ref()).await?;
-    let report = restore(&client, &opts).await?;
+    let progress = BackupProgress::new(ctx.show_progress(), "restore");
+    let report = restore(&client, &opts, &progress.observer()).await?;
     let ok = report.ok();
     if let Some([t, i]) = report.oplog_stopped_before {
         eprintln!(

@@ -1,7 +1,7 @@
 //! What mongoctl prints: tables for people, JSON for machines, progress bars driven by
 //! apply events. Logic modules return data and never print; this module and its submodules
 //! (one per area: `stats`, `health`, `verify`, `audit`, `sandbox`, `profile`, `explain`,
-//! `list`, `init`) turn that data into output, and `crate::render_backup` does the same for
+//! `list`, `init`) turn that data into output, and `crate::render::backup` does the same for
 //! backup and restore. Not yet true everywhere: `main` prints errors, and a few command files
 //! (`apply`, `backup`, `restore`, `check`, `users`, `spec_schema`) still print short messages
 //! of their own.
@@ -17,6 +17,7 @@ use crate::diff::{Action, Plan};
 use crate::spec::Diagnostic;
 
 pub mod audit;
+pub mod backup;
 pub mod explain;
 pub mod health;
 pub mod init;

@@ -1,0 +1,170 @@
+//! The directory layout (`<db>/<coll>.bson[.gz]` + `.metadata.json[.gz]`, as mongodump
+//! writes it): file names checked before the first write, collections drained in parallel.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use bson::RawDocumentBuf;
+use mongodb::Client;
+use tokio::sync::Semaphore;
+
+use crate::backup::direct::Access;
+use crate::backup::events::{Event, Observer, Phase};
+use crate::backup::filename::{collection_stem, database_dir, inside};
+use crate::backup::manifest::{FileEntry, FileKind, MANIFEST_FILE};
+
+use super::drain::{ChunkPool, drain};
+use super::files::{gz_suffix, spawn_file_writer, write_file};
+use super::targets::Target;
+use super::users_roles::{AUTHZ_COLLECTIONS, authz_namespace, dump_users_and_roles};
+use super::{BackupOptions, Counts, filter_for};
+
+/// A collection's files in the directory layout, each as (path relative to the backup, as
+/// the manifest records it; path on disk).
+pub(super) struct TargetFiles {
+    metadata: (String, PathBuf),
+    data: (String, PathBuf),
+}
+
+/// `<db>/<stem>.metadata.json[.gz]` and `<db>/<stem>.bson[.gz]`, the stem escaped as mongodump
+/// escapes it: refused when a path would leave `dir`.
+pub(super) fn directory_files(dir: &Path, t: &Target, opts: &BackupOptions) -> Result<TargetFiles> {
+    let ns = t.ns();
+    let db = database_dir(&t.db).with_context(|| format!("backing up {ns}"))?;
+    let stem = collection_stem(&t.meta.name);
+    let file = |ext: &str| -> Result<(String, PathBuf)> {
+        let rel = format!("{db}/{stem}{ext}{}", gz_suffix(opts.gzip));
+        let path = inside(dir, Path::new(&rel), &ns)?;
+        Ok((rel, path))
+    };
+    Ok(TargetFiles {
+        metadata: file(".metadata.json")?,
+        data: file(".bson")?,
+    })
+}
+
+pub(super) fn prepare_dir(d: &Path) -> Result<()> {
+    if d.exists() {
+        if d.join(MANIFEST_FILE).exists() {
+            bail!(
+                "{} already holds a complete backup; choose a new directory",
+                d.display()
+            );
+        }
+        let non_empty = std::fs::read_dir(d)
+            .with_context(|| format!("reading {}", d.display()))?
+            .next()
+            .is_some();
+        if non_empty {
+            bail!(
+                "{} is not empty (an interrupted backup?); choose a new directory or remove it",
+                d.display()
+            );
+        }
+    }
+    std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))
+}
+
+pub(super) async fn dump_directory(
+    client: &Client,
+    opts: &BackupOptions,
+    targets: &[Target],
+    dir: &Path,
+    observe: &Observer,
+) -> Result<(Vec<FileEntry>, Counts)> {
+    let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut files = Vec::new();
+    for (i, t) in targets.iter().enumerate() {
+        let paths = directory_files(dir, t, opts)?;
+        if let Some(dbdir) = paths.metadata.1.parent() {
+            std::fs::create_dir_all(dbdir)
+                .with_context(|| format!("creating {}", dbdir.display()))?;
+        }
+        let (n, checksums) = write_file(&paths.metadata.1, t.meta.to_json().as_bytes(), opts)?;
+        files.push((
+            i * 2,
+            FileEntry {
+                path: paths.metadata.0,
+                kind: FileKind::Metadata,
+                namespace: Some(t.ns()),
+                documents: None,
+                bytes: n,
+                checksums,
+            },
+        ));
+        if t.meta.is_view() {
+            continue;
+        }
+        let (rel, path) = paths.data;
+        let coll = client
+            .database(&t.db)
+            .collection::<RawDocumentBuf>(&t.source);
+        let filter = filter_for(t, opts);
+        let batch = t.batch_size();
+        let ns = t.ns();
+        observe(Event::NamespaceStarted {
+            index: i,
+            namespace: &ns,
+            expected_docs: t.estimate,
+        });
+        let observe = observe.clone();
+        let (gzip, level, sync) = (opts.gzip, opts.gzip_level, opts.sync);
+        let sem = sem.clone();
+        tasks.spawn(async move {
+            let _permit = sem.acquire_owned().await?;
+            let pool = ChunkPool::default();
+            let (tx, writer) =
+                spawn_file_writer(path, gzip, level, sync, Access::Shared, pool.clone());
+            let drained = drain(coll, filter, batch, tx, pool, i, &observe).await;
+            let finished = (|| {
+                let written = writer
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
+                let docs = drained?;
+                let (bytes, checksums) = written?;
+                Ok::<_, anyhow::Error>((docs, bytes, checksums))
+            })();
+            observe(Event::NamespaceFinished {
+                index: i,
+                ok: finished.is_ok(),
+            });
+            let (docs, bytes, checksums) = finished?;
+            Ok::<_, anyhow::Error>((
+                i * 2 + 1,
+                ns.clone(),
+                FileEntry {
+                    path: rel,
+                    kind: FileKind::Data,
+                    namespace: Some(ns),
+                    documents: Some(docs),
+                    bytes,
+                    checksums,
+                },
+            ))
+        });
+    }
+    let mut counts = Counts::default();
+    while let Some(r) = tasks.join_next().await {
+        let (order, ns, entry) = r??;
+        counts.docs.insert(ns, entry.documents.unwrap_or(0));
+        files.push((order, entry));
+    }
+    files.sort_by_key(|(o, _)| *o);
+    let mut files: Vec<FileEntry> = files.into_iter().map(|(_, f)| f).collect();
+    if opts.users_and_roles {
+        observe(Event::Phase(Phase::UsersAndRoles));
+        let mut dbs: Vec<&str> = targets.iter().map(|t| t.db.as_str()).collect();
+        dbs.dedup();
+        for db in dbs {
+            let saved = dump_users_and_roles(client, opts, dir, db).await?;
+            for (f, coll) in saved.iter().zip(AUTHZ_COLLECTIONS) {
+                let n = f.documents.unwrap_or(0);
+                counts.authz.push(authz_namespace(db, coll, n));
+            }
+            files.extend(saved);
+        }
+    }
+    Ok((files, counts))
+}

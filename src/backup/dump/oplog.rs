@@ -1,0 +1,42 @@
+//! `--oplog`: where a point-in-time backup starts (the newest oplog entry) and the cursor over
+//! the entries written while the backup ran.
+
+use anyhow::{Context, Result, bail};
+use bson::{Document, RawDocumentBuf, Timestamp, doc};
+use mongodb::Client;
+use mongodb::raw_batch_cursor::RawBatchCursor;
+
+/// The newest oplog entry's timestamp (where a point-in-time backup starts).
+pub async fn last_oplog_ts(client: &Client) -> Result<Timestamp> {
+    let oplog = client.database("local").collection::<Document>("oplog.rs");
+    let last = oplog
+        .find_one(doc! {})
+        .sort(doc! {"$natural": -1})
+        .await
+        .context("reading local.oplog.rs")?;
+    match last.and_then(|d| d.get_timestamp("ts").ok()) {
+        Some(ts) => Ok(ts),
+        None => bail!("--oplog needs a replica set member (local.oplog.rs is empty or missing)"),
+    }
+}
+
+/// The oplog entries after `start` up to the newest one now, oldest first. The upper bound
+/// (mongodump's too) keeps the copy finite while writes arrive faster than it reads.
+pub(super) async fn oplog_cursor(client: &Client, start: Timestamp) -> Result<RawBatchCursor> {
+    let end = last_oplog_ts(client).await?;
+    client
+        .database("local")
+        .collection::<RawDocumentBuf>("oplog.rs")
+        .find(doc! {"ts": {"$gt": start, "$lte": end}})
+        .sort(doc! {"$natural": 1})
+        .batch()
+        .await
+        .context("reading local.oplog.rs")
+}
+
+/// Records an oplog entry's `ts` as the last one seen.
+pub(super) fn track_ts(entry: &bson::RawDocument, last: &mut Timestamp) {
+    if let Ok(ts) = entry.get_timestamp("ts") {
+        *last = ts;
+    }
+}

@@ -1,0 +1,197 @@
+//! The directory layout as a restore reads it: the manifest (required unless `--force`),
+//! which collections the files hold and their metadata, and each data file as insert batches.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use bson::Document;
+use tokio::sync::mpsc;
+
+use crate::backup::bsonio::DocBatch;
+use crate::backup::filename::{Stem, decode_stem};
+use crate::backup::format::CollectionMeta;
+use crate::backup::gz::maybe_gunzip;
+use crate::backup::manifest::{FileKind, Manifest, manifest_path};
+use crate::backup::nsmatch::split;
+
+use super::{BATCH_BYTES, BATCH_DOCS, Batch, Unit};
+
+/// Loads the manifest: refuses a backup without one unless `force`.
+pub(super) fn load_manifest(path: &Path, force: bool) -> Result<Option<Manifest>> {
+    let m = Manifest::load(path)?;
+    match &m {
+        // Deliberately an opt-in even for mongodump's output (which never has a manifest):
+        // without one, a complete foreign backup cannot be told from an interrupted one, and
+        // nothing can be verified before the first write.
+        None if !force => bail!(
+            "{}: no manifest ({}): the backup is incomplete (interrupted?) or was not made by \
+             mongoctl (mongodump writes none); pass --force to restore it anyway, unverified",
+            path.display(),
+            manifest_path(path).display()
+        ),
+        _ => {}
+    }
+    Ok(m)
+}
+
+pub(super) fn strip_suffix<'a>(name: &'a str, suffixes: &[&str]) -> Option<&'a str> {
+    suffixes.iter().find_map(|s| name.strip_suffix(s))
+}
+
+/// Scans a mongodump-layout directory: `<db>/<coll>.bson[.gz]`, `<db>/<coll>.metadata.json[.gz]`.
+pub(super) fn scan_directory(
+    dir: &Path,
+    manifest: Option<&Manifest>,
+) -> Result<(Vec<Unit>, Option<PathBuf>)> {
+    let expected: BTreeMap<String, u64> = manifest
+        .map(|m| {
+            m.files
+                .iter()
+                .filter(|f| f.kind == FileKind::Data)
+                .filter_map(|f| Some((f.namespace.clone()?, f.documents?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut units: BTreeMap<String, Unit> = BTreeMap::new();
+    let mut oplog = None;
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type()?.is_file() {
+            if name == "oplog.bson" || name == "oplog.bson.gz" {
+                oplog = Some(e.path());
+            }
+            continue;
+        }
+        let db = name;
+        for f in std::fs::read_dir(e.path())? {
+            let f = f?;
+            let fname = f.file_name().to_string_lossy().into_owned();
+            if let Some(stem) = strip_suffix(&fname, &[".metadata.json", ".metadata.json.gz"]) {
+                let meta = read_metadata(&f.path(), stem)?;
+                let ns = format!("{db}.{}", meta.name);
+                let u = units.entry(ns.clone()).or_insert_with(|| Unit {
+                    source: ns.clone(),
+                    target: ns.clone(),
+                    meta: meta.clone(),
+                    expected: expected.get(&ns).copied(),
+                    data: None,
+                    origin: String::new(),
+                    stage: None,
+                    drop_first: false,
+                });
+                u.meta = meta;
+            } else if let Some(stem) = strip_suffix(&fname, &[".bson", ".bson.gz"]) {
+                let coll =
+                    match decode_stem(stem).with_context(|| format!("{}", f.path().display()))? {
+                        Stem::Name(n) => n,
+                        Stem::Truncated => {
+                            let gz = if fname.ends_with(".gz") { ".gz" } else { "" };
+                            let meta_path = e.path().join(format!("{stem}.metadata.json{gz}"));
+                            read_metadata(&meta_path, stem)?.name
+                        }
+                    };
+                if coll.starts_with("system.") || coll.starts_with("$admin.") {
+                    continue;
+                }
+                let ns = format!("{db}.{coll}");
+                let u = units.entry(ns.clone()).or_insert_with(|| Unit {
+                    source: ns.clone(),
+                    target: ns.clone(),
+                    meta: CollectionMeta {
+                        name: coll.to_string(),
+                        kind: "collection".into(),
+                        options: Document::new(),
+                        indexes: Vec::new(),
+                        uuid: None,
+                    },
+                    expected: expected.get(&ns).copied(),
+                    data: None,
+                    origin: String::new(),
+                    stage: None,
+                    drop_first: false,
+                });
+                u.data = Some(f.path());
+            }
+        }
+    }
+    Ok((units.into_values().collect(), oplog))
+}
+
+/// A metadata file of the directory layout. Its collection is named by the file's (escaped)
+/// stem, or by its `collectionName` when the stem is a long name's truncated one.
+pub(super) fn read_metadata(path: &Path, stem: &str) -> Result<CollectionMeta> {
+    let name = match decode_stem(stem).with_context(|| format!("{}", path.display()))? {
+        Stem::Name(n) => Some(n),
+        Stem::Truncated => None,
+    };
+    let mut text = String::new();
+    maybe_gunzip(File::open(path).with_context(|| format!("reading {}", path.display()))?)?
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let mut meta = CollectionMeta::from_json(&text, name.as_deref().unwrap_or_default())
+        .with_context(|| format!("{}: invalid metadata", path.display()))?;
+    match name {
+        // mongorestore names the collection after the file; so do we.
+        Some(n) => meta.name = n,
+        None if meta.name.is_empty() => bail!(
+            "{}: the file name is a long collection name's truncated form, and the metadata has \
+             no collectionName to tell the name",
+            path.display()
+        ),
+        None => {}
+    }
+    Ok(meta)
+}
+
+/// Where a namespace's metadata comes from, for errors: its metadata file (by the manifest,
+/// else by mongodump's layout), relative to the backup.
+pub(super) fn metadata_origin(dir: &Path, manifest: Option<&Manifest>, ns: &str) -> String {
+    let listed = manifest.and_then(|m| {
+        m.files
+            .iter()
+            .find(|f| f.kind == FileKind::Metadata && f.namespace.as_deref() == Some(ns))
+            .map(|f| f.path.clone())
+    });
+    listed.unwrap_or_else(|| {
+        let (db, coll) = split(ns);
+        let plain = format!("{db}/{coll}.metadata.json");
+        if dir.join(format!("{plain}.gz")).exists() {
+            format!("{plain}.gz")
+        } else {
+            plain
+        }
+    })
+}
+
+/// Reads a `.bson[.gz]` file into batches.
+pub(super) fn read_file_batches(path: &Path, tx: &mpsc::Sender<Batch>) {
+    let result = (|| -> Result<(), String> {
+        let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut r = maybe_gunzip(f).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut offset = 0u64;
+        let new_batch = || DocBatch::with_capacity(BATCH_DOCS, BATCH_BYTES + (64 << 10));
+        let mut batch = new_batch();
+        while batch
+            .read_from(&mut r, &mut offset)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+        {
+            if batch.len() >= BATCH_DOCS || batch.byte_len() >= BATCH_BYTES {
+                let full = std::mem::replace(&mut batch, new_batch());
+                if tx.blocking_send(Ok(full)).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = tx.blocking_send(Ok(batch));
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = tx.blocking_send(Err(e));
+    }
+}
