@@ -174,6 +174,10 @@ mod tests {
         // Case does not count against a match.
         assert_eq!(did_you_mean("PROJECT", fields), Some("project"));
         assert_eq!(did_you_mean("zzz", fields), None);
+        // Around the 0.8 Jaro-Winkler threshold: 0.833 is suggested, 0.767 and 0.775 are not.
+        assert_eq!(did_you_mean("colls", ["collections"]), Some("collections"));
+        assert_eq!(did_you_mean("envs", fields), None);
+        assert_eq!(did_you_mean("db", ["database"]), None);
         assert_eq!(did_you_mean("x", ["y"]), None);
         assert_eq!(did_you_mean("anything", []), None);
     }

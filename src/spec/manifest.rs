@@ -878,6 +878,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn namespace_limit_counts_an_environment_database_override() {
+        let coll = "c".repeat(MAX_NAMESPACE_BYTES - 10);
+        let db = "d".repeat(10); // db + "." + coll is one byte over
+        let text = format!(
+            r#"{{"project": "p", "environments": {{"dev": {{"databases": {{"s": "{db}"}}}}}},
+                "domains": {{"s": {{"database": "s", "collections": {{"{coll}": {{}}}}}}}}}}"#
+        );
+        let d = only_diag(&text);
+        assert!(
+            d.message.starts_with(&format!(
+                "namespace \"{db}.{coll}\" in environment \"dev\" is 256 bytes"
+            )),
+            "{}",
+            d.message
+        );
+    }
+
     fn collection_diags(options: &str) -> Vec<String> {
         let text = format!(
             r#"{{"project": "p", "domains": {{"s": {{"database": "s", "collections": {{"c": {options}}}}}}}}}"#
