@@ -151,3 +151,128 @@ pub fn describe(v: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn source(text: &str) -> SourceFile {
+        SourceFile::parse(Path::new("f.json"), text.into())
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn did_you_mean_suggests_only_close_words() {
+        let fields = ["domains", "environments", "project"];
+        assert_eq!(did_you_mean("domain", fields), Some("domains"));
+        assert_eq!(did_you_mean("enviroments", fields), Some("environments"));
+        // Case does not count against a match.
+        assert_eq!(did_you_mean("PROJECT", fields), Some("project"));
+        assert_eq!(did_you_mean("zzz", fields), None);
+        // Around the 0.8 Jaro-Winkler threshold: 0.833 is suggested, 0.767 and 0.775 are not.
+        assert_eq!(did_you_mean("colls", ["collections"]), Some("collections"));
+        assert_eq!(did_you_mean("envs", fields), None);
+        assert_eq!(did_you_mean("db", ["database"]), None);
+        assert_eq!(did_you_mean("x", ["y"]), None);
+        assert_eq!(did_you_mean("anything", []), None);
+    }
+
+    #[test]
+    fn did_you_mean_picks_the_closest() {
+        assert_eq!(
+            did_you_mean("strikt", ["off", "strict", "moderate"]),
+            Some("strict")
+        );
+        assert_eq!(
+            did_you_mean("uniqe", ["sparse", "unique", "name"]),
+            Some("unique")
+        );
+    }
+
+    #[test]
+    fn describe_quotes_scalars_and_names_containers() {
+        assert_eq!(describe(&json!("a")), "\"a\"");
+        assert_eq!(describe(&json!(1.5)), "1.5");
+        assert_eq!(describe(&json!(null)), "null");
+        assert_eq!(describe(&json!(true)), "true");
+        assert_eq!(describe(&json!({"a": 1})), "an object");
+        assert_eq!(describe(&json!([1])), "an array");
+    }
+
+    #[test]
+    fn quote_list_quotes_and_joins() {
+        assert_eq!(quote_list(&["a", "b c"]), r#""a", "b c""#);
+        assert_eq!(quote_list(&["one"]), r#""one""#);
+        assert_eq!(quote_list(&[]), "");
+    }
+
+    #[test]
+    fn json_kind_names() {
+        assert_eq!(json_kind(&json!(null)), "null");
+        assert_eq!(json_kind(&json!(1)), "a number");
+        assert_eq!(json_kind(&json!("s")), "a string");
+        assert_eq!(json_kind(&json!(false)), "a boolean");
+    }
+
+    #[test]
+    fn object_allows_schema_key_only_at_the_root() {
+        let src = source(r#"{"$schema": "x", "inner": {"$schema": "y"}}"#);
+        let mut diags = Vec::new();
+        let mut r = Reader::new(&src, &mut diags);
+        let root = JsonPath::root();
+        let top = r.object(&root, &src.value, &["inner"], "a file").unwrap();
+        assert_eq!(top.len(), 2);
+        r.object(
+            &root.key("inner"),
+            &top["inner"],
+            &["other"],
+            "an inner thing",
+        );
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].path.to_string(), "inner.$schema");
+        assert_eq!(
+            diags[0].message,
+            "unknown field \"$schema\" in an inner thing; expected one of: other"
+        );
+        assert_eq!((diags[0].line, diags[0].column), (1, 28));
+    }
+
+    #[test]
+    fn typed_readers_report_wrong_types() {
+        let src = source("{}");
+        let mut diags = Vec::new();
+        let mut r = Reader::new(&src, &mut diags);
+        let p = JsonPath::root().key("x");
+        assert_eq!(r.string(&p, &json!("ok")), Some("ok".into()));
+        assert_eq!(r.string(&p, &json!([])), None);
+        assert_eq!(r.boolean(&p, &json!(true)), Some(true));
+        assert_eq!(r.boolean(&p, &json!("true")), None);
+        assert_eq!(r.integer(&p, &json!(3), 3), Some(3));
+        assert_eq!(r.integer(&p, &json!(2), 3), None);
+        assert_eq!(r.integer(&p, &json!("3"), 0), None);
+        assert_eq!(r.choice(&p, &json!("b"), &["a", "b"]), Some("b".into()));
+        assert_eq!(r.choice(&p, &json!("zz"), &["a", "b"]), None);
+        assert!(r.required(&p, &Map::new(), "k", "a thing").is_none());
+        r.warn(p.clone(), "careful");
+        let msgs: Vec<_> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            msgs,
+            [
+                "expected a string, found an array",
+                "expected true or false, found a string",
+                "2 is less than the minimum 3",
+                "expected a whole number, found \"3\"",
+                "\"zz\" is not one of \"a\", \"b\"",
+                "missing required field \"k\" in a thing",
+                "careful",
+            ]
+        );
+        assert!(diags[..6].iter().all(Diagnostic::is_error));
+        assert!(diags[6].warning);
+    }
+}

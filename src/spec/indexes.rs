@@ -282,3 +282,222 @@ fn check_set(r: &mut Reader, defs: &[(JsonPath, IndexDef)]) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use bson::doc;
+
+    use super::*;
+    use crate::spec::diag::Diagnostic;
+    use crate::spec::source::SourceFile;
+
+    fn read_text(text: &str) -> (Vec<IndexDef>, Vec<Diagnostic>) {
+        let (src, mut diags) =
+            SourceFile::parse(Path::new("indexes/s/c.json"), text.into()).unwrap();
+        let defs = read(&mut Reader::new(&src, &mut diags), &src.value);
+        (defs, diags)
+    }
+
+    /// `path: message` of each diagnostic for a file holding just these indexes.
+    fn diags_of(indexes: &str) -> Vec<String> {
+        read_text(&format!(r#"{{"indexes": {indexes}}}"#))
+            .1
+            .iter()
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn key_order_is_kept_and_names_derived() {
+        let (defs, diags) = read_text(
+            r#"{"indexes": [{"key": {"b": 1, "a": -1}}, {"key": {"z": "text"}, "name": "search"}]}"#,
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        let fields: Vec<_> = defs[0].key.keys().map(String::as_str).collect();
+        assert_eq!(fields, ["b", "a"]);
+        assert_eq!(defs[0].name, "b_1_a_-1");
+        assert_eq!(defs[1].name, "search");
+        assert_eq!(defs[1].key, doc! {"z": "text"});
+    }
+
+    #[test]
+    fn valid_options_are_kept() {
+        let (defs, diags) = read_text(
+            r#"{"indexes": [{"key": {"email": 1}, "unique": true, "sparse": false, "hidden": true,
+                             "collation": {"locale": "en", "strength": 2}},
+                            {"key": {"at": 1}, "expireAfterSeconds": 3600,
+                             "partialFilterExpression": {"archived": true}}]}"#,
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        let o = &defs[0].options;
+        assert_eq!(o.get_bool("unique"), Ok(true));
+        assert_eq!(o.get_bool("sparse"), Ok(false));
+        assert_eq!(o.get_bool("hidden"), Ok(true));
+        assert_eq!(
+            o.get_document("collation").unwrap(),
+            &doc! {"locale": "en", "strength": 2}
+        );
+        assert!(!o.contains_key("key") && !o.contains_key("name"));
+        let o = &defs[1].options;
+        assert_eq!(o.get("expireAfterSeconds"), Some(&Bson::Int32(3600)));
+        assert_eq!(
+            o.get_document("partialFilterExpression").unwrap(),
+            &doc! {"archived": true}
+        );
+    }
+
+    #[test]
+    fn unknown_option_is_reported_and_dropped() {
+        let (defs, diags) = read_text(r#"{"indexes": [{"key": {"a": 1}, "uniqe": true}]}"#);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].path.to_string(), "indexes[0].uniqe");
+        assert_eq!(
+            diags[0].message,
+            "unknown field \"uniqe\" in an index; did you mean \"unique\"?"
+        );
+        assert!(defs[0].options.is_empty());
+    }
+
+    #[test]
+    fn duplicate_name_and_duplicate_key_are_reported_at_the_second() {
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": 1}, "name": "x"}, {"key": {"b": 1}, "name": "x"}]"#),
+            [r#"indexes[1]: index name "x" is also used at indexes[0]"#]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": 1}}, {"key": {"a": 1}, "name": "other"}]"#),
+            [
+                "indexes[1]: same key as the index at indexes[0]; MongoDB allows one index per key pattern"
+            ]
+        );
+        // The same key with a different partial filter is a different index.
+        assert!(
+            diags_of(
+                r#"[{"key": {"a": 1}}, {"key": {"a": 1}, "name": "p", "partialFilterExpression": {"b": 1}}]"#
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn key_shape_errors() {
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": 2}}]"#),
+            [
+                r#"indexes[0].key.a: index direction must be 1, -1, "text", "2dsphere", "2d" or "hashed", found 2"#
+            ]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {}}]"#),
+            ["indexes[0].key: an index key needs at least one field"]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": [1]}]"#),
+            [r#"indexes[0].key: expected an object such as {"field": 1}, found an array"#]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"a..b": 1}}]"#),
+            [r#"indexes[0].key["a..b"]: "a..b" is not a valid field path"#]
+        );
+        assert_eq!(
+            diags_of(r#"[{"name": "x"}]"#),
+            [r#"indexes[0]: missing required field "key" in an index"#]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"_id": 1}}]"#),
+            ["indexes[0].key: the _id index exists on every collection; do not declare it"]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": "hashed", "b": "hashed"}}]"#),
+            ["indexes[0].key: an index may have only one hashed field"]
+        );
+    }
+
+    #[test]
+    fn option_combinations_mongodb_refuses() {
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": "hashed"}, "unique": true}]"#),
+            ["indexes[0].unique: a hashed index cannot be unique"]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"$**": 1}, "unique": true}]"#),
+            ["indexes[0].unique: a wildcard index cannot be unique"]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": 1, "b": 1}, "expireAfterSeconds": 60}]"#),
+            [
+                "indexes[0].expireAfterSeconds: a TTL index (expireAfterSeconds) must have a single field; MongoDB ignores TTL on compound indexes"
+            ]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": 1}, "expireAfterSeconds": 2147483648}]"#),
+            [
+                "indexes[0].expireAfterSeconds: expireAfterSeconds must fit in 32 bits (at most 2147483647)"
+            ]
+        );
+        assert!(diags_of(r#"[{"key": {"a": 1}, "expireAfterSeconds": 2147483647}]"#).is_empty());
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": 1}, "sparse": true, "partialFilterExpression": {"a": 1}}]"#),
+            [
+                "indexes[0].partialFilterExpression: partialFilterExpression and sparse cannot be combined; MongoDB rejects the index"
+            ]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": 1}, "weights": {"a": 2}}]"#),
+            [r#"indexes[0].weights: "weights" applies only to text indexes"#]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": "text"}, "weights": {"a": 100000}}]"#),
+            ["indexes[0].weights.a: a text weight must be a whole number from 1 to 99999"]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"a.$**": 1}, "wildcardProjection": {"b": 1}}]"#),
+            [
+                r#"indexes[0].wildcardProjection: wildcardProjection applies only to an index on {"$**": 1}"#
+            ]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": 1}, "bits": 26}]"#),
+            [r#"indexes[0].bits: "bits" applies only to 2d indexes"#]
+        );
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": 1}, "name": ""}]"#),
+            ["indexes[0].name: an index name must not be empty"]
+        );
+    }
+
+    #[test]
+    fn one_text_index_per_collection() {
+        assert_eq!(
+            diags_of(r#"[{"key": {"a": "text"}}, {"key": {"b": "text"}}]"#),
+            ["indexes[1]: a collection can have only one text index; combine the fields into one"]
+        );
+    }
+
+    #[test]
+    fn long_derived_name_is_a_warning() {
+        let field = "f".repeat(130);
+        let (defs, diags) = read_text(&format!(r#"{{"indexes": [{{"key": {{"{field}": 1}}}}]}}"#));
+        assert_eq!(defs.len(), 1);
+        assert_eq!(diags.len(), 1);
+        assert!(diags[0].warning);
+        assert!(diags[0].message.contains("give it a shorter \"name\""));
+    }
+
+    #[test]
+    fn file_shape_errors() {
+        let (defs, diags) = read_text(r#"{"indexes": {}}"#);
+        assert!(defs.is_empty());
+        assert_eq!(
+            diags[0].message,
+            "expected an array of indexes, found an object"
+        );
+        let (_, diags) = read_text("{}");
+        assert_eq!(
+            diags[0].message,
+            "missing required field \"indexes\" in an index file"
+        );
+    }
+}

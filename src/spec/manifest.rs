@@ -563,3 +563,430 @@ pub fn read_collation(r: &mut Reader, p: &JsonPath, v: &Value) -> Option<Documen
     locale?;
     bson::Bson::try_from(v.clone()).ok()?.as_document().cloned()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::spec::diag::Diagnostic;
+    use crate::spec::source::SourceFile;
+
+    /// Parses `text` as `mongoctl.json` and reads it, returning the manifest and every
+    /// diagnostic (syntax errors would panic: these tests are about the reader).
+    fn read_text(text: &str) -> (Option<Manifest>, Vec<Diagnostic>) {
+        let (src, mut diags) = SourceFile::parse(Path::new(MANIFEST_FILE), text.into()).unwrap();
+        let m = read(
+            &mut Reader::new(&src, &mut diags),
+            &src.value,
+            Path::new("."),
+        );
+        (m, diags)
+    }
+
+    fn read_ok(text: &str) -> Manifest {
+        let (m, diags) = read_text(text);
+        assert!(diags.is_empty(), "unexpected diagnostics: {diags:?}");
+        m.unwrap()
+    }
+
+    /// The one diagnostic a manifest produced, as `path: message` with its position.
+    fn only_diag(text: &str) -> Diagnostic {
+        let (_, diags) = read_text(text);
+        assert_eq!(diags.len(), 1, "{diags:#?}");
+        diags.into_iter().next().unwrap()
+    }
+
+    const MINIMAL: &str = r#"{"project": "shop", "domains": {"sales": {"database": "sales", "collections": {"orders": {}}}}}"#;
+
+    #[test]
+    fn minimal_manifest_gets_defaults() {
+        let m = read_ok(MINIMAL);
+        assert_eq!(m.project, "shop");
+        assert_eq!(m.metadata_database, "mongoctl");
+        assert_eq!(m.default_environment, None);
+        assert!(m.environments.is_empty());
+        let d = m.domain("sales").unwrap();
+        assert_eq!(d.database, "sales");
+        assert_eq!(d.database_env, "DB_NAME_SALES");
+        assert!(d.collection("orders").is_some());
+        assert!(d.collection("nope").is_none());
+        assert!(m.domain("nope").is_none());
+    }
+
+    #[test]
+    fn explicit_database_env_and_metadata_database_are_kept() {
+        let m = read_ok(
+            r#"{"project": "p", "metadataDatabase": "ops_meta",
+                "domains": {"billing_v2": {"database": "bill", "databaseEnv": "BILL_DB", "collections": {}}}}"#,
+        );
+        assert_eq!(m.metadata_database, "ops_meta");
+        assert_eq!(m.domains[0].database_env, "BILL_DB");
+    }
+
+    #[test]
+    fn domains_keep_file_order() {
+        let m = read_ok(
+            r#"{"project": "p", "domains": {
+                "zeta": {"database": "z", "collections": {}},
+                "alpha": {"database": "a", "collections": {}}}}"#,
+        );
+        let names: Vec<_> = m.domains.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["zeta", "alpha"]);
+    }
+
+    #[test]
+    fn unknown_top_level_key_is_located_with_a_suggestion() {
+        let d = only_diag(
+            "{\n  \"project\": \"p\",\n  \"enviroments\": {},\n  \"domains\": {\"s\": {\"database\": \"s\", \"collections\": {}}}\n}",
+        );
+        assert_eq!(d.path.to_string(), "enviroments");
+        assert_eq!((d.line, d.column), (3, 3));
+        assert!(
+            d.message.contains(
+                "unknown field \"enviroments\" in the manifest; did you mean \"environments\"?"
+            ),
+            "{}",
+            d.message
+        );
+        assert_eq!(
+            d.to_string(),
+            format!("mongoctl.json:3:3: error: enviroments: {}", d.message)
+        );
+    }
+
+    #[test]
+    fn unknown_key_far_from_any_field_lists_the_allowed_ones() {
+        let d = only_diag(
+            r#"{"project": "p", "domains": {"s": {"database": "s", "collections": {}, "zzz": 1}}}"#,
+        );
+        assert_eq!(d.path.to_string(), "domains.s.zzz");
+        assert!(
+            d.message
+                .ends_with("expected one of: database, databaseEnv, description, collections"),
+            "{}",
+            d.message
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_path_and_kind() {
+        let d = only_diag(
+            "{\n  \"project\": 5,\n  \"domains\": {\"s\": {\"database\": \"s\", \"collections\": {}}}\n}",
+        );
+        assert_eq!(d.path.to_string(), "project");
+        assert_eq!((d.line, d.column), (2, 3));
+        assert_eq!(d.message, "expected a string, found a number");
+    }
+
+    #[test]
+    fn manifest_that_is_not_an_object_yields_nothing() {
+        let (m, diags) = read_text("[1]");
+        assert!(m.is_none());
+        assert_eq!(
+            diags[0].message,
+            "expected the manifest (an object), found an array"
+        );
+    }
+
+    #[test]
+    fn missing_and_empty_domains_are_errors() {
+        let d = only_diag(r#"{"project": "p"}"#);
+        assert_eq!(
+            d.message,
+            "missing required field \"domains\" in the manifest"
+        );
+        assert!(d.path.is_root());
+        let d = only_diag(r#"{"project": "p", "domains": {}}"#);
+        assert_eq!(d.path.to_string(), "domains");
+        assert_eq!(d.message, "declare at least one domain");
+    }
+
+    #[test]
+    fn domain_names_must_be_identifiers() {
+        let d = only_diag(
+            r#"{"project": "p", "domains": {"Sales": {"database": "s", "collections": {}}}}"#,
+        );
+        assert_eq!(d.path.to_string(), "domains.Sales");
+        assert!(
+            d.message.contains("must match ^[a-z][a-z0-9_]*$"),
+            "{}",
+            d.message
+        );
+    }
+
+    #[test]
+    fn two_domains_on_one_database_conflict() {
+        let d = only_diag(
+            r#"{"project": "p", "domains": {
+                "a": {"database": "same", "collections": {}},
+                "b": {"database": "same", "collections": {}}}}"#,
+        );
+        assert_eq!(d.path.to_string(), "domains.b.database");
+        assert_eq!(
+            d.message,
+            "database \"same\" is already used by domain \"a\""
+        );
+    }
+
+    #[test]
+    fn default_environment_must_be_declared() {
+        let d = only_diag(
+            r#"{"project": "p", "defaultEnvironment": "prd",
+                "environments": {"prod": {}, "dev": {}},
+                "domains": {"s": {"database": "s", "collections": {}}}}"#,
+        );
+        assert_eq!(d.path.to_string(), "defaultEnvironment");
+        assert_eq!(
+            d.message,
+            "environment \"prd\" is not declared in \"environments\"; did you mean \"prod\"?"
+        );
+    }
+
+    #[test]
+    fn environment_fields_are_read_and_checked() {
+        let m = read_ok(
+            r#"{"project": "p", "defaultEnvironment": "dev",
+                "environments": {"dev": {"uriEnv": "DEV_URI", "databasePrefix": "dev_",
+                                         "databases": {"s": "sales_dev"}, "description": "x"}},
+                "domains": {"s": {"database": "s", "collections": {}}}}"#,
+        );
+        let dev = &m.environments["dev"];
+        assert_eq!(m.default_environment.as_deref(), Some("dev"));
+        assert_eq!(dev.uri_env.as_deref(), Some("DEV_URI"));
+        assert_eq!(dev.database_prefix.as_deref(), Some("dev_"));
+        assert_eq!(dev.databases["s"], "sales_dev");
+
+        let d = only_diag(
+            r#"{"project": "p", "environments": {"dev": {"databases": {"ghost": "g"}}},
+                "domains": {"s": {"database": "s", "collections": {}}}}"#,
+        );
+        assert_eq!(d.path.to_string(), "environments.dev.databases.ghost");
+        assert_eq!(d.message, "\"ghost\" is not a declared domain");
+
+        let d = only_diag(
+            r#"{"project": "p", "environments": {"dev": {"databases": {"s": "a.b"}}},
+                "domains": {"s": {"database": "s", "collections": {}}}}"#,
+        );
+        assert_eq!(d.path.to_string(), "environments.dev.databases.s");
+        assert!(d.message.contains("contains '.'"), "{}", d.message);
+    }
+
+    #[test]
+    fn bad_database_names_are_reported_at_their_field() {
+        let d = only_diag(
+            r#"{"project": "p", "metadataDatabase": "admin", "domains": {"s": {"database": "s", "collections": {}}}}"#,
+        );
+        assert_eq!(d.path.to_string(), "metadataDatabase");
+        assert!(d.message.contains("system database"), "{}", d.message);
+        let d = only_diag(
+            r#"{"project": "p", "domains": {"s": {"database": "my db", "collections": {}}}}"#,
+        );
+        assert_eq!(d.path.to_string(), "domains.s.database");
+        assert!(d.message.contains("contains ' '"), "{}", d.message);
+    }
+
+    #[test]
+    fn database_name_limits() {
+        assert_eq!(database_name_problem("sales"), None);
+        assert_eq!(database_name_problem(&"a".repeat(63)), None);
+        let long = database_name_problem(&"a".repeat(64)).unwrap();
+        assert!(
+            long.ends_with("is 64 bytes; MongoDB allows at most 63"),
+            "{long}"
+        );
+        // The limit is in bytes: 32 two-byte characters are too long.
+        assert!(database_name_problem(&"é".repeat(32)).is_some());
+        assert_eq!(database_name_problem(&"é".repeat(31)), None);
+        assert_eq!(
+            database_name_problem("").as_deref(),
+            Some("database name must not be empty")
+        );
+    }
+
+    #[test]
+    fn database_name_characters() {
+        for c in ['/', '\\', '.', ' ', '"', '$', '\0'] {
+            let name = format!("a{c}b");
+            let p = database_name_problem(&name).unwrap_or_else(|| panic!("{name:?} accepted"));
+            assert!(p.ends_with("which MongoDB does not allow"), "{p}");
+        }
+        for c in ['*', '<', '>', ':', '|', '?'] {
+            let name = format!("a{c}b");
+            let p = database_name_problem(&name).unwrap_or_else(|| panic!("{name:?} accepted"));
+            assert!(p.contains("on Windows"), "{p}");
+        }
+        for sys in ["admin", "local", "config"] {
+            assert!(
+                database_name_problem(sys)
+                    .unwrap()
+                    .contains("system database")
+            );
+        }
+        // Only the exact system names are reserved, and dashes and digits are fine.
+        assert_eq!(database_name_problem("admin2"), None);
+        assert_eq!(database_name_problem("my-app_01"), None);
+    }
+
+    #[test]
+    fn collection_name_limits() {
+        assert_eq!(collection_name_problem("orders.archive"), None);
+        assert!(collection_name_problem("").is_some());
+        assert!(collection_name_problem("a$b").unwrap().contains("'$'"));
+        assert!(
+            collection_name_problem("a/b")
+                .unwrap()
+                .contains("path separator")
+        );
+        assert!(
+            collection_name_problem("a\\b")
+                .unwrap()
+                .contains("path separator")
+        );
+        assert!(
+            collection_name_problem("system.users")
+                .unwrap()
+                .contains("reserved")
+        );
+        assert_eq!(collection_name_problem("systems"), None);
+    }
+
+    #[test]
+    fn identifiers() {
+        assert!(is_identifier("a") && is_identifier("sales_2"));
+        assert!(!is_identifier("") && !is_identifier("2a") && !is_identifier("_a"));
+        assert!(!is_identifier("Sales") && !is_identifier("a-b"));
+    }
+
+    #[test]
+    fn namespace_limit_counts_the_environment_prefix() {
+        let coll = "c".repeat(MAX_NAMESPACE_BYTES - 2); // "s." + coll is exactly the limit
+        let ok = format!(
+            r#"{{"project": "p", "domains": {{"s": {{"database": "s", "collections": {{"{coll}": {{}}}}}}}}}}"#
+        );
+        read_ok(&ok);
+        let prefixed = format!(
+            r#"{{"project": "p", "environments": {{"dev": {{"databasePrefix": "x"}}}},
+                "domains": {{"s": {{"database": "s", "collections": {{"{coll}": {{}}}}}}}}}}"#
+        );
+        let d = only_diag(&prefixed);
+        assert_eq!(d.path.to_string(), format!("domains.s.collections.{coll}"));
+        assert!(
+            d.message.contains("in environment \"dev\" is 256 bytes"),
+            "{}",
+            d.message
+        );
+    }
+
+    #[test]
+    fn namespace_limit_counts_an_environment_database_override() {
+        let coll = "c".repeat(MAX_NAMESPACE_BYTES - 10);
+        let db = "d".repeat(10); // db + "." + coll is one byte over
+        let text = format!(
+            r#"{{"project": "p", "environments": {{"dev": {{"databases": {{"s": "{db}"}}}}}},
+                "domains": {{"s": {{"database": "s", "collections": {{"{coll}": {{}}}}}}}}}}"#
+        );
+        let d = only_diag(&text);
+        assert!(
+            d.message.starts_with(&format!(
+                "namespace \"{db}.{coll}\" in environment \"dev\" is 256 bytes"
+            )),
+            "{}",
+            d.message
+        );
+    }
+
+    fn collection_diags(options: &str) -> Vec<String> {
+        let text = format!(
+            r#"{{"project": "p", "domains": {{"s": {{"database": "s", "collections": {{"c": {options}}}}}}}}}"#
+        );
+        read_text(&text)
+            .1
+            .iter()
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn collection_options_are_read() {
+        let m = read_ok(
+            r#"{"project": "p", "domains": {"s": {"database": "s", "collections": {
+                "log": {"capped": {"size": 4096, "max": 10}, "validationLevel": "moderate",
+                        "validationAction": "warn", "changeStreamPreAndPostImages": true},
+                "ts": {"timeseries": {"timeField": "t", "metaField": "m", "granularity": "hours",
+                                      "expireAfterSeconds": 0}},
+                "cl": {"clusteredIndex": true, "collation": {"locale": "fr", "strength": 2}}}}}}"#,
+        );
+        let d = &m.domains[0];
+        let log = &d.collection("log").unwrap().options;
+        let capped = log.capped.as_ref().unwrap();
+        assert_eq!((capped.size, capped.max), (4096, Some(10)));
+        assert_eq!(log.validation_level.as_deref(), Some("moderate"));
+        assert_eq!(log.validation_action.as_deref(), Some("warn"));
+        assert!(log.change_stream_pre_and_post_images);
+        let ts = d
+            .collection("ts")
+            .unwrap()
+            .options
+            .timeseries
+            .clone()
+            .unwrap();
+        assert_eq!(ts.time_field, "t");
+        assert_eq!(ts.meta_field.as_deref(), Some("m"));
+        assert_eq!(ts.granularity.as_deref(), Some("hours"));
+        assert_eq!(ts.expire_after_seconds, Some(0));
+        let cl = &d.collection("cl").unwrap().options;
+        assert!(cl.clustered);
+        let collation = cl.collation.as_ref().unwrap();
+        assert_eq!(collation.get_str("locale").unwrap(), "fr");
+    }
+
+    #[test]
+    fn collection_option_errors() {
+        assert_eq!(
+            collection_diags(r#"{"validationLevel": "strikt"}"#),
+            [
+                r#"domains.s.collections.c.validationLevel: "strikt" is not one of "off", "strict", "moderate" (did you mean "strict"?)"#
+            ]
+        );
+        assert_eq!(
+            collection_diags(r#"{"capped": {"size": 0}}"#),
+            ["domains.s.collections.c.capped.size: 0 is less than the minimum 1"]
+        );
+        assert_eq!(
+            collection_diags(r#"{"capped": {"size": 1.5}}"#),
+            ["domains.s.collections.c.capped.size: expected a whole number, found 1.5"]
+        );
+        assert_eq!(
+            collection_diags(r#"{"clusteredIndex": false}"#),
+            ["domains.s.collections.c.clusteredIndex: use true, or leave clusteredIndex out"]
+        );
+        assert_eq!(
+            collection_diags(r#"{"timeseries": {"timeField": "t", "metaField": "t"}}"#),
+            ["domains.s.collections.c.timeseries.metaField: metaField must differ from timeField"]
+        );
+        assert_eq!(
+            collection_diags(r#"{"capped": {"size": 1}, "timeseries": {"timeField": "t"}}"#),
+            ["domains.s.collections.c: a collection cannot be both capped and time series"]
+        );
+        assert_eq!(
+            collection_diags(r#"{"collation": {"strength": 6}}"#),
+            [
+                "domains.s.collections.c.collation: missing required field \"locale\" in a collation",
+                "domains.s.collections.c.collation.strength: strength must be 1 to 5",
+            ]
+        );
+        assert_eq!(
+            collection_diags(r#"{"collation": {"locale": "en", "caseFirst": "UPPER"}}"#),
+            [
+                r#"domains.s.collections.c.collation.caseFirst: "UPPER" is not one of "upper", "lower", "off" (did you mean "upper"?)"#
+            ]
+        );
+        assert_eq!(
+            collection_diags(r#"{"validationLvl": "strict"}"#),
+            [
+                r#"domains.s.collections.c.validationLvl: unknown field "validationLvl" in collection options; did you mean "validationLevel"?"#
+            ]
+        );
+    }
+}

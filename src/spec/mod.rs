@@ -432,3 +432,274 @@ pub fn resolve_databases(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = r#"{
+  "project": "shop",
+  "environments": {
+    "dev": {"databasePrefix": "dev_", "databases": {"billing": "bills"}},
+    "prod": {}
+  },
+  "domains": {
+    "sales": {"database": "sales", "collections": {"orders": {}, "events": {"capped": {"size": 4096}}}},
+    "billing": {"database": "billing", "databaseEnv": "BILLING_DB", "collections": {"invoices": {}}}
+  }
+}"#;
+
+    /// A workspace on disk: the manifest above plus `files` (relative path, contents).
+    fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST_FILE), MANIFEST).unwrap();
+        for (rel, text) in files {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn messages(loaded: &Loaded) -> Vec<String> {
+        loaded.diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    fn manifest() -> Manifest {
+        let dir = workspace(&[]);
+        let loaded = load(dir.path());
+        assert!(loaded.diagnostics.is_empty(), "{:?}", messages(&loaded));
+        loaded.workspace.unwrap().manifest
+    }
+
+    fn names(resolved: &[ResolvedDatabase]) -> Vec<(&str, &str, &str)> {
+        resolved
+            .iter()
+            .map(|r| (r.domain.as_str(), r.name.as_str(), r.source.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn resolve_defaults_to_the_manifest() {
+        let m = manifest();
+        assert_eq!(
+            names(&resolve_databases(&m, None, &|_| None)),
+            [
+                ("sales", "sales", "manifest"),
+                ("billing", "billing", "manifest")
+            ]
+        );
+        let prod = &m.environments["prod"];
+        assert_eq!(
+            names(&resolve_databases(&m, Some(prod), &|_| None)),
+            [
+                ("sales", "sales", "manifest"),
+                ("billing", "billing", "manifest")
+            ]
+        );
+    }
+
+    #[test]
+    fn resolve_applies_environment_prefix_and_overrides() {
+        let m = manifest();
+        let dev = &m.environments["dev"];
+        assert_eq!(
+            names(&resolve_databases(&m, Some(dev), &|_| None)),
+            [
+                ("sales", "dev_sales", "manifest"),
+                ("billing", "dev_bills", "environment")
+            ]
+        );
+    }
+
+    #[test]
+    fn resolve_prefers_the_env_var_without_prefix() {
+        let m = manifest();
+        let dev = &m.environments["dev"];
+        let lookup = |name: &str| match name {
+            "DB_NAME_SALES" => Some("s_from_env".to_string()),
+            "BILLING_DB" => Some("b_from_env".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            names(&resolve_databases(&m, Some(dev), &lookup)),
+            [
+                ("sales", "s_from_env", "env DB_NAME_SALES"),
+                ("billing", "b_from_env", "env BILLING_DB")
+            ]
+        );
+        // The derived name is not consulted when a domain names its own variable.
+        let wrong_var = |name: &str| (name == "DB_NAME_BILLING").then(|| "nope".to_string());
+        assert_eq!(resolve_databases(&m, None, &wrong_var)[1].name, "billing");
+    }
+
+    #[test]
+    fn resolve_ignores_an_empty_env_var() {
+        let m = manifest();
+        let dev = &m.environments["dev"];
+        let empty = |_: &str| Some(String::new());
+        assert_eq!(
+            names(&resolve_databases(&m, Some(dev), &empty)),
+            [
+                ("sales", "dev_sales", "manifest"),
+                ("billing", "dev_bills", "environment")
+            ]
+        );
+    }
+
+    #[test]
+    fn load_reads_every_kind_of_file() {
+        let dir = workspace(&[
+            (
+                "schemas/sales/orders.json",
+                r#"{"bsonType": "object", "required": ["at"]}"#,
+            ),
+            (
+                "indexes/sales/orders.json",
+                r#"{"indexes": [{"key": {"at": -1}}]}"#,
+            ),
+            (
+                "seeds/billing/invoices.json",
+                r#"{"key": ["n"], "documents": [{"n": 1}]}"#,
+            ),
+            ("indexes/README.md", "notes"),
+            ("seeds/billing/.hidden", "x"),
+        ]);
+        let loaded = load(dir.path());
+        assert!(loaded.diagnostics.is_empty(), "{:?}", messages(&loaded));
+        assert_eq!(loaded.files, 4);
+        assert_eq!(loaded.errors(), 0);
+        let ws = loaded.workspace.unwrap();
+        let orders = ("sales".to_string(), "orders".to_string());
+        let invoices = ("billing".to_string(), "invoices".to_string());
+        assert_eq!(ws.indexes[&orders][0].name, "at_-1");
+        assert_eq!(ws.seeds[&invoices].documents, [doc! {"n": 1}]);
+        assert_eq!(
+            ws.schemas[&orders].rel,
+            Path::new("schemas/sales/orders.json")
+        );
+    }
+
+    #[test]
+    fn load_flags_files_that_belong_to_nothing() {
+        let dir = workspace(&[
+            ("indexes/sale/orders.json", r#"{"indexes": []}"#),
+            ("indexes/sales/order.json", r#"{"indexes": []}"#),
+            ("indexes/sales/orders.txt", ""),
+            ("seeds/stray.json", "{}"),
+        ]);
+        let loaded = load(dir.path());
+        assert_eq!(
+            messages(&loaded),
+            [
+                "indexes/sale: error: \"sale\" is not a domain declared in mongoctl.json; did you mean \"sales\"?",
+                "indexes/sales/order.json: error: collection \"order\" is not declared in domain \"sales\" of mongoctl.json; did you mean \"orders\"?",
+                "indexes/sales/orders.txt: error: unexpected entry: indexes/sales/ holds <collection>.json files",
+                "seeds/stray.json: error: unexpected file: seeds/ holds one folder per domain",
+            ]
+        );
+        assert_eq!(loaded.errors(), 4);
+        assert_eq!(loaded.files, 1);
+    }
+
+    #[test]
+    fn load_without_a_manifest_says_how_to_point_at_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = load(dir.path());
+        assert!(loaded.workspace.is_none());
+        assert_eq!(loaded.errors(), 1);
+        assert!(
+            loaded.diagnostics[0]
+                .message
+                .starts_with("no mongoctl.json here"),
+            "{}",
+            loaded.diagnostics[0].message
+        );
+    }
+
+    #[test]
+    fn load_with_a_broken_manifest_has_no_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST_FILE), "{\n  \"project\": \n").unwrap();
+        let loaded = load(dir.path());
+        assert!(loaded.workspace.is_none());
+        assert_eq!(loaded.errors(), 1);
+        let d = &loaded.diagnostics[0];
+        assert!(d.message.starts_with("invalid JSON: "), "{}", d.message);
+        assert_eq!(d.line, 3);
+    }
+
+    #[test]
+    fn ttl_index_on_a_capped_collection_is_refused() {
+        let dir = workspace(&[(
+            "indexes/sales/events.json",
+            r#"{"indexes": [{"key": {"a": 1}}, {"key": {"at": 1}, "expireAfterSeconds": 60}]}"#,
+        )]);
+        let loaded = load(dir.path());
+        assert_eq!(
+            messages(&loaded),
+            [
+                "indexes/sales/events.json:1:33: error: indexes[1]: TTL indexes are not supported on capped collections"
+            ]
+        );
+    }
+
+    #[test]
+    fn literal_secrets_in_seeds_are_scanned() {
+        let dir = workspace(&[(
+            "seeds/billing/invoices.json",
+            r#"{"key": ["n"], "documents": [{"n": 1, "password": "hunter2"}]}"#,
+        )]);
+        let loaded = load(dir.path());
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .any(|d| d.path.to_string() == "documents[0].password"),
+            "{:?}",
+            messages(&loaded)
+        );
+    }
+
+    #[test]
+    fn desired_state_uses_resolved_names_and_domain_filter() {
+        let dir = workspace(&[
+            (
+                "schemas/sales/orders.json",
+                r#"{"bsonType": "object", "required": ["at"]}"#,
+            ),
+            (
+                "indexes/sales/orders.json",
+                r#"{"indexes": [{"key": {"at": 1}}]}"#,
+            ),
+        ]);
+        let ws = load(dir.path()).workspace.unwrap();
+        let names = BTreeMap::from([("sales".to_string(), "dev_sales".to_string())]);
+        let all = ws.desired_state(&names, &[]);
+        let dbs: Vec<_> = all.databases.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(dbs, ["dev_sales", "billing"]);
+        let orders = &all.databases[0].collections[0];
+        assert_eq!(orders.name, "orders");
+        assert_eq!(
+            orders.validator,
+            Some(doc! {"bsonType": "object", "required": ["at"]})
+        );
+        assert_eq!(orders.indexes[0].name, "at_1");
+        assert!(all.databases[0].collections[1].options.capped.is_some());
+        assert!(all.access.is_none(), "no roles or users declared");
+
+        let only = ws.desired_state(&names, &["billing".to_string()]);
+        assert_eq!(only.databases.len(), 1);
+        assert_eq!(only.databases[0].domain, "billing");
+    }
+
+    #[test]
+    fn json_to_doc_needs_an_object() {
+        assert_eq!(
+            json_to_doc(&serde_json::json!({"a": {"$numberLong": "1"}})),
+            Some(doc! {"a": 1_i64})
+        );
+        assert_eq!(json_to_doc(&serde_json::json!([1])), None);
+        assert_eq!(json_to_doc(&serde_json::json!("s")), None);
+    }
+}
