@@ -9,7 +9,7 @@ use bson::{Bson, Document};
 use mongodb::Client;
 use serde::Serialize;
 
-use crate::diff::{Action, Plan};
+use crate::plan::{Action, Plan};
 use crate::secrets::Secrets;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

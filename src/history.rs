@@ -10,7 +10,7 @@ use bson::{Bson, DateTime, Document, doc, oid::ObjectId};
 use mongodb::Client;
 
 use crate::apply::{ApplyReport, StepStatus};
-use crate::diff::Plan;
+use crate::plan::Plan;
 
 pub const COLLECTION: &str = "apply_history";
 

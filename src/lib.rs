@@ -28,6 +28,7 @@ pub mod live;
 pub mod model;
 pub mod mongod;
 pub mod percent;
+pub mod plan;
 pub mod private;
 pub mod redact;
 pub mod render;

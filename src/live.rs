@@ -7,7 +7,7 @@ use bson::{Bson, Document, doc};
 use futures::{TryStreamExt, future::try_join_all};
 use mongodb::{Client, Database};
 
-use crate::diff::key_filter;
+use crate::diff::seeds::key_filter;
 use crate::model::{
     Access, Capped, ClusterState, CollectionOptions, CollectionState, DatabaseState, INDEX_OPTIONS,
     IndexDef, Privilege, RoleDef, RoleRef, SeedSet, Timeseries, UserDef, as_i64, normalize_access,

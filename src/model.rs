@@ -175,8 +175,11 @@ pub struct IndexDef {
     pub options: Document,
 }
 
-/// Index options mongoctl understands; anything else in a live index is ignored.
-pub const INDEX_OPTIONS: &[&str] = &[
+/// The fields of a declared index: its key, its name and the [`INDEX_OPTIONS`]. The one list
+/// both `spec` (which refuses other fields) and `live` (which ignores them) read.
+pub const INDEX_FIELDS: &[&str] = &[
+    "key",
+    "name",
     "unique",
     "sparse",
     "partialFilterExpression",
@@ -192,6 +195,9 @@ pub const INDEX_OPTIONS: &[&str] = &[
     "min",
     "max",
 ];
+
+/// Index options mongoctl understands; anything else in a live index is ignored.
+pub const INDEX_OPTIONS: &[&str] = INDEX_FIELDS.split_at(2).1;
 
 /// Options `collMod` can change on an existing index without rebuilding it.
 pub const INDEX_OPTIONS_MODIFIABLE: &[&str] = &["expireAfterSeconds", "hidden"];
@@ -418,6 +424,14 @@ pub fn doc_to_json(d: &Document) -> serde_json::Value {
 mod tests {
     use super::*;
     use bson::doc;
+
+    #[test]
+    fn index_options_are_the_index_fields_after_key_and_name() {
+        assert_eq!(&INDEX_FIELDS[..2], ["key", "name"]);
+        assert_eq!(INDEX_OPTIONS.first(), Some(&"unique"));
+        assert!(INDEX_FIELDS.ends_with(INDEX_OPTIONS));
+        assert_eq!(INDEX_OPTIONS.len() + 2, INDEX_FIELDS.len());
+    }
 
     #[test]
     fn derived_names_match_mongodb() {

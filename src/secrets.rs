@@ -14,8 +14,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use bson::{Bson, Document};
 
-use crate::diff::{Change, PASSWORD_PLACEHOLDER, Plan};
 use crate::model::PasswordSource;
+use crate::plan::{Change, PASSWORD_PLACEHOLDER, Plan};
 
 #[derive(Default)]
 pub struct Secrets {

@@ -5,11 +5,12 @@ use clap::Args;
 use mongodb::Client;
 
 use crate::context::Ctx;
-use crate::diff::{self, Plan};
+use crate::diff;
 use crate::exit::{CHANGES_PENDING, SUCCESS};
 use crate::flags::{LockArgs, ScopeArgs};
 use crate::lease::{self, Lease};
 use crate::live;
+use crate::plan::Plan;
 use crate::render;
 use crate::spec::Workspace;
 

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::apply::{ApplyReport, Event, StepStatus};
-use crate::diff::{Action, Plan};
+use crate::plan::{Action, Plan};
 use crate::spec::Diagnostic;
 
 pub mod audit;
@@ -77,7 +77,7 @@ pub fn diagnostics(diags: &[Diagnostic], as_json: bool) {
     }
 }
 
-fn target(c: &crate::diff::Change) -> String {
+fn target(c: &crate::plan::Change) -> String {
     let mut s = c.database.clone();
     if let Some(coll) = &c.collection {
         s.push('.');
@@ -221,7 +221,7 @@ pub fn apply_report(plan: &Plan, report: &ApplyReport) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diff::{Change, Unmanaged};
+    use crate::plan::{Change, Unmanaged, UnmanagedKind};
 
     fn change(
         action: Action,
@@ -250,7 +250,7 @@ mod tests {
                 change(Action::Blocked, Some("events"), false, 0),
             ],
             unmanaged: vec![Unmanaged {
-                kind: "user",
+                kind: UnmanagedKind::User,
                 database: "admin".into(),
                 collection: None,
                 index: None,

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::conformance::{Conformance, slash_path};
-use crate::diff::{Action, Change, Plan};
 use crate::flags::OutputFormat;
 use crate::jsonpath::JsonPath;
+use crate::plan::{Action, Change, Plan};
 use crate::spec::source::SourceFile;
 use crate::spec::{Diagnostic, Loaded, MANIFEST_FILE};
 

@@ -7,26 +7,8 @@ use serde_json::Value;
 use super::fields::{Reader, json_kind};
 use super::manifest::read_collation;
 use crate::jsonpath::JsonPath;
-use crate::model::{IndexDef, derived_index_name};
+use crate::model::{INDEX_FIELDS, IndexDef, derived_index_name};
 
-const INDEX: &[&str] = &[
-    "key",
-    "name",
-    "unique",
-    "sparse",
-    "partialFilterExpression",
-    "expireAfterSeconds",
-    "collation",
-    "hidden",
-    "weights",
-    "default_language",
-    "language_override",
-    "wildcardProjection",
-    "2dsphereIndexVersion",
-    "bits",
-    "min",
-    "max",
-];
 const SPECIAL_TYPES: &[&str] = &["text", "2dsphere", "2d", "hashed"];
 
 pub fn read(r: &mut Reader, v: &Value) -> Vec<IndexDef> {
@@ -57,7 +39,7 @@ pub fn read(r: &mut Reader, v: &Value) -> Vec<IndexDef> {
 }
 
 fn read_index(r: &mut Reader, p: &JsonPath, v: &Value) -> Option<IndexDef> {
-    let map = r.object(p, v, INDEX, "an index")?;
+    let map = r.object(p, v, INDEX_FIELDS, "an index")?;
     let key_v = r.required(p, map, "key", "an index")?;
     let kp = p.key("key");
     let Some(key_map) = key_v.as_object() else {

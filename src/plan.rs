@@ -1,0 +1,264 @@
+//! The typed plan `diff` produces and `apply` and `render` consume: which changes, in which
+//! order, with the exact commands each one sends.
+
+use bson::Document;
+use serde::Serialize;
+
+use crate::model::{PasswordSource, doc_to_json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    CreateDatabase,
+    CreateCollection,
+    UpdateValidator,
+    UpdateOptions,
+    CreateIndex,
+    ModifyIndex,
+    ReplaceIndex,
+    InsertSeeds,
+    UpdateSeed,
+    DropIndex,
+    DropCollection,
+    CreateRole,
+    UpdateRole,
+    CreateUser,
+    UpdateUser,
+    DropUser,
+    DropRole,
+    /// A difference MongoDB cannot converge in place (e.g. making a collection capped);
+    /// `apply` refuses the whole plan while one is present.
+    Blocked,
+}
+
+impl Action {
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::CreateDatabase => "create database",
+            Action::CreateCollection => "create collection",
+            Action::UpdateValidator => "update validator",
+            Action::UpdateOptions => "update options",
+            Action::CreateIndex => "create index",
+            Action::ModifyIndex => "modify index",
+            Action::ReplaceIndex => "replace index",
+            Action::InsertSeeds => "insert seeds",
+            Action::UpdateSeed => "update seed",
+            Action::DropIndex => "drop index",
+            Action::DropCollection => "drop collection",
+            Action::CreateRole => "create role",
+            Action::UpdateRole => "update role",
+            Action::CreateUser => "create user",
+            Action::UpdateUser => "update user",
+            Action::DropUser => "drop user",
+            Action::DropRole => "drop role",
+            Action::Blocked => "blocked",
+        }
+    }
+
+    /// When this change runs; a plan is ordered by phase (stably, so changes of one phase keep
+    /// the order `diff` found them in).
+    pub fn phase(self) -> Phase {
+        match self {
+            Action::CreateDatabase => Phase::Database,
+            Action::CreateCollection | Action::Blocked => Phase::Collections,
+            Action::UpdateValidator | Action::UpdateOptions => Phase::CollectionOptions,
+            Action::CreateIndex | Action::ModifyIndex | Action::ReplaceIndex => Phase::Indexes,
+            Action::InsertSeeds | Action::UpdateSeed => Phase::Seeds,
+            Action::CreateRole | Action::UpdateRole => Phase::Roles,
+            Action::CreateUser | Action::UpdateUser => Phase::Users,
+            Action::DropIndex | Action::DropCollection | Action::DropUser | Action::DropRole => {
+                Phase::Prune
+            }
+        }
+    }
+
+    /// Whether the change deletes something (data, an index, a user or a role).
+    pub fn is_destructive(self) -> bool {
+        matches!(
+            self,
+            Action::ReplaceIndex
+                | Action::DropIndex
+                | Action::DropCollection
+                | Action::DropUser
+                | Action::DropRole
+        )
+    }
+}
+
+/// The order a plan runs in: collections and validators first, then indexes, then seeds
+/// (which the new validator and unique indexes then check), then access, then drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Database,
+    /// Creating collections, and the differences that block a collection.
+    Collections,
+    /// `collMod` of validators and collection options.
+    CollectionOptions,
+    Indexes,
+    Seeds,
+    /// Roles before users, so a created user's roles exist.
+    Roles,
+    Users,
+    /// Drops of what is not declared (with `--prune`).
+    Prune,
+}
+
+/// One step of a plan: what changes, why, and the commands (run against `database`) that do it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub action: Action,
+    pub database: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    pub destructive: bool,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+    #[serde(serialize_with = "ser_commands")]
+    pub commands: Vec<Document>,
+    /// A password this change needs: the commands carry `pwd: "****"`, which `apply`
+    /// replaces with the secret read from this source just before sending.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        rename = "password_source",
+        serialize_with = "ser_secret"
+    )]
+    pub secret: Option<SecretNeed>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretNeed {
+    pub user: String,
+    pub db: String,
+    pub source: PasswordSource,
+}
+
+/// What plans show instead of a password.
+pub const PASSWORD_PLACEHOLDER: &str = "****";
+
+impl Change {
+    /// A change with no commands or details yet; destructiveness follows from the action.
+    pub fn new(action: Action, db: &str, coll: Option<&str>, summary: String) -> Change {
+        Change {
+            action,
+            database: db.to_string(),
+            collection: coll.map(str::to_string),
+            index: None,
+            destructive: action.is_destructive(),
+            summary,
+            details: Vec::new(),
+            commands: Vec::new(),
+            secret: None,
+        }
+    }
+}
+
+fn ser_secret<S: serde::Serializer>(s: &Option<SecretNeed>, ser: S) -> Result<S::Ok, S::Error> {
+    match s {
+        Some(n) => ser.serialize_str(&n.source.to_string()),
+        None => ser.serialize_none(),
+    }
+}
+
+/// What an [`Unmanaged`] entry is; serialized (and printed) as the lowercase word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnmanagedKind {
+    Collection,
+    View,
+    Index,
+    User,
+    Role,
+}
+
+impl UnmanagedKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnmanagedKind::Collection => "collection",
+            UnmanagedKind::View => "view",
+            UnmanagedKind::Index => "index",
+            UnmanagedKind::User => "user",
+            UnmanagedKind::Role => "role",
+        }
+    }
+}
+
+impl std::fmt::Display for UnmanagedKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something that exists live but is not declared.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unmanaged {
+    pub kind: UnmanagedKind,
+    pub database: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    /// A user's or role's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Listed but never dropped (the user this connection is authenticated as).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
+}
+
+impl Unmanaged {
+    pub fn collection(
+        kind: UnmanagedKind,
+        database: &str,
+        collection: &str,
+        index: Option<String>,
+    ) -> Self {
+        Unmanaged {
+            kind,
+            database: database.into(),
+            collection: Some(collection.into()),
+            index,
+            name: None,
+            protected: false,
+        }
+    }
+
+    /// `db.collection`, `db.collection index x`, `user@db`, …
+    pub fn target(&self) -> String {
+        match (&self.collection, &self.index, &self.name) {
+            (Some(c), Some(i), _) => format!("{}.{c} index {i}", self.database),
+            (Some(c), None, _) => format!("{}.{c}", self.database),
+            (None, _, Some(n)) => format!("{n}@{}", self.database),
+            _ => self.database.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub changes: Vec<Change>,
+    pub unmanaged: Vec<Unmanaged>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+    pub fn destructive(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.destructive)
+    }
+    pub fn blocked(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action == Action::Blocked)
+    }
+}
+
+fn ser_commands<S: serde::Serializer>(cmds: &[Document], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(cmds.len()))?;
+    for c in cmds {
+        seq.serialize_element(&doc_to_json(c))?;
+    }
+    seq.end()
+}
