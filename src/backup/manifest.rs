@@ -297,35 +297,7 @@ pub fn check_files(m: &Manifest, backup: &Path, depth: Depth, inspect: &Inspect<
     // threads.
     let mut order: Vec<usize> = (0..m.files.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(m.files[i].bytes));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(m.files.len().max(1));
-    let mut results: Vec<(usize, Result<()>)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(&i) = order.get(k) else { break };
-                        done.push((i, check(&m.files[i])));
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| vec![(0, Err(anyhow::anyhow!("hashing thread panicked")))])
-            })
-            .collect()
-    });
-    // The first bad file in the manifest's order, whichever thread found it.
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().try_for_each(|(_, r)| r)
+    super::parallel::first_error_in_order(&m.files, &order, check)
 }
 
 /// The result of `backup verify`.

@@ -14,6 +14,7 @@ pub mod format;
 pub mod gz;
 pub mod manifest;
 pub mod nsmatch;
+mod parallel;
 pub mod preflight;
 pub mod restore;
 pub mod retention;

@@ -26,7 +26,7 @@ use super::manifest::{Depth, FileEntry, FileKind, Manifest, check_files};
 pub fn check_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<()> {
     let Some(m) = manifest else {
         let files = restorable_files(dir)?;
-        return par_first_error(&files, |p| {
+        return super::parallel::first_error(&files, |p| {
             let name = p.strip_prefix(dir).unwrap_or(p).display().to_string();
             let mut f = File::open(p).with_context(|| format!("opening {name}"))?;
             check_file(&name, &mut f, None)
@@ -184,38 +184,6 @@ fn check_archive(name: &str, r: &mut (dyn Read + Send)) -> Result<()> {
         bail!("{name}: the archive ends before the EOF block of {ns} (truncated?)");
     }
     Ok(())
-}
-
-/// Runs `f` over `items` on one thread per core; the first error in `items`' order.
-fn par_first_error<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .min(items.len().max(1));
-    let mut results: Vec<(usize, Result<()>)> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else { break };
-                        done.push((i, f(item)));
-                    }
-                    done
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| vec![(0, Err(anyhow!("checking thread panicked")))])
-            })
-            .collect()
-    });
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().try_for_each(|(_, r)| r)
 }
 
 #[cfg(test)]
