@@ -67,8 +67,13 @@ fn usage_error(e: clap::Error) -> ExitCode {
         let _ = e.print();
         return ExitCode::from(SUCCESS);
     }
+    // clap quotes the argument it could not place, which may be a connection string typed
+    // in the wrong spot: its password is registered, and the message scrubbed.
+    for arg in std::env::args().filter(|a| a.contains('@')) {
+        mongoctl::redact::redact_uri(arg.split_once('=').map_or(arg.as_str(), |(_, v)| v));
+    }
+    let text = mongoctl::redact::scrub(&e.render().to_string());
     if wants_json(std::env::args()) {
-        let text = e.render().to_string();
         let first = text
             .lines()
             .next()
@@ -76,7 +81,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
             .trim_start_matches("error: ");
         render::error_object(first, ErrorKind::Usage);
     }
-    let _ = e.print();
+    eprint!("{text}");
     ExitCode::from(ERROR)
 }
 

@@ -83,6 +83,19 @@ fn usage_errors_exit_1_and_help_and_version_exit_0() {
         assert_eq!(v["kind"], "usage", "{json_args:?}: {v}");
         assert!(!v["error"].as_str().unwrap().is_empty());
     }
+    // A connection string typed where clap expects nothing is quoted without its password.
+    let misplaced = mongoctl(&repo(), &["plan", "mongodb://ceo:Hunter2secret@h1:27017/"]).run();
+    assert_eq!(misplaced.code, 1, "{}", misplaced.all());
+    assert!(
+        misplaced.stderr.contains("unexpected argument"),
+        "{}",
+        misplaced.stderr
+    );
+    assert!(
+        !misplaced.all().contains("Hunter2secret"),
+        "{}",
+        misplaced.all()
+    );
     for args in [
         &["--help"][..],
         &["plan", "--help"],
