@@ -106,6 +106,12 @@ pub enum Command {
         after_help = "Example:\n  mongoctl restore backups/full --dry-run\n  mongoctl restore backups/full --ns-from 'reminderdb_*' --ns-to 'staging_reminderdb_*'\n  mongoctl restore --archive auth.archive --drop --yes\n  mongoctl restore backups/full --oplog-replay --oplog-limit 1763780000:1"
     )]
     Restore(crate::commands::restore::RestoreArgs),
+    /// Versioned data migrations: status, plan (counted by the server), up, rollback
+    #[command(
+        subcommand,
+        after_help = "Example:\n  mongoctl migrate status\n  mongoctl migrate plan\n  mongoctl migrate up\n  mongoctl migrate rollback --yes"
+    )]
+    Migrate(crate::commands::migrate::MigrateCommand),
     /// Print the man page (roff), generated from the command-line definitions
     #[command(after_help = "Example:\n  mongoctl man > mongoctl.1 && man ./mongoctl.1")]
     Man,

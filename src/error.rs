@@ -32,6 +32,11 @@ impl std::fmt::Display for SpecRejected {
 
 impl std::error::Error for SpecRejected {}
 
+/// A driver error as mongoctl describes them (no raw structs), for `map_err`.
+pub fn described(e: mongodb::error::Error) -> anyhow::Error {
+    anyhow::anyhow!(describe_driver_error(&e))
+}
+
 /// A driver error as one readable line that names the likely cause: server errors as
 /// `CodeName (code): message`, connection failures classified (refused, DNS, TLS,
 /// authentication, timeout) with the underlying I/O error instead of the driver's topology dump.

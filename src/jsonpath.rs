@@ -29,6 +29,21 @@ impl JsonPath {
         JsonPath(segs)
     }
 
+    /// `self` followed by `sub`'s segments.
+    pub fn join(&self, sub: &JsonPath) -> Self {
+        let mut segs = self.0.clone();
+        segs.extend(sub.0.iter().cloned());
+        JsonPath(segs)
+    }
+
+    /// The last segment when it is a key.
+    pub fn last_key(&self) -> Option<String> {
+        match self.0.last() {
+            Some(Seg::Key(k)) => Some(k.clone()),
+            _ => None,
+        }
+    }
+
     pub fn is_root(&self) -> bool {
         self.0.is_empty()
     }

@@ -232,6 +232,39 @@ impl Lease {
         self.lost.load(Ordering::SeqCst)
     }
 
+    /// Fails when the lease is no longer this run's: checked before every batch a migration
+    /// commits, inside the batch's transaction when there is one (so a run that stalled past
+    /// the TTL and lost the lease never commits another batch).
+    pub async fn ensure_held(&self, session: Option<&mut mongodb::ClientSession>) -> Result<()> {
+        if self.lost() {
+            bail!("{}", self.lost_message());
+        }
+        let locks = self
+            .client
+            .database(&self.db)
+            .collection::<Document>(COLLECTION);
+        let find = locks.find_one(doc! {"_id": &self.name, "owner": self.owner});
+        let found = match session {
+            Some(s) => find.session(s).await,
+            None => find.await,
+        }
+        .with_context(|| format!("checking the lease {}.{COLLECTION}", self.db))?;
+        if found.is_none() {
+            self.lost.store(true, Ordering::SeqCst);
+            bail!("{}", self.lost_message());
+        }
+        Ok(())
+    }
+
+    fn lost_message(&self) -> String {
+        format!(
+            "the lease {}.{COLLECTION} {} expired while this run held it (stalled longer than {} s) and another run may hold it now; stopped before writing more",
+            self.db,
+            self.name,
+            TTL.as_secs()
+        )
+    }
+
     /// Gives the lease back; an error means it will simply expire.
     pub async fn release(self) -> Result<()> {
         self.renewer.abort();

@@ -25,6 +25,7 @@ pub mod jsonpath;
 pub mod jsonschema;
 pub mod lease;
 pub mod live;
+pub mod migrate;
 pub mod model;
 pub mod mongod;
 pub mod percent;

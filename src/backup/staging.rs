@@ -6,21 +6,17 @@
 //! the target with `renameCollection` (`dropTarget: true`), so a failure before the swap leaves
 //! the old data as it was.
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use bson::{Document, doc};
 use mongodb::Client;
 
 use super::format::CollectionMeta;
 use super::nsmatch::split;
-use crate::error::describe_driver_error;
 
 /// The server's longest namespace (`db.collection`, bytes).
 const MAX_NAMESPACE: usize = 255;
 
-/// A driver error as mongoctl describes them (no raw structs).
-pub fn described(e: mongodb::error::Error) -> anyhow::Error {
-    anyhow!(describe_driver_error(&e))
-}
+pub use crate::error::described;
 
 /// Whether `renameCollection` can swap a restored copy in: not a view, not a time series
 /// collection (6.0 cannot rename them), not a system collection.

@@ -10,6 +10,7 @@ pub mod explain;
 pub mod health;
 pub mod init;
 pub mod list;
+pub mod migrate;
 pub mod plan;
 pub mod profile;
 pub mod restore;
@@ -57,5 +58,6 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Man => completions::man(Cli::command(), ctx).await,
         Command::Backup(a) => backup::run(a, ctx).await,
         Command::Restore(a) => restore::run(a, ctx).await,
+        Command::Migrate(a) => migrate::run(a, ctx).await,
     }
 }

@@ -22,6 +22,7 @@ pub mod explain;
 pub mod health;
 pub mod init;
 pub mod list;
+pub mod migrate;
 pub mod profile;
 pub mod sandbox;
 pub mod stats;

@@ -6,6 +6,8 @@ pub mod diag;
 pub mod fields;
 pub mod indexes;
 pub mod manifest;
+pub mod migrations;
+pub mod mql;
 pub mod seeds;
 pub mod source;
 
@@ -45,6 +47,8 @@ pub struct Workspace {
     pub schemas: BTreeMap<CollKey, SchemaFile>,
     pub indexes: BTreeMap<CollKey, Vec<IndexDef>>,
     pub seeds: BTreeMap<CollKey, SeedSet>,
+    /// `migrations/`, in order.
+    pub migrations: Vec<crate::migrate::model::Migration>,
 }
 
 pub struct Loaded {
@@ -102,6 +106,7 @@ pub fn load(root: &Path) -> Loaded {
         schemas: BTreeMap::new(),
         indexes: BTreeMap::new(),
         seeds: BTreeMap::new(),
+        migrations: Vec::new(),
         manifest,
     };
     // Schemas first: seeds are validated against them.
@@ -133,6 +138,8 @@ pub fn load(root: &Path) -> Loaded {
             }
         }
     }
+    ws.migrations = migrations::load(root, &ws.manifest, &mut diags);
+    files += ws.migrations.len();
     Loaded {
         workspace: Some(ws),
         diagnostics: diags,
@@ -153,7 +160,7 @@ fn read_file(root: &Path, rel: &Path, diags: &mut Vec<Diagnostic>) -> Option<Sou
     }
 }
 
-fn file_diag(rel: PathBuf, message: String) -> Diagnostic {
+pub(crate) fn file_diag(rel: PathBuf, message: String) -> Diagnostic {
     Diagnostic {
         file: rel,
         path: JsonPath::root(),
