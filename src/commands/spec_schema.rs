@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::context::Ctx;
 use crate::exit::SUCCESS;
 
-const SCHEMAS: [(SchemaKind, &str, &str); 3] = [
+const SCHEMAS: [(SchemaKind, &str, &str); 4] = [
     (
         SchemaKind::Manifest,
         "manifest.schema.json",
@@ -22,6 +22,11 @@ const SCHEMAS: [(SchemaKind, &str, &str); 3] = [
         SchemaKind::Seeds,
         "seeds.schema.json",
         include_str!("../../spec-schema/seeds.schema.json"),
+    ),
+    (
+        SchemaKind::Migration,
+        "migration.schema.json",
+        include_str!("../../spec-schema/migration.schema.json"),
     ),
 ];
 
@@ -40,6 +45,7 @@ pub enum SchemaKind {
     Manifest,
     Indexes,
     Seeds,
+    Migration,
 }
 
 pub fn run(args: SpecSchemaArgs, ctx: &Ctx) -> Result<u8> {

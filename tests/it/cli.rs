@@ -183,6 +183,7 @@ fn spec_schema_prints_and_writes_the_editor_schemas() {
         "manifest.schema.json",
         "indexes.schema.json",
         "seeds.schema.json",
+        "migration.schema.json",
     ] {
         let text = std::fs::read_to_string(dir.path().join(f)).unwrap();
         serde_json::from_str::<serde_json::Value>(&text).unwrap();
@@ -218,6 +219,11 @@ fn every_subcommand_help_has_an_example() {
         "sandbox status",
         "sandbox down",
         "sandbox logs",
+        "migrate",
+        "migrate status",
+        "migrate plan",
+        "migrate up",
+        "migrate rollback",
     ] {
         let args: Vec<&str> = sub.split(' ').chain(["--help"]).collect();
         let out = mongoctl(&repo(), &args).run();
