@@ -28,12 +28,12 @@ pub enum MigrateCommand {
     Plan(PlanArgs),
     /// Run the pending migrations in order (resumes an interrupted or failed one)
     #[command(
-        after_help = "Example:\n  mongoctl migrate up\n  mongoctl migrate up --to 0002_backfill_status --batch-size 5000"
+        after_help = "Example:\n  mongoctl migrate up\n  mongoctl migrate up --to 0001_backfill_mfa_enabled --batch-size 5000"
     )]
     Up(UpArgs),
     /// Undo migrations, newest first, from their rollback points
     #[command(
-        after_help = "Restores each rewritten collection from the backup taken before its step (writes made to it since are lost), renames a renamed field back, drops a copy's target.\n\nExample:\n  mongoctl migrate rollback --yes\n  mongoctl migrate rollback --to 0001_rename_full_name --yes"
+        after_help = "Restores each rewritten collection from the backup taken before its step (writes made to it since are lost), renames a renamed field back, drops a copy's target.\n\nExample:\n  mongoctl migrate rollback --yes\n  mongoctl migrate rollback --to 0001_backfill_mfa_enabled --yes"
     )]
     Rollback(RollbackArgs),
 }

@@ -21,7 +21,7 @@ const EXPECTED_ERRORS: &[(&str, &str)] = &[
 
 /// Exit 2 is the documented answer of these (drift, findings, violations).
 fn may_exit_2(line: &str) -> bool {
-    ["--exit-code", "verify", "audit"]
+    ["--exit-code", "verify", "audit", "migrate status"]
         .iter()
         .any(|w| line.contains(w))
 }
@@ -99,7 +99,7 @@ async fn every_readme_and_help_example_runs_as_written() {
     copy_tree(
         &repo(),
         &work,
-        &["mongoctl.json", "schemas", "indexes", "seeds", "examples"],
+        &["mongoctl.json", "schemas", "indexes", "seeds", "migrations", "examples"],
     );
     let bin_dir = crate::common::mongoctl_bin()
         .parent()
