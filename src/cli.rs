@@ -34,7 +34,7 @@ pub enum Command {
     /// Converge the cluster to the spec
     #[command(
         visible_alias = "setup",
-        after_help = "Example:\n  mongoctl apply\n  mongoctl setup --domain auth --dry-run\n  mongoctl apply --prune --yes"
+        after_help = "Example:\n  mongoctl apply\n  mongoctl setup --domain auth --dry-run\n  mongoctl apply --prune --yes\n  mongoctl apply --warn-first   # a new $jsonSchema stored documents violate: set it at warn, promote later"
     )]
     Apply(crate::commands::apply::ApplyArgs),
     /// Domains, their databases, and collections declared / present / unmanaged

@@ -32,14 +32,14 @@ pub struct Conformance {
 }
 
 /// One violating document and every reason the offline validator gives for it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
     #[serde(rename = "_id")]
     pub id: serde_json::Value,
     pub reasons: Vec<Reason>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reason {
     /// Where in the document (`$` for the document itself).
     pub path: String,
@@ -84,33 +84,50 @@ pub async fn conformance(
                 out.push(c);
                 continue;
             }
-            let ns = format!("{}.{}", db.name, coll.name);
-            let handle = client.database(&db.name).collection::<Document>(&coll.name);
-            let filter = doc! {"$nor": [{"$jsonSchema": validator.clone()}]};
-            c.violating = handle
-                .count_documents(filter.clone())
-                .await
-                .with_context(|| format!("counting documents of {ns} that violate its schema"))?;
-            if c.violating > 0 && samples > 0 {
-                let docs: Vec<Document> = handle
-                    .find(filter)
-                    .sort(doc! {"_id": 1})
-                    .limit(samples as i64)
-                    .await
-                    .with_context(|| format!("reading violating documents of {ns}"))?
-                    .try_collect()
-                    .await
-                    .with_context(|| format!("reading violating documents of {ns}"))?;
-                let source = SourceFile::read(&ws.root, &schema.rel).ok().map(|(s, _)| s);
-                for d in &docs {
-                    c.samples
-                        .push(explain(&schema.compiled, source.as_ref(), d));
-                }
-            }
+            (c.violating, c.samples) =
+                violations(client, ws, schema, &db.name, &coll.name, validator, samples).await?;
             out.push(c);
         }
     }
     Ok(out)
+}
+
+/// The documents of `database.collection` that violate `validator` (counted by the server),
+/// and up to `samples` of them (lowest `_id` first) explained by the offline validator against
+/// the workspace schema file. Shared by `verify` and `plan`'s validator impact.
+pub async fn violations(
+    client: &Client,
+    ws: &Workspace,
+    schema: &crate::spec::SchemaFile,
+    database: &str,
+    collection: &str,
+    validator: &Document,
+    samples: usize,
+) -> Result<(u64, Vec<Sample>)> {
+    let ns = format!("{database}.{collection}");
+    let handle = client.database(database).collection::<Document>(collection);
+    let filter = doc! {"$nor": [{"$jsonSchema": validator.clone()}]};
+    let count = handle
+        .count_documents(filter.clone())
+        .await
+        .with_context(|| format!("counting documents of {ns} that violate its schema"))?;
+    let mut explained = Vec::new();
+    if count > 0 && samples > 0 {
+        let docs: Vec<Document> = handle
+            .find(filter)
+            .sort(doc! {"_id": 1})
+            .limit(samples as i64)
+            .await
+            .with_context(|| format!("reading violating documents of {ns}"))?
+            .try_collect()
+            .await
+            .with_context(|| format!("reading violating documents of {ns}"))?;
+        let source = SourceFile::read(&ws.root, &schema.rel).ok().map(|(s, _)| s);
+        for d in &docs {
+            explained.push(explain(&schema.compiled, source.as_ref(), d));
+        }
+    }
+    Ok((count, explained))
 }
 
 fn explain(

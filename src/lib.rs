@@ -37,3 +37,5 @@ pub mod sandbox;
 pub mod secrets;
 pub mod spec;
 pub mod stats;
+pub mod validator_gate;
+pub mod validator_impact;

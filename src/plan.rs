@@ -126,6 +126,30 @@ pub struct Change {
         serialize_with = "ser_secret"
     )]
     pub secret: Option<SecretNeed>,
+    /// For a validator change on an existing collection: the stored documents that violate
+    /// the validator it sets (filled in after `diff` by the validator impact step).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violations: Option<Violations>,
+}
+
+/// Stored documents that violate the validator a change sets, counted by the server.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Violations {
+    pub count: u64,
+    /// Up to three of them, explained field by field (as `verify` shows them).
+    pub samples: Vec<crate::conformance::Sample>,
+    /// The `validationLevel` and `validationAction` the change sets.
+    pub validation_level: String,
+    pub validation_action: String,
+}
+
+impl Violations {
+    /// Writes to these documents will fail once the change runs: the server validates them
+    /// (`strict`) and rejects (`error`). With `moderate` it checks only documents that
+    /// already pass, so stored violators stay writable.
+    pub fn blocks_writes(&self) -> bool {
+        self.count > 0 && self.validation_level == "strict" && self.validation_action == "error"
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +175,7 @@ impl Change {
             details: Vec::new(),
             commands: Vec::new(),
             secret: None,
+            violations: None,
         }
     }
 }

@@ -3,7 +3,9 @@
 
 use clap::Args;
 
-use anyhow::{Result, bail};
+use std::collections::BTreeSet;
+
+use anyhow::{Result, anyhow, bail};
 use mongodb::Client;
 
 use crate::apply::{self, ApplyReport, StepStatus};
@@ -17,6 +19,7 @@ use crate::plan::Plan;
 use crate::render;
 use crate::secrets::{self, Outcome, Secrets};
 use crate::spec::Workspace;
+use crate::validator_gate::{self, ViolationFlags};
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ApplyArgs {
@@ -31,6 +34,12 @@ pub struct ApplyArgs {
     /// Where generated passwords of new users are appended (created 0600, never overwritten)
     #[arg(long, env = "MONGOCTL_SECRETS_FILE", value_name = "PATH")]
     pub secrets_file: Option<std::path::PathBuf>,
+    /// Apply a validator (validationAction error) that documents already stored violate; they stay as they are
+    #[arg(long)]
+    pub allow_violations: bool,
+    /// Set a new $jsonSchema that stored documents violate at validationAction warn; once they are fixed, the next apply promotes it to error
+    #[arg(long)]
+    pub warn_first: bool,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -86,6 +95,34 @@ async fn apply_plan(
         bail!(
             "{blocked} change(s) cannot be applied in place (marked blocked); nothing was applied"
         );
+    }
+    // Before any change runs: validators that would reject documents already stored.
+    let flags = ViolationFlags {
+        allow_violations: args.allow_violations,
+        warn_first: args.warn_first,
+    };
+    let decision = validator_gate::decide(plan, &BTreeSet::new(), flags)
+        .map_err(|refusal| anyhow!(render::violations_refused(plan, &refusal)))?;
+    let plan = &validator_gate::planned(plan, &decision);
+    if !ctx.json() && !ctx.global.quiet {
+        for &i in &decision.allowed {
+            let c = &plan.changes[i];
+            let n = c.violations.as_ref().map_or(0, |v| v.count);
+            eprintln!(
+                "note: step {} sets a validator on {} that {n} stored document(s) violate (--allow-violations); they stay as they are and writes to them will be rejected",
+                i + 1,
+                validator_gate::namespace(c)
+            );
+        }
+        for &i in &decision.warn_first {
+            let c = &plan.changes[i];
+            let n = c.violations.as_ref().map_or(0, |v| v.count);
+            eprintln!(
+                "note: step {} sets the validator of {} at validationAction warn (--warn-first): {n} stored document(s) violate it; fix them, then `mongoctl apply` promotes it to error",
+                i + 1,
+                validator_gate::namespace(c)
+            );
+        }
     }
     let destructive = plan.destructive().count();
     if destructive > 0 {

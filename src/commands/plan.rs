@@ -13,6 +13,7 @@ use crate::live;
 use crate::plan::Plan;
 use crate::render;
 use crate::spec::Workspace;
+use crate::validator_impact;
 
 /// Loads, connects, inspects and diffs: shared by `plan` and `apply`.
 pub async fn compute(
@@ -53,8 +54,10 @@ async fn compute_with(
             .await
             .with_context(|| format!("reading the cluster at {}", choice.shown))
     };
-    let plan = diff::diff(&desired, &inspect().await?, prune);
+    let live = inspect().await?;
+    let plan = diff::diff(&desired, &live, prune);
     let Some((lock, command)) = lock.filter(|_| !plan.is_empty()) else {
+        let plan = with_impact(&client, &ws, &desired, &live, plan).await?;
         return Ok((ws, client, plan, None));
     };
     let lease = lease::acquire(
@@ -66,15 +69,40 @@ async fn compute_with(
     )
     .await?;
     match inspect().await {
-        Ok(live) => {
-            let plan = diff::diff(&desired, &live, prune);
-            Ok((ws, client, plan, Some(lease)))
-        }
+        Ok(live) => match with_impact(
+            &client,
+            &ws,
+            &desired,
+            &live,
+            diff::diff(&desired, &live, prune),
+        )
+        .await
+        {
+            Ok(plan) => Ok((ws, client, plan, Some(lease))),
+            Err(e) => {
+                let _ = lease.release().await;
+                Err(e)
+            }
+        },
         Err(e) => {
             let _ = lease.release().await;
             Err(e)
         }
     }
+}
+
+/// The plan with the stored documents each validator change would leave violating.
+async fn with_impact(
+    client: &Client,
+    ws: &Workspace,
+    desired: &crate::model::ClusterState,
+    live: &crate::model::ClusterState,
+    mut plan: Plan,
+) -> Result<Plan> {
+    validator_impact::annotate(client, ws, desired, live, &mut plan)
+        .await
+        .context("counting the stored documents that violate the planned validators")?;
+    Ok(plan)
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -233,12 +233,12 @@ pub(super) fn diff_collection(
         c.commands.push(doc! {"collMod": name, "validator": validator, "validationLevel": level, "validationAction": action});
         out.push(c);
     } else if (level, action) != (l_level, l_action) {
-        let mut c = Change::new(
-            Action::UpdateOptions,
-            db,
-            Some(name),
-            format!("validation {l_level}/{l_action} → {level}/{action}"),
-        );
+        let mut summary = format!("validation {l_level}/{l_action} → {level}/{action}");
+        if (l_level, l_action, action) == (level, "warn", "error") {
+            // The state `apply --warn-first` leaves behind.
+            summary = format!("promote to error ({summary})");
+        }
+        let mut c = Change::new(Action::UpdateOptions, db, Some(name), summary);
         c.commands
             .push(doc! {"collMod": name, "validationLevel": level, "validationAction": action});
         out.push(c);
@@ -353,6 +353,26 @@ mod tests {
                 Action::UpdateOptions,
                 "validation strict/error → strict/warn".to_string()
             )]
+        );
+    }
+
+    #[test]
+    fn a_warn_validator_declared_at_error_is_a_promotion() {
+        let mut d = coll("c");
+        d.validator = Some(doc! {"bsonType": "object"});
+        let mut l = d.clone();
+        l.options.validation_action = Some("warn".into());
+        let plan = diff(&cluster(vec![d]), &cluster(vec![l]), false);
+        assert_eq!(
+            actions(&plan),
+            vec![(
+                Action::UpdateOptions,
+                "promote to error (validation strict/warn → strict/error)".to_string()
+            )]
+        );
+        assert_eq!(
+            plan.changes[0].commands[0].get_str("validationAction"),
+            Ok("error")
         );
     }
 

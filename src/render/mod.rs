@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::apply::{ApplyReport, Event, StepStatus};
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, Plan, Violations};
 use crate::spec::Diagnostic;
 
 pub mod audit;
@@ -113,6 +113,10 @@ pub fn plan_text(plan: &Plan, prune: bool, verbose: bool) -> String {
             if c.details.len() > limit {
                 text.push_str(&format!("\n  … {} more (use -v)", c.details.len() - limit));
             }
+            if let Some(v) = &c.violations {
+                text.push('\n');
+                text.push_str(&violations_text(v));
+            }
             t.add_row(vec![(i + 1).to_string(), action, target(c), text]);
         }
         out.push_str(&format!("{t}\n"));
@@ -144,6 +148,52 @@ pub fn plan_text(plan: &Plan, prune: bool, verbose: bool) -> String {
         ));
     }
     out
+}
+
+/// What a validator change does to the documents already stored: how many violate it, what
+/// the server will do about them, and the samples as `verify` shows them.
+pub fn violations_text(v: &Violations) -> String {
+    let mut text = format!("{} stored document(s) violate the new validator", v.count);
+    if v.count == 0 {
+        return text;
+    }
+    text.push_str(match (v.validation_level.as_str(), v.validation_action.as_str()) {
+        ("moderate", _) => {
+            " (validationLevel moderate: the server checks only documents that already pass, so these stay writable as they are)"
+        }
+        (_, "warn") => " (validationAction warn: writes to them are logged, not rejected)",
+        _ => " (validationAction error: writes to them will be rejected)",
+    });
+    for line in verify::samples_text(&v.samples, v.count).lines() {
+        text.push_str("\n  ");
+        text.push_str(line);
+    }
+    text
+}
+
+/// Why `apply` runs nothing: each refused validator change with its violators, and the ways on.
+pub fn violations_refused(plan: &Plan, refusal: &crate::validator_gate::Refusal) -> String {
+    let mut text = format!(
+        "{} validator change(s) would reject documents already stored; nothing was applied",
+        refusal.refused.len()
+    );
+    for &i in &refusal.refused {
+        let c = &plan.changes[i];
+        let Some(v) = &c.violations else { continue };
+        text.push_str(&format!(
+            "\n  step {} {} {}: {} stored document(s) violate it",
+            i + 1,
+            c.action.label(),
+            crate::validator_gate::namespace(c),
+            v.count
+        ));
+        for line in verify::samples_text(&v.samples, v.count).lines() {
+            text.push_str("\n    ");
+            text.push_str(line);
+        }
+    }
+    text.push_str("\nfix those documents, or rerun with --warn-first (set a new $jsonSchema at validationAction warn; a later apply promotes it to error) or --allow-violations (apply anyway; the documents stay as they are)");
+    text
 }
 
 /// A progress bar over apply steps, or nothing when progress is off.
@@ -240,6 +290,7 @@ mod tests {
             details: (1..=details).map(|i| format!("detail {i}")).collect(),
             commands: vec![bson::doc! {"ping": 1}],
             secret: None,
+            violations: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::conformance::{Conformance, slash_path};
+use crate::conformance::{Conformance, Sample, slash_path};
 use crate::flags::OutputFormat;
 use crate::jsonpath::JsonPath;
 use crate::plan::{Action, Change, Plan};
@@ -322,6 +322,28 @@ fn show_id(id: &serde_json::Value) -> String {
     }
 }
 
+/// Violating documents as `verify` shows them: each sample's `_id`, then its reasons one an
+/// indented line, then how many of `total` are not shown. Also used by `plan` and `apply`.
+pub fn samples_text(samples: &[Sample], total: u64) -> String {
+    let mut text = String::new();
+    for s in samples {
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!("_id {}", show_id(&s.id)));
+        for r in &s.reasons {
+            text.push_str(&format!(
+                "\n  {} ({}, schema line {})",
+                r.message, r.keyword, r.schema_line
+            ));
+        }
+    }
+    if (samples.len() as u64) < total {
+        text.push_str(&format!("\n… {} more", total - samples.len() as u64));
+    }
+    text
+}
+
 fn conformance_table(conformance: &[Conformance], quiet: bool) {
     let rows: Vec<&Conformance> = conformance
         .iter()
@@ -337,24 +359,11 @@ fn conformance_table(conformance: &[Conformance], quiet: bool) {
             None => c.violating.to_string(),
         };
         let mut text = c.skipped.clone().unwrap_or_default();
-        for s in &c.samples {
-            if !text.is_empty() {
-                text.push('\n');
-            }
-            text.push_str(&format!("_id {}", show_id(&s.id)));
-            for r in &s.reasons {
-                text.push_str(&format!(
-                    "\n  {} ({}, schema line {})",
-                    r.message, r.keyword, r.schema_line
-                ));
-            }
+        let samples = samples_text(&c.samples, c.violating);
+        if !text.is_empty() && !samples.is_empty() {
+            text.push('\n');
         }
-        if (c.samples.len() as u64) < c.violating {
-            text.push_str(&format!(
-                "\n… {} more",
-                c.violating - c.samples.len() as u64
-            ));
-        }
+        text.push_str(&samples);
         t.add_row(vec![
             format!("{}.{}", c.database, c.collection),
             c.schema_file.clone(),

@@ -222,7 +222,9 @@ async fn failed_apply_says_what_ran_and_a_rerun_converges() {
         .unwrap();
 
     let ws = repo();
-    let out = mongoctl(&ws, &["apply", "--domain", "auth"])
+    // The documents also violate the users validator: let apply set it anyway, so that the
+    // unique index is what fails.
+    let out = mongoctl(&ws, &["apply", "--domain", "auth", "--allow-violations"])
         .uri(&server.uri())
         .run();
     out.expect_code(1);

@@ -21,4 +21,5 @@ mod restore_checks;
 mod sandbox;
 mod stats;
 mod validator;
+mod validator_impact;
 mod verify;
