@@ -20,7 +20,7 @@ pub enum StepStatus {
     NotRun,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ApplyReport {
     pub steps: Vec<StepStatus>,
 }

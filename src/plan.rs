@@ -265,11 +265,15 @@ impl Unmanaged {
 pub struct Plan {
     pub changes: Vec<Change>,
     pub unmanaged: Vec<Unmanaged>,
+    /// Migrations not applied (pending, interrupted, failed, changed, missing): `apply` runs
+    /// the runnable ones and refuses the others.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub migrations: Vec<crate::migrate::status::MigrationStatus>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.migrations.is_empty()
     }
     pub fn destructive(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.destructive)

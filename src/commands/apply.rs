@@ -15,7 +15,11 @@ use crate::context::Ctx;
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::flags::{LockArgs, ScopeArgs};
 use crate::history;
-use crate::plan::Plan;
+use crate::lease::Lease;
+use crate::migrate::pending;
+use crate::migrate::target::Databases;
+use crate::migrate::up::{Engine, UpOptions};
+use crate::plan::{Phase, Plan};
 use crate::render;
 use crate::secrets::{self, Outcome, Secrets};
 use crate::spec::Workspace;
@@ -40,6 +44,9 @@ pub struct ApplyArgs {
     /// Set a new $jsonSchema that stored documents violate at validationAction warn; once they are fixed, the next apply promotes it to error
     #[arg(long)]
     pub warn_first: bool,
+    /// Where the rollback points of migrations apply runs are written (default: .mongoctl/rollback in the workspace)
+    #[arg(long, env = "MONGOCTL_ROLLBACK_DIR", value_name = "DIR")]
+    pub rollback_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -63,9 +70,9 @@ pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
     .await?;
     let Some(lease) = lease else {
         // Nothing to do (and nothing was written, not even the lease).
-        return apply_plan(&args, ctx, &ws, &client, &plan).await;
+        return apply_plan(&args, ctx, &ws, &client, &plan, None).await;
     };
-    let result = apply_plan(&args, ctx, &ws, &client, &plan).await;
+    let result = apply_plan(&args, ctx, &ws, &client, &plan, Some(&lease)).await;
     let released = lease.release().await;
     let code = result?;
     released?;
@@ -78,6 +85,7 @@ async fn apply_plan(
     ws: &Workspace,
     client: &Client,
     plan: &Plan,
+    lease: Option<&Lease>,
 ) -> Result<u8> {
     if plan.is_empty() {
         if ctx.json() {
@@ -96,17 +104,157 @@ async fn apply_plan(
             "{blocked} change(s) cannot be applied in place (marked blocked); nothing was applied"
         );
     }
-    // Before any change runs: validators that would reject documents already stored.
+    let migrations = runnable_migrations(args, ws, plan)?;
+    let dbs = Databases::new(&ctx.databases(ws)?);
+    let written = pending::written(&migrations, &dbs);
+    let plan = &gate(args, ctx, plan, &written)?;
+    let destructive = plan.destructive().count();
+    if destructive > 0 {
+        confirm(destructive, ctx.global.yes).await?;
+    }
+    let (Some(lease), false) = (lease, migrations.is_empty()) else {
+        let report = execute(args, ctx, ws, client, plan).await?;
+        if ctx.json() {
+            render::json(&serde_json::json!({"plan": plan, "report": report}));
+        }
+        return finish(plan, &report);
+    };
+
+    // Structure the migrations need first (databases, collections, the options and
+    // validators of collections they do not write); then the migrations; then everything
+    // else, planned again from what the migrations left.
+    let (before, _) = split_before_migrations(plan, &written);
+    let first = if before.changes.is_empty() {
+        None
+    } else {
+        let report = execute(args, ctx, ws, client, &before).await?;
+        if report.failed().is_some() {
+            if ctx.json() {
+                render::json(&serde_json::json!({"plan": before, "report": report}));
+            }
+            eprintln!("note: the migrations did not run (a change they depend on failed)");
+            return finish(&before, &report);
+        }
+        Some((before, report))
+    };
+    let progress = render::migrate::Progress::new(ctx.show_progress());
+    let engine = Engine {
+        client,
+        dbs: &dbs,
+        meta_db: &ws.manifest.metadata_database,
+        lease,
+        observe: progress.observer(),
+    };
+    let opts = UpOptions {
+        to: None,
+        rollback_dir: args
+            .rollback_dir
+            .clone()
+            .unwrap_or_else(|| super::migrate::default_rollback_dir(ws)),
+        batch_size: 10_000,
+        drop_source: false,
+    };
+    let up = engine.up(&ws.migrations, &opts).await;
+    progress.finish();
+    let up = up?;
+    if !ctx.json() && !ctx.global.quiet {
+        render::migrate::up(&up);
+    }
+    if let Some(f) = &up.failed {
+        if ctx.json() {
+            render::json(
+                &serde_json::json!({"plan": plan, "first": first.as_ref().map(|f| &f.1), "migrations": up}),
+            );
+        }
+        eprintln!("error: {f}\nthe changes that come after the migrations were not applied");
+        return Err(Reported(ERROR).into());
+    }
+    let after = super::plan::replan(ctx, ws, client, &args.scope.domain, args.prune).await?;
+    if !after.migrations.is_empty() {
+        bail!(
+            "{} migration(s) still not applied after migrate up ran; nothing more was applied",
+            after.migrations.len()
+        );
+    }
+    if !ctx.json() && !ctx.global.quiet && !after.changes.is_empty() {
+        println!("after the migrations:");
+        render::plan(&after, args.prune, ctx.global.verbose > 0);
+    }
+    let after = gate(args, ctx, &after, &BTreeSet::new())?;
+    let newly_destructive = after.destructive().count();
+    if newly_destructive > destructive {
+        confirm(newly_destructive, ctx.global.yes).await?;
+    }
+    let report = if after.changes.is_empty() {
+        ApplyReport::default()
+    } else {
+        execute(args, ctx, ws, client, &after).await?
+    };
+    if ctx.json() {
+        render::json(&serde_json::json!({
+            "plan": plan,
+            "first": first.as_ref().map(|f| &f.1),
+            "migrations": up,
+            "after_migrations": {"plan": after, "report": report},
+        }));
+    }
+    finish(&after, &report)
+}
+
+/// The runnable migrations on the plan; refused (before any write) when one is changed or
+/// missing, or when `--domain` limits apply to part of the spec.
+fn runnable_migrations<'w>(
+    args: &ApplyArgs,
+    ws: &'w Workspace,
+    plan: &Plan,
+) -> Result<Vec<&'w crate::migrate::model::Migration>> {
+    if plan.migrations.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refused: Vec<String> = plan
+        .migrations
+        .iter()
+        .filter(|m| !m.state.is_runnable())
+        .map(|m| {
+            format!(
+                "  {} ({}): {}",
+                m.id,
+                m.state.as_str(),
+                m.detail.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    if !refused.is_empty() {
+        bail!(
+            "refusing to apply; nothing was written:\n{}",
+            refused.join("\n")
+        );
+    }
+    if !args.scope.domain.is_empty() {
+        bail!(
+            "{} migration(s) not applied touch these domains; run mongoctl migrate up (or apply without --domain) first; nothing was applied",
+            plan.migrations.len()
+        );
+    }
+    Ok(ws
+        .migrations
+        .iter()
+        .filter(|m| plan.migrations.iter().any(|p| p.id == m.id))
+        .collect())
+}
+
+/// The validator gate (before any write), and the plan as it will run (`--warn-first`).
+fn gate(args: &ApplyArgs, ctx: &Ctx, plan: &Plan, written: &BTreeSet<String>) -> Result<Plan> {
     let flags = ViolationFlags {
         allow_violations: args.allow_violations,
         warn_first: args.warn_first,
     };
-    let decision = validator_gate::decide(plan, &BTreeSet::new(), flags)
+    let decision = validator_gate::decide(plan, written, flags)
         .map_err(|refusal| anyhow!(render::violations_refused(plan, &refusal)))?;
-    let plan = &validator_gate::planned(plan, &decision);
+    let planned = validator_gate::planned(plan, &decision);
     if !ctx.json() && !ctx.global.quiet {
         for &i in &decision.allowed {
-            let c = &plan.changes[i];
+            let c = &planned.changes[i];
             let n = c.violations.as_ref().map_or(0, |v| v.count);
             eprintln!(
                 "note: step {} sets a validator on {} that {n} stored document(s) violate (--allow-violations); they stay as they are and writes to them will be rejected",
@@ -115,7 +263,7 @@ async fn apply_plan(
             );
         }
         for &i in &decision.warn_first {
-            let c = &plan.changes[i];
+            let c = &planned.changes[i];
             let n = c.violations.as_ref().map_or(0, |v| v.count);
             eprintln!(
                 "note: step {} sets the validator of {} at validationAction warn (--warn-first): {n} stored document(s) violate it; fix them, then `mongoctl apply` promotes it to error",
@@ -124,11 +272,37 @@ async fn apply_plan(
             );
         }
     }
-    let destructive = plan.destructive().count();
-    if destructive > 0 {
-        confirm(destructive, ctx.global.yes).await?;
-    }
+    Ok(planned)
+}
 
+/// The changes that run before the migrations: databases and collections, and the options
+/// and validators of collections no migration writes. The rest is planned again after them.
+fn split_before_migrations(plan: &Plan, written: &BTreeSet<String>) -> (Plan, Plan) {
+    let (mut before, mut after) = (Plan::default(), Plan::default());
+    for c in &plan.changes {
+        let ns = validator_gate::namespace(c);
+        let early = match c.action.phase() {
+            Phase::Database | Phase::Collections => true,
+            Phase::CollectionOptions => !written.contains(&ns),
+            _ => false,
+        };
+        if early {
+            before.changes.push(c.clone());
+        } else {
+            after.changes.push(c.clone());
+        }
+    }
+    (before, after)
+}
+
+/// Runs the changes of `plan` and records them in the history (without printing JSON).
+async fn execute(
+    args: &ApplyArgs,
+    ctx: &Ctx,
+    ws: &Workspace,
+    client: &Client,
+    plan: &Plan,
+) -> Result<ApplyReport> {
     let environment = ctx.environment(ws)?.map(|(n, _)| n);
     let secrets = secrets::resolve(plan, args.secrets_file.as_deref(), environment.as_deref())?;
     let meta_db = ws.manifest.metadata_database.as_str();
@@ -153,15 +327,17 @@ async fn apply_plan(
     progress.finish();
     let confirmed = record_password_outcomes(args, plan, &secrets, &report);
     let recorded = history::finish(client, meta_db, &record, &report).await;
-
-    if ctx.json() {
-        render::json(&serde_json::json!({"plan": plan, "report": report}));
-    } else {
+    if !ctx.json() {
         render::apply_report(plan, &report);
     }
     for warning in [recorded.err(), confirmed.err()].into_iter().flatten() {
         eprintln!("warning: {warning:#}");
     }
+    Ok(report)
+}
+
+/// The exit code of a run whose last stage was `plan`/`report`.
+fn finish(plan: &Plan, report: &ApplyReport) -> Result<u8> {
     if let Some((i, error)) = report.failed() {
         eprintln!(
             "error: step {} failed: {error}\n{} step(s) ran, {} did not; fix the cause and run apply again (it resumes from the live state)",

@@ -10,6 +10,8 @@ use crate::exit::{CHANGES_PENDING, SUCCESS};
 use crate::flags::{LockArgs, ScopeArgs};
 use crate::lease::{self, Lease};
 use crate::live;
+use crate::migrate::pending;
+use crate::migrate::target::Databases;
 use crate::plan::Plan;
 use crate::render;
 use crate::spec::Workspace;
@@ -46,6 +48,7 @@ async fn compute_with(
     lock: Option<(&LockArgs, &str)>,
 ) -> Result<(Workspace, Client, Plan, Option<Lease>)> {
     let ws = super::workspace(ctx)?;
+    let requested = domains;
     let domains = ctx.domains(&ws, domains)?;
     let desired = ctx.desired(&ws, &domains)?;
     let (client, choice) = ctx.connect(Some(&ws)).await?;
@@ -55,7 +58,8 @@ async fn compute_with(
             .with_context(|| format!("reading the cluster at {}", choice.shown))
     };
     let live = inspect().await?;
-    let plan = diff::diff(&desired, &live, prune);
+    let mut plan = diff::diff(&desired, &live, prune);
+    with_migrations(ctx, &ws, &client, requested, &mut plan).await?;
     let Some((lock, command)) = lock.filter(|_| !plan.is_empty()) else {
         let plan = with_impact(&client, &ws, &desired, &live, plan).await?;
         return Ok((ws, client, plan, None));
@@ -68,27 +72,59 @@ async fn compute_with(
         lock.wait(),
     )
     .await?;
-    match inspect().await {
-        Ok(live) => match with_impact(
-            &client,
-            &ws,
-            &desired,
-            &live,
-            diff::diff(&desired, &live, prune),
-        )
-        .await
-        {
-            Ok(plan) => Ok((ws, client, plan, Some(lease))),
-            Err(e) => {
-                let _ = lease.release().await;
-                Err(e)
-            }
-        },
+    let replanned = async {
+        let live = inspect().await?;
+        let mut plan = diff::diff(&desired, &live, prune);
+        with_migrations(ctx, &ws, &client, requested, &mut plan).await?;
+        with_impact(&client, &ws, &desired, &live, plan).await
+    };
+    match replanned.await {
+        Ok(plan) => Ok((ws, client, plan, Some(lease))),
         Err(e) => {
             let _ = lease.release().await;
             Err(e)
         }
     }
+}
+
+/// Recomputes the plan under a lease already held (after `apply` ran the migrations).
+pub async fn replan(
+    ctx: &Ctx,
+    ws: &Workspace,
+    client: &Client,
+    requested: &[String],
+    prune: bool,
+) -> Result<Plan> {
+    let domains = ctx.domains(ws, requested)?;
+    let desired = ctx.desired(ws, &domains)?;
+    let live = live::inspect(client, &desired).await?;
+    let mut plan = diff::diff(&desired, &live, prune);
+    with_migrations(ctx, ws, client, requested, &mut plan).await?;
+    with_impact(client, ws, &desired, &live, plan).await
+}
+
+/// The migrations not applied, on the plan; drops of collections they retire, off it.
+pub(crate) async fn with_migrations(
+    ctx: &Ctx,
+    ws: &Workspace,
+    client: &Client,
+    requested: &[String],
+    plan: &mut Plan,
+) -> Result<()> {
+    if ws.migrations.is_empty() {
+        return Ok(());
+    }
+    let dbs = Databases::new(&ctx.databases(ws)?);
+    let pending = pending::not_applied(
+        client,
+        &ws.manifest.metadata_database,
+        &ws.migrations,
+        requested,
+    )
+    .await
+    .context("reading the migrations changelog")?;
+    pending::attach(plan, pending, &pending::retired(&ws.migrations, &dbs));
+    Ok(())
 }
 
 /// The plan with the stored documents each validator change would leave violating.

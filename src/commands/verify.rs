@@ -59,7 +59,8 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
     let desired = ctx.desired(ws, &domains)?;
     let (client, _) = ctx.connect(Some(ws)).await?;
     let live = live::inspect(&client, &desired).await?;
-    let plan = diff::diff(&desired, &live, false);
+    let mut plan = diff::diff(&desired, &live, false);
+    super::plan::with_migrations(ctx, ws, &client, &args.scope.domain, &mut plan).await?;
 
     // 3. data conformance
     let conformance = if args.no_data {

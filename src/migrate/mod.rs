@@ -12,6 +12,7 @@ pub mod copy_step;
 pub mod count;
 pub mod events;
 pub mod model;
+pub mod pending;
 pub mod rollback;
 pub mod rollback_point;
 pub mod status;

@@ -33,6 +33,27 @@ pub fn status(rows: &[MigrationStatus]) {
     }
 }
 
+/// The migrations section of `plan` (and of `verify`'s drift).
+pub fn pending_text(rows: &[MigrationStatus]) -> String {
+    let mut t = super::table(&["migration", "state", "steps", "detail"]);
+    for r in rows {
+        t.add_row(vec![
+            r.id.clone(),
+            r.state.as_str().to_string(),
+            r.steps.to_string(),
+            r.detail.clone().unwrap_or_default(),
+        ]);
+    }
+    let runnable = rows.iter().filter(|r| r.state.is_runnable()).count();
+    let mut out = format!("{t}\n{} migration(s) not applied", rows.len());
+    if runnable == rows.len() {
+        out.push_str(": apply runs them (after creating collections, before validators, indexes and seeds change), or run mongoctl migrate up; mongoctl migrate plan counts what they touch.\n");
+    } else {
+        out.push_str(&format!(", {} of them refused (changed or missing files): apply and migrate up refuse to run until they are restored.\n", rows.len() - runnable));
+    }
+    out
+}
+
 pub fn plan(rows: &[StepCount]) {
     if rows.is_empty() {
         println!("no pending migrations");

@@ -97,6 +97,8 @@ pub fn plan_text(plan: &Plan, prune: bool, verbose: bool) -> String {
     let mut out = String::new();
     if plan.is_empty() {
         out.push_str("No changes: the cluster matches the spec.\n");
+    } else if plan.changes.is_empty() {
+        out.push_str("No structural changes.\n");
     } else {
         let mut t = table(&["#", "action", "target", "change"]);
         for (i, c) in plan.changes.iter().enumerate() {
@@ -131,6 +133,9 @@ pub fn plan_text(plan: &Plan, prune: bool, verbose: bool) -> String {
             line.push_str(&format!(", {blocked} blocked (cannot be applied in place)"));
         }
         out.push_str(&format!("{line}.\n"));
+    }
+    if !plan.migrations.is_empty() {
+        out.push_str(&migrate::pending_text(&plan.migrations));
     }
     if !plan.unmanaged.is_empty() && !prune {
         let mut t = table(&["unmanaged", "target"]);

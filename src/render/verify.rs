@@ -386,8 +386,14 @@ fn summary(plan: &Plan, conformance: &[Conformance], data: bool) -> String {
         };
     }
     let mut parts = Vec::new();
-    if !plan.is_empty() {
+    if !plan.changes.is_empty() {
         parts.push(format!("{} change(s) pending (drift)", plan.changes.len()));
+    }
+    if !plan.migrations.is_empty() {
+        parts.push(format!(
+            "{} migration(s) not applied",
+            plan.migrations.len()
+        ));
     }
     if violating > 0 {
         parts.push(format!(

@@ -629,14 +629,27 @@ mod tests {
         }
         let loaded = super::super::load(dir.path());
         let msgs = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
-        (loaded.workspace.map(|w| w.migrations).unwrap_or_default(), msgs)
+        (
+            loaded.workspace.map(|w| w.migrations).unwrap_or_default(),
+            msgs,
+        )
     }
 
     #[test]
     fn names_order_and_ids() {
-        assert_eq!(parse_name("0001_rename.json"), Some((1, "0001_rename".into())));
+        assert_eq!(
+            parse_name("0001_rename.json"),
+            Some((1, "0001_rename".into()))
+        );
         assert_eq!(parse_name("12_a-b.json"), Some((12, "12_a-b".into())));
-        for bad in ["rename.json", "0001.json", "0001_.json", "x1_a.json", "0001_a b.json", "0001_a.yaml"] {
+        for bad in [
+            "rename.json",
+            "0001.json",
+            "0001_.json",
+            "x1_a.json",
+            "0001_a b.json",
+            "0001_a.yaml",
+        ] {
             assert_eq!(parse_name(bad), None, "{bad}");
         }
     }
@@ -644,27 +657,42 @@ mod tests {
     #[test]
     fn a_moved_collection_may_be_named_though_no_longer_declared() {
         let (migs, diags) = load_files(&[
-            ("0002_move.json", r#"{"steps": [{"op": "moveCollection", "from": {"domain": "shared", "collection": "users"}, "to": {"domain": "auth", "collection": "users"}},
-                                           {"op": "dropCollection", "domain": "shared", "collection": "users"}]}"#),
-            ("0001_fix.json", r#"{"steps": [{"op": "renameField", "domain": "shared", "collection": "users", "from": "a", "to": "b"}]}"#),
+            (
+                "0002_move.json",
+                r#"{"steps": [{"op": "moveCollection", "from": {"domain": "shared", "collection": "users"}, "to": {"domain": "auth", "collection": "users"}},
+                                           {"op": "dropCollection", "domain": "shared", "collection": "users"}]}"#,
+            ),
+            (
+                "0001_fix.json",
+                r#"{"steps": [{"op": "renameField", "domain": "shared", "collection": "users", "from": "a", "to": "b"}]}"#,
+            ),
         ]);
         assert!(diags.is_empty(), "{diags:?}");
-        assert_eq!(migs.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["0001_fix", "0002_move"]);
-        let StepKind::Update(u) = &migs[0].steps[0].kind else { panic!() };
+        assert_eq!(
+            migs.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            ["0001_fix", "0002_move"]
+        );
+        let StepKind::Update(u) = &migs[0].steps[0].kind else {
+            panic!()
+        };
         assert_eq!(u.filter, doc! {"a": {"$exists": true}});
         assert_eq!(u.inverse_rename, Some(("a".into(), "b".into())));
     }
 
     #[test]
     fn targets_must_be_declared_and_dropped_collections_must_not_be() {
-        let (_, diags) = load_files(&[
-            ("0001_copy.json", r#"{"steps": [{"op": "copyCollection", "from": {"domain": "shared", "collection": "keep"}, "to": {"domain": "auth", "collection": "ghost"}},
+        let (_, diags) = load_files(&[(
+            "0001_copy.json",
+            r#"{"steps": [{"op": "copyCollection", "from": {"domain": "shared", "collection": "keep"}, "to": {"domain": "auth", "collection": "ghost"}},
                                            {"op": "dropCollection", "domain": "shared", "collection": "keep"},
                                            {"op": "setField", "domain": "nodomain", "collection": "x", "field": "a", "value": 1},
-                                           {"op": "renameField", "domain": "auth", "collection": "users", "from": "a", "to": "a.b"}]}"#),
-        ]);
+                                           {"op": "renameField", "domain": "auth", "collection": "users", "from": "a", "to": "a.b"}]}"#,
+        )]);
         let all = diags.join("\n");
-        assert!(all.contains("\"ghost\" is not declared in domain \"auth\""), "{all}");
+        assert!(
+            all.contains("\"ghost\" is not declared in domain \"auth\""),
+            "{all}"
+        );
         assert!(all.contains("\"keep\" is still declared"), "{all}");
         assert!(all.contains("\"nodomain\" is not a domain"), "{all}");
         assert!(all.contains("the paths overlap"), "{all}");

@@ -99,7 +99,14 @@ async fn every_readme_and_help_example_runs_as_written() {
     copy_tree(
         &repo(),
         &work,
-        &["mongoctl.json", "schemas", "indexes", "seeds", "migrations", "examples"],
+        &[
+            "mongoctl.json",
+            "schemas",
+            "indexes",
+            "seeds",
+            "migrations",
+            "examples",
+        ],
     );
     let bin_dir = crate::common::mongoctl_bin()
         .parent()
