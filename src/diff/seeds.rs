@@ -94,7 +94,9 @@ pub(super) fn diff_seeds(
             .get(&eq_key_of_all(&key, false))
             .and_then(|candidates| {
                 candidates.iter().find(|(lk, i)| {
-                    !matched[*i] && lk.iter().zip(&key).all(|(a, b)| bson_eq(a, b, false))
+                    !matched[*i]
+                        && lk.iter().zip(&key).all(|(a, b)| bson_eq(a, b, false))
+                        && (!seeds.owns_collection || same_id(want, &live_docs[*i]))
                 })
             })
             .map(|(_, i)| *i);
@@ -127,6 +129,15 @@ pub(super) fn diff_seeds(
     out.extend(updates);
     if !missing.is_empty() {
         out.push(insert_seeds_change(db, coll, seeds, &missing));
+    }
+}
+
+/// Whether `want` declares no `_id` or the one `have` has. `_id` cannot be updated: in an owned
+/// collection a seed declaring another `_id` is inserted and the live document deleted (first).
+fn same_id(want: &Document, have: &Document) -> bool {
+    match (want.get("_id"), have.get("_id")) {
+        (Some(w), Some(h)) => bson_eq(w, h, true),
+        _ => true,
     }
 }
 
@@ -422,5 +433,19 @@ mod tests {
             .collect();
         assert_eq!(sizes, [500, 500, 200]);
         assert_eq!(plan.changes[0].details.len(), 1200);
+    }
+
+    #[test]
+    fn owned_seed_with_another_id_is_deleted_and_inserted() {
+        let plan = owned_plan(
+            vec![doc! {"_id": 2, "code": "a"}],
+            vec![doc! {"_id": 1, "code": "a"}],
+            true,
+        );
+        assert_eq!(
+            plan.changes.iter().map(|c| c.action).collect::<Vec<_>>(),
+            [Action::DeleteSeed, Action::InsertSeeds]
+        );
+        assert_eq!(plan.changes[0].details, ["- [\"a\"] (_id 1)"]);
     }
 }
