@@ -30,6 +30,7 @@ fn state(documents: Vec<Document>) -> ClusterState {
     coll.seeds = Some(SeedSet {
         key: vec!["code".into()],
         documents,
+        owns_collection: false,
     });
     ClusterState {
         databases: vec![DatabaseState {

@@ -80,9 +80,15 @@ async fn inspect_collection(
         .with_context(|| format!("listing indexes of {}.{name}", db.name()))?;
     state.indexes = indexes.iter().map(index_from_document).collect();
     if let Some(seeds) = desired.collection(&name).and_then(|c| c.seeds.as_ref()) {
+        let documents = if seeds.owns_collection {
+            find_owned_documents(db, &desired.domain, &name).await?
+        } else {
+            find_seed_documents(db, &name, seeds).await?
+        };
         state.seeds = Some(SeedSet {
             key: seeds.key.clone(),
-            documents: find_seed_documents(db, &name, seeds).await?,
+            documents,
+            owns_collection: seeds.owns_collection,
         });
     }
     Ok(state)
@@ -106,6 +112,33 @@ async fn find_seed_documents(db: &Database, coll: &str, seeds: &SeedSet) -> Resu
         .try_collect()
         .await
         .with_context(|| format!("reading seed documents of {}.{coll}", db.name()))
+}
+
+/// The most documents an owned seed collection may hold: owned seeds are reference data, and
+/// plan holds the whole collection in memory to compare it.
+pub const MAX_OWNED_SEED_DOCUMENTS: usize = 100_000;
+
+/// Every document of a collection its seed file owns; refused above
+/// [`MAX_OWNED_SEED_DOCUMENTS`] (one more is read to tell, so a huge collection is not read whole).
+async fn find_owned_documents(db: &Database, domain: &str, coll: &str) -> Result<Vec<Document>> {
+    let context = || format!("reading the documents of {}.{coll}", db.name());
+    let limit = i64::try_from(MAX_OWNED_SEED_DOCUMENTS + 1).unwrap_or(i64::MAX);
+    let docs: Vec<Document> = db
+        .collection::<Document>(coll)
+        .find(doc! {})
+        .limit(limit)
+        .await
+        .with_context(context)?
+        .try_collect()
+        .await
+        .with_context(context)?;
+    if docs.len() > MAX_OWNED_SEED_DOCUMENTS {
+        anyhow::bail!(
+            "seeds/{domain}/{coll}.json owns {}.{coll} (\"ownsCollection\": true), but the collection holds more than {MAX_OWNED_SEED_DOCUMENTS} documents; owned seeds are for reference data: remove \"ownsCollection\" or the extra documents",
+            db.name()
+        );
+    }
+    Ok(docs)
 }
 
 /// Parses `listCollections` options into the model.

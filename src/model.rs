@@ -207,6 +207,9 @@ pub struct SeedSet {
     /// Natural key field paths.
     pub key: Vec<String>,
     pub documents: Vec<Document>,
+    /// `ownsCollection`: the file is the whole collection, so live documents and fields it
+    /// does not declare are deleted (the live side then holds every document).
+    pub owns_collection: bool,
 }
 
 impl ClusterState {
@@ -461,6 +464,7 @@ mod tests {
         let s = SeedSet {
             key: vec!["code".into(), "meta.lang".into()],
             documents: vec![],
+            owns_collection: false,
         };
         assert_eq!(
             s.key_of(&d),

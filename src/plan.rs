@@ -18,6 +18,8 @@ pub enum Action {
     ReplaceIndex,
     InsertSeeds,
     UpdateSeed,
+    /// Deletes live documents an owned seed file (`ownsCollection`) does not declare.
+    DeleteSeed,
     DropIndex,
     DropCollection,
     CreateRole,
@@ -43,6 +45,7 @@ impl Action {
             Action::ReplaceIndex => "replace index",
             Action::InsertSeeds => "insert seeds",
             Action::UpdateSeed => "update seed",
+            Action::DeleteSeed => "delete seed",
             Action::DropIndex => "drop index",
             Action::DropCollection => "drop collection",
             Action::CreateRole => "create role",
@@ -63,7 +66,7 @@ impl Action {
             Action::CreateCollection | Action::Blocked => Phase::Collections,
             Action::UpdateValidator | Action::UpdateOptions => Phase::CollectionOptions,
             Action::CreateIndex | Action::ModifyIndex | Action::ReplaceIndex => Phase::Indexes,
-            Action::InsertSeeds | Action::UpdateSeed => Phase::Seeds,
+            Action::InsertSeeds | Action::UpdateSeed | Action::DeleteSeed => Phase::Seeds,
             Action::CreateRole | Action::UpdateRole => Phase::Roles,
             Action::CreateUser | Action::UpdateUser => Phase::Users,
             Action::DropIndex | Action::DropCollection | Action::DropUser | Action::DropRole => {
@@ -77,6 +80,7 @@ impl Action {
         matches!(
             self,
             Action::ReplaceIndex
+                | Action::DeleteSeed
                 | Action::DropIndex
                 | Action::DropCollection
                 | Action::DropUser

@@ -219,6 +219,7 @@ mod tests {
         users.seeds = Some(SeedSet {
             key: vec!["email".into()],
             documents: vec![doc! {"email": "a@x"}],
+            owns_collection: false,
         });
         let plan = diff(&cluster(vec![users]), &ClusterState::default(), false);
         let kinds: Vec<Action> = plan.changes.iter().map(|c| c.action).collect();

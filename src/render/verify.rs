@@ -239,7 +239,7 @@ fn change_file(domain_of: &BTreeMap<&str, &str>, c: &Change) -> PathBuf {
         Action::CreateIndex | Action::ModifyIndex | Action::ReplaceIndex | Action::DropIndex => {
             "indexes"
         }
-        Action::InsertSeeds | Action::UpdateSeed => "seeds",
+        Action::InsertSeeds | Action::UpdateSeed | Action::DeleteSeed => "seeds",
         _ => return PathBuf::from(MANIFEST_FILE),
     };
     Path::new(kind).join(domain).join(format!("{coll}.json"))

@@ -1,5 +1,5 @@
 //! `seeds/<domain>/<collection>.json`: reference documents (Extended JSON v2) and the natural
-//! key used to upsert them.
+//! key used to upsert them; with `"ownsCollection": true`, the whole content of the collection.
 
 use std::collections::HashMap;
 
@@ -13,9 +13,19 @@ use crate::model::{MAX_BSON_OBJECT_SIZE, SeedSet, bson_size, eq_key};
 
 pub fn read(r: &mut Reader, v: &Value, schema: Option<&CompiledSchema>) -> Option<SeedSet> {
     let root = JsonPath::root();
-    let top = r.object(&root, v, &["key", "documents"], "a seed file")?;
+    let top = r.object(
+        &root,
+        v,
+        &["key", "documents", "ownsCollection"],
+        "a seed file",
+    )?;
     let key_v = r.required(&root, top, "key", "a seed file");
     let docs_v = r.required(&root, top, "documents", "a seed file");
+    // A wrong type is reported and read as false, so the documents are still checked.
+    let owns_collection = top
+        .get("ownsCollection")
+        .and_then(|o| r.boolean(&root.key("ownsCollection"), o))
+        .unwrap_or(false);
     let kp = root.key("key");
     let key: Vec<String> = match key_v {
         Some(Value::Array(items)) if !items.is_empty() => items
@@ -49,6 +59,7 @@ pub fn read(r: &mut Reader, v: &Value, schema: Option<&CompiledSchema>) -> Optio
     let set = SeedSet {
         key,
         documents: Vec::new(),
+        owns_collection,
     };
     let mut documents = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
@@ -278,6 +289,44 @@ mod tests {
                 r#"$: missing required field "documents" in a seed file"#,
             ]
         );
+    }
+
+    #[test]
+    fn owns_collection_is_an_optional_boolean() {
+        let (set, diags) = read_text(r#"{"key": ["a"], "documents": []}"#, None);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert!(!set.unwrap().owns_collection);
+        let (set, diags) = read_text(
+            r#"{"key": ["a"], "ownsCollection": true, "documents": [{"a": 1}]}"#,
+            None,
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        assert!(set.unwrap().owns_collection);
+        let (set, diags) = read_text(
+            r#"{"key": ["a"], "ownsCollection": "yes", "documents": [{"b": 1}]}"#,
+            None,
+        );
+        assert!(!set.unwrap().owns_collection);
+        assert_eq!(
+            messages(&diags),
+            [
+                r#"ownsCollection: expected true or false, found a string"#,
+                r#"documents[0]: missing natural key field "a""#,
+            ]
+        );
+        let (src, mut diags) = SourceFile::parse(
+            Path::new("seeds/s/c.json"),
+            "{\"key\": [\"a\"],\n \"ownCollection\": true, \"documents\": []}".into(),
+        )
+        .unwrap();
+        read(&mut Reader::new(&src, &mut diags), &src.value, None);
+        assert_eq!(
+            messages(&diags),
+            [
+                r#"ownCollection: unknown field "ownCollection" in a seed file; did you mean "ownsCollection"?"#
+            ]
+        );
+        assert_eq!((diags[0].line, diags[0].column), (2, 2));
     }
 
     #[test]

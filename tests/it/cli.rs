@@ -197,6 +197,7 @@ fn check_is_clean_on_the_default_workspace_and_every_example() {
         repo().join("examples/carechat"),
         repo().join("examples/chat-platform"),
         repo().join("examples/illajwala"),
+        repo().join("examples/reference-data"),
     ] {
         let out = mongoctl(&ws, &["check", "-o", "json"]).run();
         out.expect_code(0);

@@ -17,6 +17,7 @@ mod examples;
 mod init;
 mod interop;
 mod migrate;
+mod owned_seeds;
 mod restore_checks;
 mod sandbox;
 mod stats;
