@@ -50,6 +50,7 @@ pub async fn start(
     environment: Option<&str>,
     spec_dir: &Path,
     plan: &Plan,
+    stage: Option<&str>,
 ) -> Result<Record> {
     let id = ObjectId::new();
     let user = std::env::var("USER")
@@ -82,6 +83,11 @@ pub async fn start(
         "spec_revision": spec_revision(spec_dir),
         "changes": changes,
     };
+    let mut record = record;
+    if let Some(stage) = stage {
+        // An apply that runs migrations records its changes in two parts, around them.
+        record.insert("stage", stage);
+    }
     client
         .database(meta_db)
         .collection::<Document>(COLLECTION)

@@ -113,7 +113,7 @@ async fn apply_plan(
         confirm(destructive, ctx.global.yes).await?;
     }
     let (Some(lease), false) = (lease, migrations.is_empty()) else {
-        let report = execute(args, ctx, ws, client, plan).await?;
+        let report = execute(args, ctx, ws, client, plan, None).await?;
         if ctx.json() {
             render::json(&serde_json::json!({"plan": plan, "report": report}));
         }
@@ -127,7 +127,7 @@ async fn apply_plan(
     let first = if before.changes.is_empty() {
         None
     } else {
-        let report = execute(args, ctx, ws, client, &before).await?;
+        let report = execute(args, ctx, ws, client, &before, Some("before migrations")).await?;
         if report.failed().is_some() {
             if ctx.json() {
                 render::json(&serde_json::json!({"plan": before, "report": report}));
@@ -154,7 +154,8 @@ async fn apply_plan(
         batch_size: 10_000,
         drop_source: false,
     };
-    let up = engine.up(&ws.migrations, &opts).await;
+    let selected: Vec<_> = migrations.iter().map(|m| (*m).clone()).collect();
+    let up = engine.up(&selected, &opts).await;
     progress.finish();
     let up = up?;
     if !ctx.json() && !ctx.global.quiet {
@@ -188,7 +189,7 @@ async fn apply_plan(
     let report = if after.changes.is_empty() {
         ApplyReport::default()
     } else {
-        execute(args, ctx, ws, client, &after).await?
+        execute(args, ctx, ws, client, &after, Some("after migrations")).await?
     };
     if ctx.json() {
         render::json(&serde_json::json!({
@@ -231,10 +232,27 @@ fn runnable_migrations<'w>(
         );
     }
     if !args.scope.domain.is_empty() {
-        bail!(
-            "{} migration(s) not applied touch these domains; run mongoctl migrate up (or apply without --domain) first; nothing was applied",
-            plan.migrations.len()
-        );
+        // The plan lists the migrations touching the scoped domains; one that also touches
+        // another domain would change data outside the scope.
+        let outside: Vec<&str> = ws
+            .migrations
+            .iter()
+            .filter(|m| plan.migrations.iter().any(|p| p.id == m.id))
+            .filter(|m| {
+                m.steps.iter().any(|s| {
+                    s.collections()
+                        .iter()
+                        .any(|c| !args.scope.domain.contains(&c.domain))
+                })
+            })
+            .map(|m| m.id.as_str())
+            .collect();
+        if !outside.is_empty() {
+            bail!(
+                "migration(s) {} also touch domains outside --domain; run mongoctl migrate up (or apply without --domain) first; nothing was applied",
+                outside.join(", ")
+            );
+        }
     }
     Ok(ws
         .migrations
@@ -302,6 +320,7 @@ async fn execute(
     ws: &Workspace,
     client: &Client,
     plan: &Plan,
+    stage: Option<&str>,
 ) -> Result<ApplyReport> {
     let environment = ctx.environment(ws)?.map(|(n, _)| n);
     let secrets = secrets::resolve(plan, args.secrets_file.as_deref(), environment.as_deref())?;
@@ -313,6 +332,7 @@ async fn execute(
         environment.as_deref(),
         &ws.root,
         plan,
+        stage,
     )
     .await?;
     let progress = render::ApplyProgress::new(

@@ -84,10 +84,37 @@ async fn default_spec_applies_then_plans_clean_and_records_history() {
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(history.len(), 1, "one apply with changes = one record");
-    assert_eq!(history[0].get_str("status").unwrap(), "succeeded");
-    assert_eq!(history[0].get_str("project").unwrap(), "healthtech");
-    assert!(history[0].get_array("changes").unwrap().len() > 100);
+    // The default workspace has migrations: one apply records its changes in two parts,
+    // around them (the migrations are recorded in their changelog).
+    assert_eq!(history.len(), 2, "one apply with migrations = two records");
+    let stages: Vec<&str> = history
+        .iter()
+        .map(|h| h.get_str("stage").unwrap())
+        .collect();
+    assert_eq!(stages, ["before migrations", "after migrations"]);
+    for h in &history {
+        assert_eq!(h.get_str("status").unwrap(), "succeeded");
+        assert_eq!(h.get_str("project").unwrap(), "healthtech");
+    }
+    let changes: usize = history
+        .iter()
+        .map(|h| h.get_array("changes").unwrap().len())
+        .sum();
+    assert!(changes > 100, "{changes}");
+    let log: Vec<Document> = client
+        .database("mongoctl")
+        .collection::<Document>("migrations")
+        .find(doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(
+        log.iter()
+            .all(|m| m.get_str("status").unwrap() == "applied")
+    );
 
     // A second apply has nothing to do and records nothing.
     let again = mongoctl(&ws, &["setup"]).uri(&server.uri()).run();
