@@ -16,6 +16,7 @@ mod drift;
 mod examples;
 mod init;
 mod interop;
+mod relocate;
 mod restore_checks;
 mod sandbox;
 mod stats;
