@@ -196,7 +196,14 @@ pub async fn copy_collection(
     }
     .await;
     if let Some(images) = images {
-        catch_up::restore_images(client, source, images).await?;
+        let restored = catch_up::restore_images(client, source, images).await;
+        if let Err(e) = restored {
+            // Both matter: what failed, and that the source kept the post-images setting.
+            return Err(match moved {
+                Ok(_) => e,
+                Err(m) => m.context(format!("{e:#}")),
+            });
+        }
     }
     let (copied, writes_caught_up, indexes, source_digest, verified_at, target_digest) = moved?;
     let why_not_verified = why_not(
