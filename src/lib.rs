@@ -32,6 +32,7 @@ pub mod percent;
 pub mod plan;
 pub mod private;
 pub mod redact;
+pub mod relocate;
 pub mod render;
 pub mod sandbox;
 pub mod secrets;

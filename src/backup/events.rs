@@ -41,6 +41,10 @@ pub enum Phase<'a> {
     CopyingOplog,
     /// Restore: replaying the backup's oplog.
     ReplayingOplog,
+    /// Relocate: applying the writes the source received during the copy.
+    CatchingUp,
+    /// Relocate: digesting source and target to prove the copy exact.
+    Digesting,
 }
 
 /// Receives the events of a backup or restore; called from several tasks at once.

@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod bsonio;
+pub mod bulk;
 pub mod checksum;
 pub mod direct;
 pub mod dump;

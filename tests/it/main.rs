@@ -18,6 +18,7 @@ mod init;
 mod interop;
 mod migrate;
 mod owned_seeds;
+mod relocate;
 mod restore_checks;
 mod sandbox;
 mod stats;

@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result, anyhow, bail};
 use bson::{RawDocumentBuf, doc};
-use mongodb::error::ErrorKind;
-use mongodb::{Client, Collection};
+use mongodb::Client;
 use tokio::sync::mpsc;
 
-use crate::backup::bsonio::DocBatch;
+use crate::backup::bulk::{InsertStats, insert_batch};
 use crate::backup::events::{Event, Observer, Phase};
 use crate::backup::format::CollectionMeta;
 use crate::backup::nsmatch::split;
@@ -63,51 +62,6 @@ pub(super) async fn restore_view(client: &Client, u: &Unit, drop: bool) -> NsRep
 
 /// One finished insert batch: (sequence number, documents, bytes, outcome).
 pub(super) type Inserted = (u64, u64, u64, InsertStats);
-
-#[derive(Default)]
-pub(super) struct InsertStats {
-    inserted: u64,
-    duplicates: u64,
-    errors: u64,
-    first_error: Option<String>,
-}
-
-pub(super) async fn insert_batch(
-    coll: Collection<RawDocumentBuf>,
-    batch: DocBatch,
-) -> Result<InsertStats> {
-    let n = batch.len() as u64;
-    match coll
-        .clone_with_type::<&bson::RawDocument>()
-        .insert_many(batch.docs())
-        .ordered(false)
-        .bypass_document_validation(true)
-        .await
-    {
-        Ok(_) => Ok(InsertStats {
-            inserted: n,
-            ..Default::default()
-        }),
-        Err(e) => match e.kind.as_ref() {
-            ErrorKind::InsertMany(ie) if ie.write_concern_error.is_none() => {
-                let mut s = InsertStats::default();
-                for w in ie.write_errors.iter().flatten() {
-                    if w.code == 11000 {
-                        s.duplicates += 1;
-                    } else {
-                        s.errors += 1;
-                        s.first_error.get_or_insert_with(|| {
-                            format!("write error {}: {}", w.code, w.message)
-                        });
-                    }
-                }
-                s.inserted = n - s.duplicates - s.errors;
-                Ok(s)
-            }
-            _ => Err(anyhow::anyhow!(crate::error::describe_driver_error(&e))),
-        },
-    }
-}
 
 /// How collections are inserted: parallelism, error policy, progress journal.
 #[derive(Clone)]
