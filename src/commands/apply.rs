@@ -153,9 +153,9 @@ async fn apply_plan(
             .unwrap_or_else(|| super::migrate::default_rollback_dir(ws)),
         batch_size: 10_000,
         drop_source: false,
+        only: Some(migrations.iter().map(|m| m.id.clone()).collect()),
     };
-    let selected: Vec<_> = migrations.iter().map(|m| (*m).clone()).collect();
-    let up = engine.up(&selected, &opts).await;
+    let up = engine.up(&ws.migrations, &opts).await;
     progress.finish();
     let up = up?;
     if !ctx.json() && !ctx.global.quiet {

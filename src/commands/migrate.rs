@@ -141,6 +141,7 @@ async fn up_command(
         rollback_dir: a.rollback_dir.unwrap_or_else(|| default_rollback_dir(ws)),
         batch_size: a.batch_size as usize,
         drop_source: a.drop_source,
+        only: None,
     };
     let result = engine.up(&ws.migrations, &opts).await;
     progress.finish();

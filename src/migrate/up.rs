@@ -28,6 +28,8 @@ pub struct UpOptions {
     pub batch_size: usize,
     /// After a verified move, drop its source (a rollback point is taken first).
     pub drop_source: bool,
+    /// Run only these migrations (ids); `None`: every runnable one.
+    pub only: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -114,7 +116,10 @@ pub struct Engine<'a> {
 impl Engine<'_> {
     pub async fn up(&self, files: &[Migration], opts: &UpOptions) -> Result<UpReport> {
         let log = changelog::read_all(self.client, self.meta_db).await?;
-        let selected = select(files, &log, opts.to.as_deref())?;
+        let selected: Vec<&Migration> = select(files, &log, opts.to.as_deref())?
+            .into_iter()
+            .filter(|m| opts.only.as_ref().is_none_or(|ids| ids.contains(&m.id)))
+            .collect();
         let transactions = is_replica_set(self.client).await?;
         let mut report = UpReport::default();
         for m in selected {
@@ -226,15 +231,32 @@ impl Engine<'_> {
                     .await?;
             }
             StepKind::Copy { from, to, is_move } => {
-                let rec =
-                    copy_step::run(self, &m.id, index, from, to, &entry.steps[i], transactions)
-                        .await?;
+                let rec = copy_step::run(
+                    self,
+                    &m.id,
+                    index,
+                    from,
+                    to,
+                    &entry.steps[i],
+                    transactions,
+                    *is_move,
+                )
+                .await?;
                 entry.steps[i].rollback = rec.0;
                 entry.steps[i].copy = Some(rec.1);
                 if *is_move && opts.drop_source {
                     let log = changelog::read_all(self.client, self.meta_db).await?;
                     let point = self
-                        .drop_collection(&m.id, index, &db, &coll, opts, &log, Some(entry))
+                        .drop_collection(
+                            &m.id,
+                            index,
+                            &db,
+                            &coll,
+                            opts,
+                            &log,
+                            Some(entry),
+                            "copy.source_rollback",
+                        )
                         .await?;
                     if let Some(p) = point {
                         let copy = entry.steps[i].copy.get_or_insert_with(Default::default);
@@ -246,7 +268,16 @@ impl Engine<'_> {
             StepKind::Drop { .. } => {
                 let log = changelog::read_all(self.client, self.meta_db).await?;
                 entry.steps[i].rollback = self
-                    .drop_collection(&m.id, index, &db, &coll, opts, &log, Some(entry))
+                    .drop_collection(
+                        &m.id,
+                        index,
+                        &db,
+                        &coll,
+                        opts,
+                        &log,
+                        Some(entry),
+                        "rollback",
+                    )
                     .await?;
             }
         }
@@ -351,6 +382,8 @@ impl Engine<'_> {
         opts: &UpOptions,
         log: &[Entry],
         current: Option<&Entry>,
+        // Where the step's changelog record keeps the rollback point.
+        field: &str,
     ) -> Result<Option<RollbackPoint>> {
         if !collection_exists(self.client, db, coll).await? {
             return Ok(None);
@@ -368,7 +401,7 @@ impl Engine<'_> {
             self.meta_db,
             migration,
             index,
-            doc! {"rollback": bson::to_bson(&point)?},
+            doc! {field: bson::to_bson(&point)?},
             doc! {},
             None,
         )

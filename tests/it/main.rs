@@ -17,6 +17,7 @@ mod examples;
 mod init;
 mod interop;
 mod migrate;
+mod nilecare;
 mod owned_seeds;
 mod relocate;
 mod restore_checks;
