@@ -151,8 +151,8 @@ async fn in_transaction(
                 let _ = session.abort_transaction().await;
                 let transient = e
                     .chain()
-                    .filter_map(|c| c.downcast_ref::<mongodb::error::Error>())
-                    .any(|m| m.contains_label(TRANSIENT_TRANSACTION_ERROR));
+                    .filter_map(|c| c.downcast_ref::<DriverError>())
+                    .any(|m| m.0.contains_label(TRANSIENT_TRANSACTION_ERROR));
                 if !transient || attempts >= 5 {
                     return Err(e);
                 }
@@ -177,15 +177,30 @@ async fn update_many(
         ),
         Bson::Document(d) => coll.update_many(filter, d),
         other => bail!("an update is a document or a pipeline, not {other}"),
-    };
+    }
+    // The collection's validator is the one being migrated away from: apply sets the new
+    // one after the migrations, and counts what still violates it.
+    .bypass_document_validation(true);
     let res = match session {
         Some(s) => action.session(s).await,
         None => action.await,
     };
-    // Kept as the driver's error (not described) so transient labels stay visible.
-    let res = res.map_err(anyhow::Error::new)?;
+    // Kept as the driver's error (described when shown) so transient labels stay visible.
+    let res = res.map_err(|e| anyhow::Error::new(DriverError(e)))?;
     Ok((res.matched_count, res.modified_count))
 }
+
+/// A driver error that displays as mongoctl describes them and keeps its labels.
+#[derive(Debug)]
+struct DriverError(mongodb::error::Error);
+
+impl std::fmt::Display for DriverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::error::describe_driver_error(&self.0))
+    }
+}
+
+impl std::error::Error for DriverError {}
 
 fn describe_update(step: &UpdateStep) -> String {
     step.update.to_bson().to_string()

@@ -150,6 +150,7 @@ impl Engine<'_> {
                         doc! {to: {"$exists": true}, from: {"$exists": false}},
                         doc! {"$rename": {to: from}},
                     )
+                    .bypass_document_validation(true)
                     .await
                     .map_err(described)?;
                 Ok(format!(

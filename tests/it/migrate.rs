@@ -615,3 +615,74 @@ async fn two_concurrent_ups_run_every_step_once() {
         refused.stderr
     );
 }
+
+/// The safe way to tighten a validator over documents that violate it: the migration that
+/// fixes them runs between the loose and the tight validator, and `verify` ends clean.
+#[tokio::test]
+async fn a_validator_tightened_over_violating_documents_converges_with_its_fixing_migration() {
+    let server = common::standalone().await;
+    let client = server.client();
+    let db = client.database("mig_app");
+    // Live: the old schema (full_name required) and documents written to it.
+    db.run_command(doc! {"create": "users", "validator": {"$jsonSchema": {"bsonType": "object", "required": ["full_name"]}}, "validationLevel": "strict", "validationAction": "error"}).await.unwrap();
+    seed_users(&client, 12).await;
+    db.run_command(doc! {"create": "orders"}).await.unwrap();
+    let ws = workspace(&[]);
+    write(
+        ws.path(),
+        "schemas/app/users.json",
+        r#"{"bsonType": "object", "required": ["name"], "properties": {"name": {"bsonType": "string"}, "full_name": {"not": {}}}}"#,
+    );
+    // Without the migration: refused with the count and a sample; nothing changes.
+    let refused = mongoctl(ws.path(), &["apply", "--yes"])
+        .uri(&server.uri())
+        .run();
+    refused.expect_code(1);
+    assert!(refused.all().contains("12"), "{}", refused.all());
+    let live = db
+        .run_command(doc! {"listCollections": 1, "filter": {"name": "users"}})
+        .await
+        .unwrap();
+    assert!(
+        live.to_string().contains("full_name"),
+        "the old validator stays: {live}"
+    );
+    // With it: apply runs the rename (past the old validator), then sets the new one.
+    write(
+        ws.path(),
+        "migrations/0001_rename_full_name.json",
+        r#"{"steps": [{"op": "renameField", "domain": "app", "collection": "users", "from": "full_name", "to": "name"}]}"#,
+    );
+    let plan = mongoctl(ws.path(), &["plan", "-o", "json"])
+        .uri(&server.uri())
+        .run();
+    plan.expect_code(0);
+    assert_eq!(plan.json()["migrations"][0]["id"], "0001_rename_full_name");
+    let out = mongoctl(
+        ws.path(),
+        &["apply", "--yes", "--rollback-dir", &rollback_dir(ws.path())],
+    )
+    .uri(&server.uri())
+    .run();
+    out.expect_code(0);
+    let users = db.collection::<Document>("users");
+    assert_eq!(
+        users
+            .count_documents(doc! {"name": {"$exists": true}, "full_name": {"$exists": false}})
+            .await
+            .unwrap(),
+        12
+    );
+    let err = users
+        .insert_one(doc! {"full_name": "old style"})
+        .await
+        .expect_err("the new validator rejects the old shape");
+    assert!(
+        err.to_string().contains("Document failed validation"),
+        "{err}"
+    );
+    mongoctl(ws.path(), &["verify"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+}
