@@ -132,7 +132,7 @@ async fn default_spec_applies_then_plans_clean_and_records_history() {
 #[tokio::test]
 async fn every_example_applies_then_plans_clean() {
     // One server per example: users and roles are cluster-wide.
-    for example in ["carechat", "chat-platform", "illajwala"] {
+    for example in ["carechat", "chat-platform", "illajwala", "nilecare"] {
         let server = common::standalone().await;
         let ws = repo().join("examples").join(example);
         mongoctl(&ws, &["check"]).run().expect_code(0);

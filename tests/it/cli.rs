@@ -198,6 +198,7 @@ fn check_is_clean_on_the_default_workspace_and_every_example() {
         repo().join("examples/chat-platform"),
         repo().join("examples/illajwala"),
         repo().join("examples/reference-data"),
+        repo().join("examples/nilecare"),
     ] {
         let out = mongoctl(&ws, &["check", "-o", "json"]).run();
         out.expect_code(0);
