@@ -113,7 +113,7 @@ mod tests {
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
             changes,
-            unmanaged: Vec::new(),
+            ..Default::default()
         }
     }
 
