@@ -108,6 +108,41 @@ pub async fn run(cmd: MigrateCommand, ctx: &Ctx) -> Result<u8> {
     }
 }
 
+/// Runs `work` on an engine holding the cluster lease, with progress, and gives the lease back.
+async fn under_lease<T>(
+    ctx: &Ctx,
+    ws: &Workspace,
+    client: &Client,
+    dbs: &Databases,
+    command: &str,
+    lock: &LockArgs,
+    work: impl AsyncFnOnce(&Engine<'_>) -> Result<T>,
+) -> Result<T> {
+    let meta_db = ws.manifest.metadata_database.as_str();
+    let lease = lease::acquire(
+        client,
+        meta_db,
+        lease::CLUSTER_CHANGES,
+        command,
+        lock.wait(),
+    )
+    .await?;
+    let progress = render::migrate::Progress::new(ctx.show_progress());
+    let engine = Engine {
+        client,
+        dbs,
+        meta_db,
+        lease: &lease,
+        observe: progress.observer(),
+    };
+    let result = work(&engine).await;
+    progress.finish();
+    let released = lease.release().await;
+    let value = result?;
+    released?;
+    Ok(value)
+}
+
 pub fn default_rollback_dir(ws: &Workspace) -> PathBuf {
     ws.root.join(".mongoctl").join("rollback")
 }
@@ -119,23 +154,6 @@ async fn up_command(
     client: &Client,
     dbs: &Databases,
 ) -> Result<u8> {
-    let meta_db = ws.manifest.metadata_database.as_str();
-    let lease = lease::acquire(
-        client,
-        meta_db,
-        lease::CLUSTER_CHANGES,
-        "mongoctl migrate up",
-        a.lock.wait(),
-    )
-    .await?;
-    let progress = render::migrate::Progress::new(ctx.show_progress());
-    let engine = Engine {
-        client,
-        dbs,
-        meta_db,
-        lease: &lease,
-        observe: progress.observer(),
-    };
     let opts = UpOptions {
         to: a.to,
         rollback_dir: a.rollback_dir.unwrap_or_else(|| default_rollback_dir(ws)),
@@ -143,11 +161,16 @@ async fn up_command(
         drop_source: a.drop_source,
         only: None,
     };
-    let result = engine.up(&ws.migrations, &opts).await;
-    progress.finish();
-    let released = lease.release().await;
-    let report = result?;
-    released?;
+    let report = under_lease(
+        ctx,
+        ws,
+        client,
+        dbs,
+        "mongoctl migrate up",
+        &a.lock,
+        async |e| e.up(&ws.migrations, &opts).await,
+    )
+    .await?;
     if ctx.json() {
         render::json(&report);
     } else if !ctx.global.quiet {
@@ -184,27 +207,17 @@ async fn rollback_command(
         ctx.global.yes,
     )
     .await?;
-    let lease = lease::acquire(
-        client,
-        meta_db,
-        lease::CLUSTER_CHANGES,
-        "mongoctl migrate rollback",
-        a.lock.wait(),
-    )
-    .await?;
-    let progress = render::migrate::Progress::new(ctx.show_progress());
-    let engine = Engine {
+    let to = a.to.as_deref();
+    let done = under_lease(
+        ctx,
+        ws,
         client,
         dbs,
-        meta_db,
-        lease: &lease,
-        observe: progress.observer(),
-    };
-    let result = engine.rollback(a.to.as_deref()).await;
-    progress.finish();
-    let released = lease.release().await;
-    let done = result?;
-    released?;
+        "mongoctl migrate rollback",
+        &a.lock,
+        async |e| e.rollback(to).await,
+    )
+    .await?;
     if ctx.json() {
         render::json(&serde_json::json!({"rolled_back": done}));
     } else if !ctx.global.quiet {

@@ -99,6 +99,28 @@ pub struct StepRecord {
     pub finished_at: Option<DateTime>,
 }
 
+impl StepRecord {
+    /// A step not started yet.
+    pub fn pending(index: u32, op: &str, summary: String) -> Self {
+        StepRecord {
+            index,
+            op: op.to_string(),
+            summary,
+            status: StepStatus::Pending,
+            matched: 0,
+            modified: 0,
+            batches: 0,
+            resume_after: None,
+            in_flight: None,
+            rollback: None,
+            copy: None,
+            error: None,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
     #[serde(rename = "_id")]

@@ -181,20 +181,8 @@ mod tests {
             finished_at: None,
             duration_ms: 5,
             steps: vec![StepRecord {
-                index: 0,
-                op: "update".into(),
-                summary: String::new(),
                 status: StepStatus::Done,
-                matched: 0,
-                modified: 0,
-                batches: 0,
-                resume_after: None,
-                in_flight: None,
-                rollback: None,
-                copy: None,
-                error: None,
-                started_at: None,
-                finished_at: None,
+                ..StepRecord::pending(0, "update", String::new())
             }],
             history: vec![],
         }

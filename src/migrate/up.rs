@@ -245,16 +245,13 @@ impl Engine<'_> {
                 entry.steps[i].rollback = rec.0;
                 entry.steps[i].copy = Some(rec.1);
                 if *is_move && opts.drop_source {
-                    let log = changelog::read_all(self.client, self.meta_db).await?;
                     let point = self
                         .drop_collection(
                             &m.id,
                             index,
-                            &db,
-                            &coll,
+                            (&db, &coll),
                             opts,
-                            &log,
-                            Some(entry),
+                            entry,
                             "copy.source_rollback",
                         )
                         .await?;
@@ -266,18 +263,8 @@ impl Engine<'_> {
                 }
             }
             StepKind::Drop { .. } => {
-                let log = changelog::read_all(self.client, self.meta_db).await?;
                 entry.steps[i].rollback = self
-                    .drop_collection(
-                        &m.id,
-                        index,
-                        &db,
-                        &coll,
-                        opts,
-                        &log,
-                        Some(entry),
-                        "rollback",
-                    )
+                    .drop_collection(&m.id, index, (&db, &coll), opts, entry, "rollback")
                     .await?;
             }
         }
@@ -377,11 +364,9 @@ impl Engine<'_> {
         &self,
         migration: &str,
         index: u32,
-        db: &str,
-        coll: &str,
+        (db, coll): (&str, &str),
         opts: &UpOptions,
-        log: &[Entry],
-        current: Option<&Entry>,
+        current: &Entry,
         // Where the step's changelog record keeps the rollback point.
         field: &str,
     ) -> Result<Option<RollbackPoint>> {
@@ -389,7 +374,8 @@ impl Engine<'_> {
             return Ok(None);
         }
         let ns = format!("{db}.{coll}");
-        if let Some(verified) = copy_step::last_verified_move(log, current, &ns) {
+        let log = changelog::read_all(self.client, self.meta_db).await?;
+        if let Some(verified) = copy_step::last_verified_move(&log, Some(current), &ns) {
             copy_step::ensure_unchanged_since(self.client, db, coll, &verified).await?;
         }
         (self.observe)(Event::Phase("taking the rollback point"));
@@ -423,22 +409,7 @@ fn start_entry(m: &Migration, previous: Option<&Entry>) -> Entry {
         m.steps
             .iter()
             .enumerate()
-            .map(|(i, s)| StepRecord {
-                index: i as u32,
-                op: s.op.clone(),
-                summary: s.summary(),
-                status: StepStatus::Pending,
-                matched: 0,
-                modified: 0,
-                batches: 0,
-                resume_after: None,
-                in_flight: None,
-                rollback: None,
-                copy: None,
-                error: None,
-                started_at: None,
-                finished_at: None,
-            })
+            .map(|(i, s)| StepRecord::pending(i as u32, &s.op, s.summary()))
             .collect()
     };
     match previous {

@@ -787,6 +787,44 @@ async fn mongorestore_replays_our_archive_oplog() {
     .await;
 }
 
+/// A backup during which nothing was written still carries an oplog (from the entry the
+/// backup started at, as mongodump's does): mongorestore 100.3.1 fails on an archive whose
+/// announced oplog is empty ("error demultiplexing archive; archive io error").
+#[tokio::test]
+async fn mongorestore_replays_the_oplog_of_a_quiet_archive_backup() {
+    let Some(tools) = tools() else { return };
+    let server = common::replica_set(1).await;
+    server
+        .client()
+        .database("quiet")
+        .collection::<Document>("c")
+        .insert_many((0..50).map(|i| doc! {"_id": i}))
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let path = s(&tmp.path().join("quiet.archive"));
+    our_backup_db(
+        &server.uri(),
+        "quiet",
+        &["--oplog", "--archive", &path, "--gzip"],
+    );
+    let target = common::standalone().await;
+    let stderr = tools.mongorestore(
+        &target.uri(),
+        &[&format!("--archive={path}"), "--gzip", "--oplogReplay"],
+        None,
+    );
+    assert!(stderr.contains("applied 1 oplog entries"), "{stderr}");
+    let n = target
+        .client()
+        .database("quiet")
+        .collection::<Document>("c")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(n, 50);
+}
+
 // ---------------------------------------------------------------------------------------
 // Users and roles
 

@@ -20,14 +20,17 @@ pub async fn last_oplog_ts(client: &Client) -> Result<Timestamp> {
     }
 }
 
-/// The oplog entries after `start` up to the newest one now, oldest first. The upper bound
+/// The oplog entries from `start` (the newest entry when the backup began, already in the
+/// data; replaying it again is harmless) up to the newest one now, oldest first. Starting
+/// at `start` inclusive, as mongodump does, means the copy is never empty: mongorestore
+/// 100.3.1 fails on an archive whose announced oplog holds no entry. The upper bound
 /// (mongodump's too) keeps the copy finite while writes arrive faster than it reads.
 pub(super) async fn oplog_cursor(client: &Client, start: Timestamp) -> Result<RawBatchCursor> {
     let end = last_oplog_ts(client).await?;
     client
         .database("local")
         .collection::<RawDocumentBuf>("oplog.rs")
-        .find(doc! {"ts": {"$gt": start, "$lte": end}})
+        .find(doc! {"ts": {"$gte": start, "$lte": end}})
         .sort(doc! {"$natural": 1})
         .batch()
         .await
