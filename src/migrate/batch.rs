@@ -32,13 +32,13 @@ pub struct BatchRun<'a> {
 
 /// (matched, modified) by this run (not counting batches an earlier run committed).
 pub async fn run(r: &BatchRun<'_>, step: &UpdateStep, record: &StepRecord) -> Result<(u64, u64)> {
-    if let Some(half) = &record.in_flight {
-        if !step.idempotent {
-            bail!(
-                "an earlier run was stopped while writing the batch ending at _id {half}; this step ({}) is not safe to repeat and a standalone server has no transactions to tell whether that batch was applied: roll the migration back (migrate rollback) and run it again",
-                describe_update(step)
-            );
-        }
+    if let Some(half) = &record.in_flight
+        && !step.idempotent
+    {
+        bail!(
+            "an earlier run was stopped while writing the batch ending at _id {half}; this step ({}) is not safe to repeat and a standalone server has no transactions to tell whether that batch was applied: roll the migration back (migrate rollback) and run it again",
+            describe_update(step)
+        );
     }
     let coll: Collection<Document> = r.client.database(r.db).collection(r.coll);
     let cursor_filter = match &record.resume_after {

@@ -17,6 +17,7 @@ use crate::relocate::{self, CopyOptions, Namespace};
 
 /// Copies `from` to `to`, verified; returns the rollback point (drop the target) and what was
 /// verified, for the changelog.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     e: &Engine<'_>,
     migration: &str,

@@ -88,10 +88,10 @@ pub fn select<'m>(
             lines.join("\n")
         );
     }
-    if let Some(t) = to {
-        if !files.iter().any(|m| m.id == t) {
-            bail!("--to {t}: no migration file has that id (ids are file names without .json)");
-        }
+    if let Some(t) = to
+        && !files.iter().any(|m| m.id == t)
+    {
+        bail!("--to {t}: no migration file has that id (ids are file names without .json)");
     }
     let mut out = Vec::new();
     for (m, s) in files.iter().zip(&statuses) {

@@ -126,16 +126,16 @@ fn retired_collections<'a>(files: impl Iterator<Item = &'a Value>) -> BTreeSet<C
                 Some("dropCollection") => Some(s),
                 _ => None,
             };
-            if let Some(c) = coll {
-                if let (Some(d), Some(n)) = (
+            if let Some(c) = coll
+                && let (Some(d), Some(n)) = (
                     c.get("domain").and_then(Value::as_str),
                     c.get("collection").and_then(Value::as_str),
-                ) {
-                    out.insert(CollRef {
-                        domain: d.into(),
-                        collection: n.into(),
-                    });
-                }
+                )
+            {
+                out.insert(CollRef {
+                    domain: d.into(),
+                    collection: n.into(),
+                });
             }
         }
     }
