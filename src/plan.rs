@@ -273,6 +273,9 @@ pub struct Plan {
     /// the runnable ones and refuses the others.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<crate::migrate::status::MigrationStatus>,
+    /// Declared sharding and zones: the commands for a mongos (see `crate::sharding`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharding: Option<crate::sharding::diff::ShardingPlan>,
 }
 
 impl Plan {

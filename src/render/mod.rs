@@ -314,6 +314,7 @@ mod tests {
                 name: Some("ops".into()),
                 protected: true,
             }],
+            ..Default::default()
         }
     }
 
