@@ -78,7 +78,7 @@ pub fn read_collection(r: &mut Reader, p: &JsonPath, v: &Value) -> CollectionSha
     }
     if let Some(key) = &out.shard_key {
         let presplit = key.options.get_bool("presplitHashedZones").unwrap_or(false);
-        if presplit && out.zone_ranges.is_empty() {
+        if presplit && !map.contains_key("zoneRanges") {
             r.error(
                 p.key("shardOptions").key("presplitHashedZones"),
                 "presplitHashedZones needs zoneRanges on this collection (shardCollection refuses it without zones)",
@@ -388,8 +388,13 @@ fn schema_field_problem(schema: &Value, field: &str) -> Option<(JsonPath, String
             .and_then(Value::as_array)
             .is_some_and(|a| a.iter().any(|x| x.as_str() == Some(part)));
         let Some(child) = node.get("properties").and_then(|p| p.get(part)) else {
+            let at = if node.get("properties").is_some() {
+                path.key("properties")
+            } else {
+                path.clone()
+            };
             return Some((
-                path.clone(),
+                at,
                 format!("field \"{field}\" is not declared in the schema's properties"),
             ));
         };
@@ -519,6 +524,303 @@ pub fn check_collection(
                 "no declared index in {index_file} starts with the shard key: shardCollection will create {}{unique} (on an empty collection; it fails on one with documents) — declare it there so the spec matches the cluster",
                 key.key_doc()
             ),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::{Loaded, MANIFEST_FILE, load};
+
+    /// A workspace with one shared collection `chat.messages` declared as `decl`, the
+    /// top-level `sharding` section `top`, and the other files given.
+    fn load_with(decl: &str, top: &str, files: &[(&str, &str)]) -> Loaded {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = format!(
+            "{{\n  \"project\": \"p\",\n  \"sharding\": {top},\n  \"domains\": {{\"chat\": {{\"database\": \"chat\", \"collections\": {{\n    \"messages\": {decl}\n  }}}}}}\n}}"
+        );
+        std::fs::write(dir.path().join(MANIFEST_FILE), manifest).unwrap();
+        for (rel, text) in files {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        load(dir.path())
+    }
+
+    fn messages(l: &Loaded) -> Vec<String> {
+        l.diagnostics.iter().map(ToString::to_string).collect()
+    }
+
+    const SCHEMA: (&str, &str) = (
+        "schemas/chat/messages.json",
+        "{\n  \"bsonType\": \"object\",\n  \"required\": [\"tenant_id\", \"created_at\"],\n  \"properties\": {\"tenant_id\": {\"bsonType\": \"string\"}, \"created_at\": {\"bsonType\": \"date\"}, \"body\": {\"bsonType\": \"string\"}}\n}",
+    );
+    const INDEX: (&str, &str) = (
+        "indexes/chat/messages.json",
+        r#"{"indexes": [{"key": {"tenant_id": 1, "created_at": 1}}]}"#,
+    );
+    const ZONES: &str = r#"{"zones": {"eu": ["shard-eu"], "us": ["shard-us-1", "shard-us-2"]}}"#;
+
+    #[test]
+    fn a_complete_declaration_is_clean() {
+        let l = load_with(
+            r#"{"tenantKey": "tenant_id", "shardKey": {"tenant_id": 1, "created_at": 1},
+                "zoneRanges": [
+                  {"zone": "us", "min": {"tenant_id": "m"}, "max": {"tenant_id": {"$maxKey": 1}}},
+                  {"zone": "eu", "min": {"tenant_id": {"$minKey": 1}}, "max": {"tenant_id": "m"}}]}"#,
+            ZONES,
+            &[SCHEMA, INDEX],
+        );
+        assert!(l.diagnostics.is_empty(), "{:?}", messages(&l));
+        let ws = l.workspace.unwrap();
+        let c = &ws.manifest.domains[0].collections[0].sharding;
+        assert_eq!(c.tenant_key.as_deref(), Some("tenant_id"));
+        assert_eq!(c.zone_ranges.len(), 2);
+        // Bounds are stored extended to the whole key, as config.tags holds them.
+        assert_eq!(
+            c.zone_ranges[0].min,
+            bson::doc! {"tenant_id": "m", "created_at": bson::Bson::MinKey}
+        );
+        assert_eq!(
+            ws.manifest.sharding.zones["us"],
+            ["shard-us-1", "shard-us-2"]
+        );
+    }
+
+    #[test]
+    fn the_tenant_key_must_be_required_by_the_schema() {
+        let schema = (
+            "schemas/chat/messages.json",
+            "{\n  \"bsonType\": \"object\",\n  \"required\": [\"body\"],\n  \"properties\": {\"tenant_id\": {\"bsonType\": \"string\"}, \"body\": {}}\n}",
+        );
+        let l = load_with(r#"{"tenantKey": "tenant_id"}"#, "{}", &[schema]);
+        assert_eq!(
+            messages(&l),
+            [
+                "schemas/chat/messages.json:3:3: error: required: the collection's tenantKey: field \"tenant_id\" must be listed in \"required\""
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tenant_key_without_a_schema_is_an_error_in_the_manifest() {
+        let l = load_with(r#"{"tenantKey": "tenant_id"}"#, "{}", &[]);
+        assert_eq!(
+            messages(&l),
+            [
+                "mongoctl.json:5:18: error: domains.chat.collections.messages.tenantKey: tenantKey needs a schema that requires its fields: add schemas/chat/messages.json"
+            ]
+        );
+    }
+
+    #[test]
+    fn indexes_and_shard_keys_without_the_tenant_prefix_are_warned() {
+        let index = (
+            "indexes/chat/messages.json",
+            r#"{"indexes": [{"key": {"tenant_id": 1, "created_at": 1}}, {"key": {"created_at": -1}}]}"#,
+        );
+        let l = load_with(
+            r#"{"tenantKey": "tenant_id", "shardKey": {"created_at": 1}}"#,
+            "{}",
+            &[SCHEMA, index],
+        );
+        let m = messages(&l);
+        assert_eq!(l.errors(), 0, "{m:?}");
+        assert!(
+            m.contains(&"indexes/chat/messages.json:1:59: warning: indexes[1].key: index \"created_at_-1\" does not start with the tenant key \"tenant_id\": a query without the tenant prefix scans every tenant".to_string()),
+            "{m:?}"
+        );
+        assert!(
+            m.iter().any(|d| d.starts_with("mongoctl.json:5:44: warning: domains.chat.collections.messages.shardKey: the shard key does not start with the tenant key")),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn shard_key_fields_must_be_declared_and_required() {
+        let l = load_with(r#"{"shardKey": {"region": 1, "body": 1}}"#, "{}", &[SCHEMA]);
+        let m = messages(&l);
+        assert!(
+            m.contains(&"schemas/chat/messages.json:4:3: error: properties: shard key field: field \"region\" is not declared in the schema's properties".to_string()),
+            "{m:?}"
+        );
+        assert!(
+            m.contains(&"schemas/chat/messages.json:3:3: error: required: shard key field: field \"body\" must be listed in \"required\"".to_string()),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn an_unsupported_shard_key_says_an_index_will_be_created() {
+        let l = load_with(r#"{"shardKey": {"tenant_id": 1}}"#, "{}", &[SCHEMA]);
+        let m = messages(&l);
+        assert_eq!(l.errors(), 0, "{m:?}");
+        assert!(
+            m[0].contains("no declared index in indexes/chat/messages.json starts with the shard key: shardCollection will create { \"tenant_id\": 1 }"),
+            "{m:?}"
+        );
+        // The _id index backs {_id: 1}; {_id: "hashed"} needs its own.
+        let l = load_with(r#"{"shardKey": {"_id": 1}}"#, "{}", &[]);
+        assert!(l.diagnostics.is_empty(), "{:?}", messages(&l));
+        let l = load_with(r#"{"shardKey": {"_id": "hashed"}}"#, "{}", &[]);
+        assert_eq!(l.diagnostics.len(), 1, "{:?}", messages(&l));
+        // A sparse index does not back a shard key; a unique key needs a unique index.
+        let sparse = (
+            "indexes/chat/messages.json",
+            r#"{"indexes": [{"key": {"tenant_id": 1}, "sparse": true}]}"#,
+        );
+        let l = load_with(r#"{"shardKey": {"tenant_id": 1}}"#, "{}", &[SCHEMA, sparse]);
+        assert_eq!(l.diagnostics.len(), 1, "{:?}", messages(&l));
+        let l = load_with(
+            r#"{"shardKey": {"tenant_id": 1, "created_at": 1}, "shardOptions": {"unique": true}}"#,
+            "{}",
+            &[SCHEMA, INDEX],
+        );
+        assert!(messages(&l)[0].contains("(unique)"), "{:?}", messages(&l));
+    }
+
+    fn errors_of(decl: &str, top: &str) -> Vec<String> {
+        let l = load_with(decl, top, &[SCHEMA, INDEX]);
+        l.diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn shard_key_shapes() {
+        let p = "domains.chat.collections.messages";
+        assert_eq!(
+            errors_of(r#"{"shardKey": {"a": "hashed", "b": "hashed"}}"#, "{}"),
+            [format!(
+                "{p}.shardKey.b: a shard key may have at most one hashed field"
+            )]
+        );
+        assert_eq!(
+            errors_of(r#"{"shardKey": {"a": -1}}"#, "{}"),
+            [format!(
+                "{p}.shardKey.a: a shard key field is 1 (ranged) or \"hashed\", found -1"
+            )]
+        );
+        assert_eq!(
+            errors_of(r#"{"shardKey": {}}"#, "{}"),
+            [format!(
+                "{p}.shardKey: a shard key needs at least one field"
+            )]
+        );
+        assert_eq!(
+            errors_of(
+                r#"{"shardKey": {"_id": "hashed"}, "shardOptions": {"unique": true}}"#,
+                "{}"
+            ),
+            [format!(
+                "{p}.shardOptions.unique: a hashed shard key cannot be unique"
+            )]
+        );
+        assert_eq!(
+            errors_of(r#"{"shardOptions": {"unique": true}}"#, "{}"),
+            [format!(
+                "{p}.shardOptions: shardOptions needs a shardKey in the same collection"
+            )]
+        );
+        assert_eq!(
+            errors_of(
+                r#"{"shardKey": {"_id": 1}, "shardOptions": {"numInitialChunks": 4}}"#,
+                "{}"
+            ),
+            [format!(
+                "{p}.shardOptions.numInitialChunks: numInitialChunks applies to a hashed shard key only"
+            )]
+        );
+    }
+
+    #[test]
+    fn zone_ranges_are_ordered_non_overlapping_prefixes_of_declared_zones() {
+        let p = "domains.chat.collections.messages.zoneRanges";
+        let key = r#""shardKey": {"tenant_id": 1, "created_at": 1}"#;
+        let with = |ranges: &str| errors_of(&format!("{{{key}, \"zoneRanges\": {ranges}}}"), ZONES);
+        assert_eq!(
+            with(r#"[{"zone": "eu", "min": {"tenant_id": "m"}, "max": {"tenant_id": "a"}}]"#),
+            [format!(
+                "{p}[0].max: max {{ \"tenant_id\": \"a\", \"created_at\": MinKey }} must be greater than min {{ \"tenant_id\": \"m\", \"created_at\": MinKey }} (in BSON order)"
+            )]
+        );
+        let overlap = with(
+            r#"[{"zone": "eu", "min": {"tenant_id": "a"}, "max": {"tenant_id": "n"}},
+                {"zone": "us", "min": {"tenant_id": "m"}, "max": {"tenant_id": "z"}}]"#,
+        );
+        assert_eq!(overlap.len(), 1, "{overlap:?}");
+        assert!(
+            overlap[0].starts_with(&format!("{p}[1]: zone range 1 overlaps zone range 0")),
+            "{overlap:?}"
+        );
+        // Touching ranges (max of one = min of the next) do not overlap.
+        assert!(
+            with(
+                r#"[{"zone": "eu", "min": {"tenant_id": "a"}, "max": {"tenant_id": "m"}},
+                {"zone": "us", "min": {"tenant_id": "m"}, "max": {"tenant_id": "z"}}]"#
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            with(r#"[{"zone": "europe", "min": {"tenant_id": "a"}, "max": {"tenant_id": "m"}}]"#),
+            [format!(
+                "{p}[0].zone: zone \"europe\" is not declared in sharding.zones; did you mean \"eu\"?"
+            )]
+        );
+        assert_eq!(
+            with(r#"[{"zone": "eu", "min": {"created_at": 1}, "max": {"tenant_id": "m"}}]"#),
+            [format!(
+                "{p}[0].min: a range bound names a prefix of the shard key, in order (tenant_id, created_at), found (created_at)"
+            )]
+        );
+        assert_eq!(
+            with(r#"[{"zone": "eu", "min": {"tenant_id": "a"}}]"#),
+            [format!(
+                "{p}[0]: missing required field \"max\" in a zone range"
+            )]
+        );
+    }
+
+    #[test]
+    fn hashed_bounds_are_hash_values() {
+        let p = "domains.chat.collections.messages.zoneRanges";
+        let decl = r#"{"shardKey": {"tenant_id": 1, "_id": "hashed"}, "shardOptions": {"presplitHashedZones": true},
+            "zoneRanges": [{"zone": "eu", "min": {"tenant_id": "a", "_id": 5}, "max": {"tenant_id": "b"}}]}"#;
+        assert_eq!(
+            errors_of(decl, ZONES),
+            [format!(
+                "{p}[0].min._id: a hashed field's bound is a hash value ({{\"$numberLong\": \"...\"}}) or {{\"$minKey\": 1}} / {{\"$maxKey\": 1}}"
+            )]
+        );
+        let decl = r#"{"shardKey": {"tenant_id": 1, "_id": "hashed"}, "shardOptions": {"presplitHashedZones": true}}"#;
+        assert_eq!(
+            errors_of(decl, ZONES),
+            [
+                "domains.chat.collections.messages.shardOptions.presplitHashedZones: presplitHashedZones needs zoneRanges on this collection (shardCollection refuses it without zones)"
+            ]
+        );
+    }
+
+    #[test]
+    fn zones_name_their_shards() {
+        assert_eq!(
+            errors_of("{}", r#"{"zones": {"eu": []}}"#),
+            [
+                "sharding.zones.eu: name at least one shard for the zone (its ranges would have nowhere to go)"
+            ]
+        );
+        assert_eq!(
+            errors_of("{}", r#"{"zones": {"eu": ["a", "a"]}}"#),
+            ["sharding.zones.eu[1]: shard \"a\" is listed twice"]
+        );
+        assert_eq!(
+            errors_of("{}", r#"{"zone": {}}"#),
+            [
+                "sharding.zone: unknown field \"zone\" in the sharding section; did you mean \"zones\"?"
+            ]
         );
     }
 }
