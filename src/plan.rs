@@ -279,8 +279,14 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Sharding steps count only when they can run (through a mongos).
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.migrations.is_empty()
+        self.changes.is_empty()
+            && self.migrations.is_empty()
+            && self
+                .sharding
+                .as_ref()
+                .is_none_or(|s| !s.mongos || s.steps.is_empty())
     }
     pub fn destructive(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.destructive)

@@ -184,7 +184,7 @@ fn read_shard_options(r: &mut Reader, p: &JsonPath, v: &Value, key: &mut ShardKe
     }
     if let Some(x) = map.get("collation") {
         let cp = p.key("collation");
-        if let Some(c) = r.object(&cp, x, super::manifest::COLLATION, "a collation") {
+        if let Some(c) = r.object(&cp, x, &["locale"], "a shard key collation") {
             if c.get("locale").and_then(Value::as_str) != Some("simple") {
                 r.error(
                     cp,
@@ -419,10 +419,12 @@ fn schema_field_problem(schema: &Value, field: &str) -> Option<(JsonPath, String
 /// (a document without them would land outside every tenant and every zone).
 pub fn check_schema(r: &mut Reader, decl: &CollectionSharding) {
     let schema = r.src.value.clone();
-    if let Some(t) = &decl.tenant_key {
-        if let Some((at, problem)) = schema_field_problem(&schema, t) {
-            r.error(at, format!("the collection's tenantKey: {problem}"));
-        }
+    if let Some((at, problem)) = decl
+        .tenant_key
+        .as_ref()
+        .and_then(|t| schema_field_problem(&schema, t))
+    {
+        r.error(at, format!("the collection's tenantKey: {problem}"));
     }
     for (f, _) in decl.shard_key.iter().flat_map(|k| &k.fields) {
         if f == "_id" || Some(f) == decl.tenant_key.as_ref() {
@@ -507,13 +509,15 @@ pub fn check_collection(
     }
     let Some(key) = &decl.shard_key else { return };
     let kp = p.key("shardKey");
-    if let Some(t) = &decl.tenant_key {
-        if key.fields.first().map(|(f, _)| f) != Some(t) {
-            r.warn(
-                kp.clone(),
-                format!("the shard key does not start with the tenant key \"{t}\": {UNSCOPED}"),
-            );
-        }
+    if let Some(t) = decl
+        .tenant_key
+        .as_ref()
+        .filter(|t| key.fields.first().map(|(f, _)| f) != Some(*t))
+    {
+        r.warn(
+            kp.clone(),
+            format!("the shard key does not start with the tenant key \"{t}\": {UNSCOPED}"),
+        );
     }
     let id_backs_it = key.fields.len() == 1 && key.fields[0] == ("_id".into(), KeyKind::Ranged);
     if !id_backs_it && !indexes.iter().any(|i| supports(i, key)) {
