@@ -113,3 +113,103 @@ pub async fn execute(client: &Client, plan: &ShardingPlan) -> Result<usize> {
     }
     Ok(plan.steps.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+
+    use super::*;
+    use crate::spec::{MANIFEST_FILE, load};
+
+    fn workspace() -> (tempfile::TempDir, Workspace) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(MANIFEST_FILE),
+            r#"{"project": "p", "sharding": {"zones": {"eu": ["s1"]}},
+                "domains": {
+                  "chat": {"database": "chat", "collections": {
+                    "events": {"shardKey": {"_id": "hashed"}},
+                    "plain": {}}},
+                  "ops": {"database": "ops", "collections": {"log": {"shardKey": {"_id": 1}}}}}}"#,
+        )
+        .unwrap();
+        let loaded = load(dir.path());
+        assert_eq!(loaded.errors(), 0);
+        (dir, loaded.workspace.unwrap())
+    }
+
+    #[test]
+    fn declared_resolves_namespaces_and_scopes_zones_to_whole_runs() {
+        let (_dir, ws) = workspace();
+        let names = BTreeMap::from([("chat".to_string(), "dev_chat".to_string())]);
+        let all = declared(&ws, &names, &[]);
+        let ns: Vec<_> = all
+            .collections
+            .iter()
+            .map(|c| c.namespace.as_str())
+            .collect();
+        assert_eq!(ns, ["dev_chat.events", "ops.log"]);
+        assert_eq!(all.zones["eu"], ["s1"]);
+        let scoped = declared(&ws, &names, &["ops".to_string()]);
+        assert_eq!(scoped.collections.len(), 1);
+        assert!(scoped.zones.is_empty(), "zones are cluster-wide");
+    }
+
+    #[test]
+    fn refusal_without_a_mongos_or_with_a_conflict() {
+        let step = diff::Step {
+            summary: "s".into(),
+            command: doc! {"shardCollection": "a.b", "key": {"_id": 1}},
+        };
+        let no_mongos = ShardingPlan {
+            mongos: false,
+            note: Some(NOT_SHARDED.into()),
+            steps: vec![step.clone()],
+            conflicts: vec![],
+        };
+        assert_eq!(
+            refusal(&no_mongos).unwrap(),
+            "sharding is declared but the cluster is not sharded (no mongos): 1 sharding step(s) can only be sent through a mongos"
+        );
+        let fine = ShardingPlan {
+            mongos: true,
+            steps: vec![step],
+            ..Default::default()
+        };
+        assert_eq!(refusal(&fine), None);
+        let conflict = ShardingPlan {
+            mongos: true,
+            conflicts: vec!["a.b is sharded on another key".into()],
+            ..Default::default()
+        };
+        assert!(
+            refusal(&conflict)
+                .unwrap()
+                .starts_with("1 sharding conflict(s)")
+        );
+        // Nothing to send and nothing in conflict: no refusal, mongos or not.
+        assert_eq!(refusal(&ShardingPlan::default()), None);
+    }
+
+    #[test]
+    fn sharding_steps_are_pending_only_through_a_mongos() {
+        let step = diff::Step {
+            summary: "s".into(),
+            command: doc! {"addShardToZone": "s1", "zone": "eu"},
+        };
+        let mut plan = crate::plan::Plan::default();
+        plan.sharding = Some(ShardingPlan {
+            mongos: false,
+            note: Some(NOT_SHARDED.into()),
+            steps: vec![step.clone()],
+            conflicts: vec![],
+        });
+        assert!(plan.is_empty(), "steps that cannot be sent are not pending");
+        plan.sharding = Some(ShardingPlan {
+            mongos: true,
+            steps: vec![step],
+            ..Default::default()
+        });
+        assert!(!plan.is_empty());
+    }
+}
