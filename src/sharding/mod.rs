@@ -197,13 +197,15 @@ mod tests {
             summary: "s".into(),
             command: doc! {"addShardToZone": "s1", "zone": "eu"},
         };
-        let mut plan = crate::plan::Plan::default();
-        plan.sharding = Some(ShardingPlan {
-            mongos: false,
-            note: Some(NOT_SHARDED.into()),
-            steps: vec![step.clone()],
-            conflicts: vec![],
-        });
+        let mut plan = crate::plan::Plan {
+            sharding: Some(ShardingPlan {
+                mongos: false,
+                note: Some(NOT_SHARDED.into()),
+                steps: vec![step.clone()],
+                conflicts: vec![],
+            }),
+            ..Default::default()
+        };
         assert!(plan.is_empty(), "steps that cannot be sent are not pending");
         plan.sharding = Some(ShardingPlan {
             mongos: true,
