@@ -113,7 +113,6 @@ mod tests {
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
             changes,
-            unmanaged: Vec::new(),
             ..Default::default()
         }
     }
