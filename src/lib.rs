@@ -36,6 +36,7 @@ pub mod relocate;
 pub mod render;
 pub mod sandbox;
 pub mod secrets;
+pub mod sharding;
 pub mod spec;
 pub mod stats;
 pub mod validator_gate;

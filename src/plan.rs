@@ -273,11 +273,20 @@ pub struct Plan {
     /// the runnable ones and refuses the others.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<crate::migrate::status::MigrationStatus>,
+    /// Declared sharding and zones: the commands for a mongos (see `crate::sharding`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sharding: Option<crate::sharding::diff::ShardingPlan>,
 }
 
 impl Plan {
+    /// Sharding steps count only when they can run (through a mongos).
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.migrations.is_empty()
+        self.changes.is_empty()
+            && self.migrations.is_empty()
+            && self
+                .sharding
+                .as_ref()
+                .is_none_or(|s| !s.mongos || s.steps.is_empty())
     }
     pub fn destructive(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.destructive)

@@ -22,6 +22,7 @@ use crate::migrate::up::{Engine, UpOptions};
 use crate::plan::{Phase, Plan};
 use crate::render;
 use crate::secrets::{self, Outcome, Secrets};
+use crate::sharding;
 use crate::spec::Workspace;
 use crate::validator_gate::{self, ViolationFlags};
 
@@ -47,6 +48,9 @@ pub struct ApplyArgs {
     /// Where the rollback points of migrations apply runs are written (default: .mongoctl/rollback in the workspace)
     #[arg(long, env = "MONGOCTL_ROLLBACK_DIR", value_name = "DIR")]
     pub rollback_dir: Option<std::path::PathBuf>,
+    /// Apply everything but the declared sharding steps (without it, apply refuses to run when they cannot be sent: no mongos, or a conflict)
+    #[arg(long)]
+    pub skip_sharding: bool,
     #[command(flatten)]
     pub lock: LockArgs,
 }
@@ -70,12 +74,50 @@ pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
     .await?;
     let Some(lease) = lease else {
         // Nothing to do (and nothing was written, not even the lease).
-        return apply_plan(&args, ctx, &ws, &client, &plan, None).await;
+        let code = apply_plan(&args, ctx, &ws, &client, &plan, None).await?;
+        return apply_sharding(&args, ctx, &client, &plan, code).await;
     };
-    let result = apply_plan(&args, ctx, &ws, &client, &plan, Some(&lease)).await;
+    let result = match apply_plan(&args, ctx, &ws, &client, &plan, Some(&lease)).await {
+        Ok(code) => apply_sharding(&args, ctx, &client, &plan, code).await,
+        Err(e) => Err(e),
+    };
     let released = lease.release().await;
     let code = result?;
     released?;
+    Ok(code)
+}
+
+/// After the rest of the plan applied: the sharding steps through the mongos, or, with
+/// `--skip-sharding`, a note of the steps left out.
+async fn apply_sharding(
+    args: &ApplyArgs,
+    ctx: &Ctx,
+    client: &Client,
+    plan: &Plan,
+    code: u8,
+) -> Result<u8> {
+    let Some(s) = plan.sharding.as_ref().filter(|s| !s.steps.is_empty()) else {
+        return Ok(code);
+    };
+    if code != SUCCESS {
+        eprintln!(
+            "note: the {} sharding step(s) were not sent (the rest of the plan did not apply cleanly)",
+            s.steps.len()
+        );
+        return Ok(code);
+    }
+    if args.skip_sharding {
+        eprintln!(
+            "note: --skip-sharding: {} sharding step(s) not sent ({})",
+            s.steps.len(),
+            sharding::refusal(s).unwrap_or_else(|| "skipped on request".into())
+        );
+        return Ok(code);
+    }
+    let sent = sharding::execute(client, s).await?;
+    if !ctx.json() && !ctx.global.quiet {
+        println!("sharding: {sent} step(s) sent through the mongos");
+    }
     Ok(code)
 }
 
@@ -87,6 +129,16 @@ async fn apply_plan(
     plan: &Plan,
     lease: Option<&Lease>,
 ) -> Result<u8> {
+    if let Some(s) = &plan.sharding {
+        if !ctx.json() && !ctx.global.quiet {
+            print!("{}", render::sharding::text(s));
+        }
+        if let Some(why) = sharding::refusal(s).filter(|_| !args.skip_sharding) {
+            bail!(
+                "{why}; nothing was applied: run apply through a mongos, or pass --skip-sharding to apply the rest and leave sharding as it is"
+            );
+        }
+    }
     if plan.is_empty() {
         if ctx.json() {
             render::json(&serde_json::json!({"plan": plan, "applied": 0}));

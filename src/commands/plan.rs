@@ -14,6 +14,7 @@ use crate::migrate::pending;
 use crate::migrate::target::Databases;
 use crate::plan::Plan;
 use crate::render;
+use crate::sharding;
 use crate::spec::Workspace;
 use crate::validator_impact;
 
@@ -60,6 +61,7 @@ async fn compute_with(
     let live = inspect().await?;
     let mut plan = diff::diff(&desired, &live, prune);
     with_migrations(ctx, &ws, &client, requested, &mut plan).await?;
+    with_sharding(ctx, &ws, &client, &domains, &mut plan).await?;
     let Some((lock, command)) = lock.filter(|_| !plan.is_empty()) else {
         let plan = with_impact(&client, &ws, &desired, &live, plan).await?;
         return Ok((ws, client, plan, None));
@@ -76,6 +78,7 @@ async fn compute_with(
         let live = inspect().await?;
         let mut plan = diff::diff(&desired, &live, prune);
         with_migrations(ctx, &ws, &client, requested, &mut plan).await?;
+        with_sharding(ctx, &ws, &client, &domains, &mut plan).await?;
         with_impact(&client, &ws, &desired, &live, plan).await
     };
     match replanned.await {
@@ -100,7 +103,29 @@ pub async fn replan(
     let live = live::inspect(client, &desired).await?;
     let mut plan = diff::diff(&desired, &live, prune);
     with_migrations(ctx, ws, client, requested, &mut plan).await?;
+    with_sharding(ctx, ws, client, &domains, &mut plan).await?;
     with_impact(client, ws, &desired, &live, plan).await
+}
+
+/// The declared sharding's steps, on the plan (read through a mongos, or for a cluster with
+/// nothing sharded when there is none).
+async fn with_sharding(
+    ctx: &Ctx,
+    ws: &Workspace,
+    client: &Client,
+    domains: &[String],
+    plan: &mut Plan,
+) -> Result<()> {
+    let names = ctx
+        .databases(ws)?
+        .into_iter()
+        .map(|r| (r.domain, r.name))
+        .collect();
+    let declared = sharding::declared(ws, &names, domains);
+    plan.sharding = sharding::plan(client, &declared)
+        .await
+        .context("reading the cluster's sharding state")?;
+    Ok(())
 }
 
 /// The migrations not applied, on the plan; drops of collections they retire, off it.
@@ -159,6 +184,9 @@ pub async fn run(args: PlanArgs, ctx: &Ctx) -> Result<u8> {
         render::json(&plan);
     } else if !ctx.global.quiet || !plan.is_empty() {
         render::plan(&plan, args.prune, ctx.global.verbose > 0);
+        if let Some(s) = &plan.sharding {
+            print!("{}", render::sharding::text(s));
+        }
     }
     Ok(if args.exit_code && !plan.is_empty() {
         CHANGES_PENDING

@@ -25,6 +25,7 @@ pub mod list;
 pub mod migrate;
 pub mod profile;
 pub mod sandbox;
+pub mod sharding;
 pub mod stats;
 pub mod verify;
 

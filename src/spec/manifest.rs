@@ -9,6 +9,7 @@ use super::access::{self, RoleSpec, UserSpec};
 use super::fields::{Reader, did_you_mean};
 use crate::jsonpath::JsonPath;
 use crate::model::{Capped, CollectionOptions, Timeseries};
+use crate::sharding::model::{CollectionSharding, ShardingDecl};
 
 pub const MANIFEST_FILE: &str = "mongoctl.json";
 
@@ -21,6 +22,8 @@ pub struct Manifest {
     pub domains: Vec<Domain>,
     pub roles: Vec<RoleSpec>,
     pub users: Vec<UserSpec>,
+    /// Zones and their shards (`sharding`).
+    pub sharding: ShardingDecl,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -42,6 +45,8 @@ pub struct Domain {
 pub struct CollectionDecl {
     pub name: String,
     pub options: CollectionOptions,
+    /// `tenantKey`, `shardKey`, `shardOptions`, `zoneRanges`.
+    pub sharding: CollectionSharding,
 }
 
 impl Manifest {
@@ -64,6 +69,7 @@ const TOP: &[&str] = &[
     "domains",
     "roles",
     "users",
+    "sharding",
 ];
 const ENV: &[&str] = &["uriEnv", "databasePrefix", "databases", "description"];
 const DOMAIN: &[&str] = &["database", "databaseEnv", "description", "collections"];
@@ -76,6 +82,11 @@ const COLLECTION: &[&str] = &[
     "collation",
     "clusteredIndex",
     "changeStreamPreAndPostImages",
+    // Read by super::sharding.
+    "tenantKey",
+    "shardKey",
+    "shardOptions",
+    "zoneRanges",
 ];
 pub const COLLATION: &[&str] = &[
     "locale",
@@ -264,6 +275,7 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
     }
 
     check_namespaces(r, &domains, &environments);
+    let sharding = read_sharding(r, top, &domains);
 
     let domain_names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
     let roles = top
@@ -305,7 +317,35 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         domains,
         roles,
         users,
+        sharding,
     })
+}
+
+/// The top-level `sharding` section, and the zones the collections' ranges name in it.
+fn read_sharding(
+    r: &mut Reader,
+    top: &serde_json::Map<String, Value>,
+    domains: &[Domain],
+) -> ShardingDecl {
+    let decl = top
+        .get("sharding")
+        .map(|v| super::sharding::read_top(r, &JsonPath::root().key("sharding"), v))
+        .unwrap_or_default();
+    let collections: Vec<_> = domains
+        .iter()
+        .flat_map(|d| {
+            d.collections.iter().map(|c| {
+                let p = JsonPath::root()
+                    .key("domains")
+                    .key(d.name.as_str())
+                    .key("collections")
+                    .key(c.name.as_str());
+                (p, &c.sharding)
+            })
+        })
+        .collect();
+    super::sharding::check_zones(r, &collections, &decl);
+    decl
 }
 
 /// Every `<database>.<collection>` a domain can resolve to (the manifest's database, or an
@@ -411,6 +451,7 @@ fn read_domain(r: &mut Reader, p: &JsonPath, name: &str, v: &Value) -> Option<Do
                         collections.push(CollectionDecl {
                             name: cname.clone(),
                             options,
+                            sharding: super::sharding::read_collection(r, &ccp, c),
                         });
                     }
                 }

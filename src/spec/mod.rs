@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod migrations;
 pub mod mql;
 pub mod seeds;
+pub mod sharding;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -86,14 +87,15 @@ pub fn load(root: &Path) -> Loaded {
             files,
         };
     }
-    let manifest = match read_file(root, manifest_rel, &mut diags) {
+    let manifest_src = read_file(root, manifest_rel, &mut diags);
+    let manifest = match &manifest_src {
         Some(src) => {
             files += 1;
-            manifest::read(&mut Reader::new(&src, &mut diags), &src.value, root)
+            manifest::read(&mut Reader::new(src, &mut diags), &src.value, root)
         }
         None => None,
     };
-    let Some(manifest) = manifest else {
+    let (Some(manifest), Some(manifest_src)) = (manifest, manifest_src) else {
         return Loaded {
             workspace: None,
             diagnostics: diags,
@@ -119,6 +121,9 @@ pub fn load(root: &Path) -> Loaded {
             let mut r = Reader::new(&src, &mut diags);
             match kind {
                 "schemas" => {
+                    if let Some(decl) = declared(&ws.manifest, &key) {
+                        sharding::check_schema(&mut r, &decl.sharding);
+                    }
                     if let Some(s) = read_schema(&mut r, &ws.manifest, &key) {
                         ws.schemas.insert(key, s);
                     }
@@ -126,6 +131,9 @@ pub fn load(root: &Path) -> Loaded {
                 "indexes" => {
                     let defs = indexes::read(&mut r, &src.value);
                     check_index_against_collection(&mut r, &ws.manifest, &key, &defs);
+                    if let Some(decl) = declared(&ws.manifest, &key) {
+                        sharding::check_indexes(&mut r, &decl.sharding, &defs);
+                    }
                     ws.indexes.insert(key, defs);
                 }
                 _ => {
@@ -138,6 +146,7 @@ pub fn load(root: &Path) -> Loaded {
             }
         }
     }
+    check_sharding(&ws, &manifest_src, &mut diags);
     ws.migrations = migrations::load(root, &ws.manifest, &mut diags);
     files += ws.migrations.len();
     Loaded {
@@ -145,6 +154,40 @@ pub fn load(root: &Path) -> Loaded {
         diagnostics: diags,
         files,
     }
+}
+
+fn declared<'m>(m: &'m Manifest, key: &CollKey) -> Option<&'m manifest::CollectionDecl> {
+    m.domain(&key.0).and_then(|d| d.collection(&key.1))
+}
+
+/// The sharding checks that need every file read: schemas and indexes behind shard keys.
+fn check_sharding(ws: &Workspace, manifest_src: &SourceFile, diags: &mut Vec<Diagnostic>) {
+    let mut r = Reader::new(manifest_src, diags);
+    for d in &ws.manifest.domains {
+        for c in &d.collections {
+            let key = (d.name.clone(), c.name.clone());
+            let p = JsonPath::root()
+                .key("domains")
+                .key(d.name.as_str())
+                .key("collections")
+                .key(c.name.as_str());
+            let file = |kind: &str| format!("{kind}/{}/{}.json", d.name, c.name);
+            sharding::check_collection(
+                &mut r,
+                &p,
+                &c.sharding,
+                ws.schemas.contains_key(&key) || schema_file_exists(&ws.root, &file("schemas")),
+                &file("schemas"),
+                ws.indexes.get(&key).map(Vec::as_slice).unwrap_or_default(),
+                &file("indexes"),
+            );
+        }
+    }
+}
+
+/// A schema file that failed its own checks still exists (its errors are already reported).
+fn schema_file_exists(root: &Path, rel: &str) -> bool {
+    std::fs::symlink_metadata(root.join(rel)).is_ok()
 }
 
 fn read_file(root: &Path, rel: &Path, diags: &mut Vec<Diagnostic>) -> Option<SourceFile> {

@@ -22,6 +22,7 @@ mod owned_seeds;
 mod relocate;
 mod restore_checks;
 mod sandbox;
+mod sharding;
 mod stats;
 mod validator;
 mod validator_impact;
