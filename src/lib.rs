@@ -38,5 +38,6 @@ pub mod sandbox;
 pub mod secrets;
 pub mod spec;
 pub mod stats;
+pub mod tenancy;
 pub mod validator_gate;
 pub mod validator_impact;

@@ -28,6 +28,8 @@ pub enum Action {
     UpdateUser,
     DropUser,
     DropRole,
+    /// Drops an orphan tenant's database (`--prune` on a template workspace).
+    DropDatabase,
     /// A difference MongoDB cannot converge in place (e.g. making a collection capped);
     /// `apply` refuses the whole plan while one is present.
     Blocked,
@@ -54,6 +56,7 @@ impl Action {
             Action::UpdateUser => "update user",
             Action::DropUser => "drop user",
             Action::DropRole => "drop role",
+            Action::DropDatabase => "drop database",
             Action::Blocked => "blocked",
         }
     }
@@ -69,9 +72,11 @@ impl Action {
             Action::InsertSeeds | Action::UpdateSeed | Action::DeleteSeed => Phase::Seeds,
             Action::CreateRole | Action::UpdateRole => Phase::Roles,
             Action::CreateUser | Action::UpdateUser => Phase::Users,
-            Action::DropIndex | Action::DropCollection | Action::DropUser | Action::DropRole => {
-                Phase::Prune
-            }
+            Action::DropIndex
+            | Action::DropCollection
+            | Action::DropUser
+            | Action::DropRole
+            | Action::DropDatabase => Phase::Prune,
         }
     }
 
@@ -85,6 +90,7 @@ impl Action {
                 | Action::DropCollection
                 | Action::DropUser
                 | Action::DropRole
+                | Action::DropDatabase
         )
     }
 }
@@ -273,11 +279,17 @@ pub struct Plan {
     /// the runnable ones and refuses the others.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub migrations: Vec<crate::migrate::status::MigrationStatus>,
+    /// Template workspaces: every tenant's plan (`crate::tenancy`); `changes` above are the
+    /// shared databases' and the cluster-wide ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenants: Option<crate::tenancy::fleet::FleetPlan>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty() && self.migrations.is_empty()
+        self.changes.is_empty()
+            && self.migrations.is_empty()
+            && !self.tenants.as_ref().is_some_and(|f| f.has_changes())
     }
     pub fn destructive(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.destructive)

@@ -21,6 +21,8 @@ pub struct Manifest {
     pub domains: Vec<Domain>,
     pub roles: Vec<RoleSpec>,
     pub users: Vec<UserSpec>,
+    /// Where the tenants of template domains come from (`"tenants"`).
+    pub tenants: Option<super::tenants::TenantSource>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -36,6 +38,9 @@ pub struct Domain {
     pub database: String,
     pub database_env: String,
     pub collections: Vec<CollectionDecl>,
+    /// `"tenancy": "database"`: a template instantiated once per tenant; `database` holds
+    /// `{tenant}` (see `crate::tenancy`).
+    pub template: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +52,10 @@ pub struct CollectionDecl {
 impl Manifest {
     pub fn domain(&self, name: &str) -> Option<&Domain> {
         self.domains.iter().find(|d| d.name == name)
+    }
+    /// Whether any domain is a tenant template.
+    pub fn has_templates(&self) -> bool {
+        self.domains.iter().any(|d| d.template)
     }
 }
 
@@ -64,9 +73,16 @@ const TOP: &[&str] = &[
     "domains",
     "roles",
     "users",
+    "tenants",
 ];
 const ENV: &[&str] = &["uriEnv", "databasePrefix", "databases", "description"];
-const DOMAIN: &[&str] = &["database", "databaseEnv", "description", "collections"];
+const DOMAIN: &[&str] = &[
+    "database",
+    "databaseEnv",
+    "description",
+    "collections",
+    "tenancy",
+];
 const COLLECTION: &[&str] = &[
     "description",
     "validationLevel",
@@ -266,6 +282,14 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
     check_namespaces(r, &domains, &environments);
 
     let domain_names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
+    let plain: Vec<String> = domains
+        .iter()
+        .filter(|d| !d.template)
+        .map(|d| d.name.clone())
+        .collect();
+    let tenants = top
+        .get("tenants")
+        .and_then(|v| super::tenants::read_source(r, &root_path.key("tenants"), v, &plain));
     let roles = top
         .get("roles")
         .map(|v| access::read_roles(r, &root_path.key("roles"), v, &domain_names))
@@ -297,6 +321,8 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         }
     }
 
+    check_templates(r, &domains, &roles, &users, top.contains_key("tenants"));
+
     Some(Manifest {
         project,
         metadata_database,
@@ -305,7 +331,106 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         domains,
         roles,
         users,
+        tenants,
     })
+}
+
+/// Template rules: template domains need a tenant source; a role or user granting on a
+/// template domain is itself a template (`{tenant}` in its name), so each tenant's grants
+/// resolve to that tenant's database only; `{TENANT}` in a password variable only in templates.
+fn check_templates(
+    r: &mut Reader,
+    domains: &[Domain],
+    roles: &[RoleSpec],
+    users: &[UserSpec],
+    has_source: bool,
+) {
+    use super::tenants::{ENV_PLACEHOLDER, PLACEHOLDER, is_template};
+    let templates: Vec<&str> = domains
+        .iter()
+        .filter(|d| d.template)
+        .map(|d| d.name.as_str())
+        .collect();
+    if let Some(first) = templates.first()
+        && !has_source
+    {
+        r.error(
+            JsonPath::root().key("domains").key(*first).key("tenancy"),
+            "a template domain needs the tenant list: add \"tenants\": {\"file\": \"tenants.json\"} (or {\"collection\": …}) to the manifest",
+        );
+    }
+    if templates.is_empty() && has_source {
+        r.warn(
+            JsonPath::root().key("tenants"),
+            "\"tenants\" is declared but no domain has \"tenancy\": \"database\"",
+        );
+    }
+    // A grant on a template domain, or on a template role, makes the grantee a template.
+    let on_template = |refs: &[access::RoleRefSpec]| {
+        refs.iter().find_map(|x| match &x.target {
+            access::RoleTarget::Domain(d) if templates.contains(&d.as_str()) => Some(d.clone()),
+            _ if is_template(&x.role) => Some(format!("role {}", x.role)),
+            _ => None,
+        })
+    };
+    for role in roles {
+        let rp = JsonPath::root().key("roles").key(role.name.as_str());
+        let resource_domain = role.privileges.iter().find_map(|p| match &p.resource {
+            access::ResourceSpec::Domain { domain, .. } if templates.contains(&domain.as_str()) => {
+                Some(domain.clone())
+            }
+            _ => None,
+        });
+        let template_domain = resource_domain.or_else(|| on_template(&role.roles));
+        check_template_name(r, rp, "role", &role.name, template_domain.as_deref());
+    }
+    for user in users {
+        let up = JsonPath::root().key("users").key(user.name.as_str());
+        let template_domain = on_template(&user.roles);
+        check_template_name(
+            r,
+            up.clone(),
+            "user",
+            &user.name,
+            template_domain.as_deref(),
+        );
+        let env_template = matches!(&user.password, Some(crate::model::PasswordSource::Env(v)) if v.contains(ENV_PLACEHOLDER));
+        if env_template && !is_template(&user.name) {
+            r.error(
+                up.key("password").key("env"),
+                format!("{ENV_PLACEHOLDER} in a password variable needs a template user ({PLACEHOLDER} in its name)"),
+            );
+        }
+        if is_template(&user.name)
+            && matches!(&user.password, Some(crate::model::PasswordSource::Env(v)) if !v.contains(ENV_PLACEHOLDER))
+        {
+            r.error(
+                up.key("password").key("env"),
+                format!("a template user's password variable holds {ENV_PLACEHOLDER} (one secret per tenant), e.g. \"SVC_{ENV_PLACEHOLDER}_PASSWORD\""),
+            );
+        }
+    }
+}
+
+fn check_template_name(
+    r: &mut Reader,
+    p: JsonPath,
+    what: &str,
+    name: &str,
+    template_domain: Option<&str>,
+) {
+    use super::tenants::{PLACEHOLDER, is_template};
+    match (is_template(name), template_domain) {
+        (false, Some(d)) => r.error(
+            p,
+            format!("{what} \"{name}\" grants on template \"{d}\": put {PLACEHOLDER} in its name (one {what} per tenant, on that tenant's database only)"),
+        ),
+        (true, None) => r.error(
+            p,
+            format!("{what} \"{name}\" has {PLACEHOLDER} in its name but grants on no template domain or role"),
+        ),
+        _ => {}
+    }
 }
 
 /// Every `<database>.<collection>` a domain can resolve to (the manifest's database, or an
@@ -387,7 +512,25 @@ fn read_domain(r: &mut Reader, p: &JsonPath, name: &str, v: &Value) -> Option<Do
     let database = r
         .required(p, map, "database", "a domain")
         .and_then(|d| r.string(&p.key("database"), d))?;
-    if let Some(problem) = database_name_problem(&database) {
+    let template = map
+        .get("tenancy")
+        .and_then(|t| r.choice(&p.key("tenancy"), t, &["database"]))
+        .is_some();
+    let placeholder = super::tenants::PLACEHOLDER;
+    if template && !database.contains(placeholder) {
+        r.error(
+            p.key("database"),
+            format!("a template domain (\"tenancy\": \"database\") names its database with {placeholder}, e.g. \"{name}_{placeholder}\""),
+        );
+    } else if !template && database.contains(placeholder) {
+        r.error(
+            p.key("database"),
+            format!(
+                "{placeholder} in a database name needs \"tenancy\": \"database\" on the domain"
+            ),
+        );
+    } else if let Some(problem) = database_name_problem(&super::tenants::substitute(&database, "t"))
+    {
         r.error(p.key("database"), problem);
     }
     let database_env = match map.get("databaseEnv") {
@@ -426,6 +569,7 @@ fn read_domain(r: &mut Reader, p: &JsonPath, name: &str, v: &Value) -> Option<Do
         database,
         database_env,
         collections,
+        template,
     })
 }
 
