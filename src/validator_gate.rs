@@ -114,6 +114,7 @@ mod tests {
         Plan {
             changes,
             unmanaged: Vec::new(),
+            ..Plan::default()
         }
     }
 

@@ -320,6 +320,7 @@ mod tests {
                 name: Some("ops".into()),
                 protected: true,
             }],
+            ..Plan::default()
         }
     }
 

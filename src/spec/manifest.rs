@@ -728,6 +728,50 @@ mod tests {
         (m, diags)
     }
 
+    #[test]
+    fn template_domains_roles_and_users_follow_the_tenant_rules() {
+        let ok = read_ok(
+            r#"{"project": "p", "tenants": {"file": "tenants.json"},
+              "domains": {"chat": {"database": "chat_{tenant}", "tenancy": "database", "collections": {"m": {}}}},
+              "roles": {"chat_{tenant}_rw": {"privileges": [{"resource": {"domain": "chat", "collection": ""}, "actions": ["find"]}]}},
+              "users": {"svc_{tenant}": {"roles": [{"role": "chat_{tenant}_rw"}], "password": {"env": "SVC_{TENANT}_PW"}}}}"#,
+        );
+        assert!(ok.domains[0].template && ok.has_templates());
+        let (_, diags) = read_text(
+            r#"{"project": "p",
+              "domains": {"chat": {"database": "chat", "tenancy": "database", "collections": {"m": {}}},
+                          "other": {"database": "o_{tenant}", "collections": {"m": {}}}},
+              "roles": {"rw": {"privileges": [{"resource": {"domain": "chat", "collection": ""}, "actions": ["find"]}]}},
+              "users": {"svc_{tenant}": {"roles": [{"role": "rw"}], "password": {"env": "SVC_PW"}}}}"#,
+        );
+        let shown: Vec<String> = diags
+            .iter()
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect();
+        let has = |needle: &str| shown.iter().any(|m| m.contains(needle));
+        assert!(has("domains.chat.database: a template domain"), "{shown:?}");
+        assert!(
+            has("domains.other.database: {tenant} in a database name needs"),
+            "{shown:?}"
+        );
+        assert!(
+            has("domains.chat.tenancy: a template domain needs the tenant list"),
+            "{shown:?}"
+        );
+        assert!(
+            has("roles.rw: role \"rw\" grants on template \"chat\""),
+            "{shown:?}"
+        );
+        assert!(
+            has("has {tenant} in its name but grants on no template"),
+            "{shown:?}"
+        );
+        assert!(
+            has("password.env: a template user's password variable holds {TENANT}"),
+            "{shown:?}"
+        );
+    }
+
     fn read_ok(text: &str) -> Manifest {
         let (m, diags) = read_text(text);
         assert!(diags.is_empty(), "unexpected diagnostics: {diags:?}");

@@ -302,7 +302,7 @@ mod tests {
         let shown: Vec<String> = diags.iter().map(ToString::to_string).collect();
         assert_eq!(shown.len(), 2, "{shown:?}");
         assert!(
-            shown[0].starts_with("tenants.json:3:10: error: tenants[1].id: tenant id \"Bad.Id\""),
+            shown[0].starts_with("tenants.json:3:4: error: tenants[1].id: tenant id \"Bad.Id\""),
             "{shown:?}"
         );
         assert!(

@@ -189,6 +189,26 @@ pub fn orphans(
         .collect()
 }
 
+/// The resolved databases with each template one replaced by one row per tenant (`list`).
+pub fn resolved_per_tenant(
+    resolved: Vec<crate::spec::ResolvedDatabase>,
+    tenants: &[Tenant],
+) -> Vec<crate::spec::ResolvedDatabase> {
+    let mut out = Vec::new();
+    for r in resolved {
+        if !is_template(&r.name) {
+            out.push(r);
+            continue;
+        }
+        out.extend(tenants.iter().map(|t| crate::spec::ResolvedDatabase {
+            domain: r.domain.clone(),
+            name: substitute(&r.name, &t.id),
+            source: format!("tenant {}", t.id),
+        }));
+    }
+    out
+}
+
 /// Pairs (concrete, template) for one tenant, longest first, to write a tenant's plan in
 /// template terms (so plans of different tenants compare).
 pub fn generalizer(t: &Templates, id: &str) -> Vec<(String, String)> {

@@ -23,6 +23,7 @@ mod relocate;
 mod restore_checks;
 mod sandbox;
 mod stats;
+mod tenancy;
 mod validator;
 mod validator_impact;
 mod verify;
