@@ -8,6 +8,7 @@ pub mod indexes;
 pub mod manifest;
 pub mod migrations;
 pub mod mql;
+pub mod names;
 pub mod seeds;
 pub mod source;
 pub mod tenants;
@@ -51,7 +52,7 @@ pub struct Workspace {
     /// `migrations/`, in order.
     pub migrations: Vec<crate::migrate::model::Migration>,
     /// The tenants file's tenants (`"tenants": {"file": …}`); a live source is read at run
-    /// time (`crate::tenancy::source`).
+    /// time (by the tenancy source reader).
     pub tenants: Option<Vec<tenants::Tenant>>,
 }
 

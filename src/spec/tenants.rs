@@ -1,7 +1,7 @@
 //! Tenants of the database-per-tenant model: where the list comes from (`"tenants"` in the
 //! manifest: a workspace file or a live collection), the file's format, and the rules a tenant
 //! id follows. A template domain's database (`chat_{tenant}`), and the names of template roles
-//! and users, hold [`PLACEHOLDER`]; expanding them is `crate::tenancy::expand`.
+//! and users, hold [`PLACEHOLDER`]; expanding them is the tenancy module's job.
 
 use std::path::{Path, PathBuf};
 
@@ -81,7 +81,7 @@ pub fn tenant_problem(id: &str, templates: &[String]) -> Option<String> {
         return Some(p);
     }
     templates.iter().find_map(|t| {
-        super::manifest::database_name_problem(&substitute(t, id))
+        super::names::database_name_problem(&substitute(t, id))
             .map(|p| format!("tenant id \"{id}\" in database template \"{t}\": {p}"))
     })
 }

@@ -9,6 +9,7 @@ use crate::model::{
     normalize_access,
 };
 use crate::plan::Change;
+pub use crate::plan::Orphan;
 use crate::spec::tenants::{PLACEHOLDER, Tenant, is_template, substitute, substitute_env};
 
 /// What is written once and instantiated per tenant: template databases (their names hold
@@ -147,13 +148,6 @@ pub fn access_owners(t: &Templates, tenants: &[Tenant]) -> BTreeMap<String, Stri
 /// The role or user a change creates or updates (the first command's first value).
 pub fn access_subject(c: &Change) -> Option<&str> {
     c.commands.first()?.iter().next()?.1.as_str()
-}
-
-/// A tenant the source no longer lists whose databases still exist.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Orphan {
-    pub tenant: String,
-    pub databases: Vec<String>,
 }
 
 /// The tenants whose template databases exist but who are not in `tenants`: a database

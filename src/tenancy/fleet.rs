@@ -6,52 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::expand::Orphan;
-use crate::plan::Plan;
-
-/// One tenant's plan: its databases' changes and its roles' and users' changes.
-#[derive(Debug, Clone, Serialize)]
-pub struct TenantPlan {
-    pub tenant: String,
-    /// None of its databases exists yet (a new tenant).
-    pub missing: bool,
-    /// Dropping an orphan tenant's databases (`--prune`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub orphan: bool,
-    pub plan: Plan,
-    /// The changes in template terms (`chat_{tenant}`), one line each: tenants whose
-    /// signatures are equal get the same plan.
-    #[serde(skip)]
-    pub signature: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct FleetPlan {
-    /// Tenants planned (after `--tenant`).
-    pub tenants: usize,
-    /// Tenants with nothing to do.
-    pub converged: usize,
-    /// Tenants with changes (or unmanaged objects), by id.
-    pub changed: Vec<TenantPlan>,
-    /// Tenants no longer in the source whose databases exist.
-    pub orphans: Vec<Orphan>,
-}
-
-impl FleetPlan {
-    /// Whether any tenant has a change to apply (orphans count only when pruned).
-    pub fn has_changes(&self) -> bool {
-        self.changed.iter().any(|t| !t.plan.changes.is_empty())
-    }
-    pub fn change_count(&self) -> usize {
-        self.changed.iter().map(|t| t.plan.changes.len()).sum()
-    }
-    pub fn destructive_count(&self) -> usize {
-        self.changed
-            .iter()
-            .map(|t| t.plan.destructive().count())
-            .sum()
-    }
-}
+pub use crate::plan::{FleetPlan, TenantPlan};
 
 /// Tenants that share one plan shape.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,7 +105,7 @@ pub fn headline(g: &Group, verbose: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Action, Change};
+    use crate::plan::{Action, Change, Plan};
 
     fn tenant(id: &str, missing: bool, sig: &[&str]) -> TenantPlan {
         let mut plan = Plan::default();
