@@ -159,12 +159,17 @@ impl Ctx {
             .collect())
     }
 
-    pub fn desired(&self, ws: &Workspace, domains: &[String]) -> Result<ClusterState> {
-        let names: BTreeMap<String, String> = self
+    /// Domain → resolved database name (template domains: `chat_{tenant}`).
+    pub fn database_names(&self, ws: &Workspace) -> Result<BTreeMap<String, String>> {
+        Ok(self
             .databases(ws)?
             .into_iter()
             .map(|r| (r.domain, r.name))
-            .collect();
+            .collect())
+    }
+
+    pub fn desired(&self, ws: &Workspace, domains: &[String]) -> Result<ClusterState> {
+        let names = self.database_names(ws)?;
         let desired = ws.desired_state(&names, domains);
         // `check` proved this for the names the manifest declares; a name from the
         // environment at run time (`DB_NAME_<DOMAIN>`) is only known here.

@@ -76,3 +76,32 @@ impl LockArgs {
         std::time::Duration::from_secs(self.lock_wait)
     }
 }
+
+/// Template workspaces (database per tenant): which tenants, how many at a time.
+#[derive(Args, Debug, Clone)]
+pub struct TenantArgs {
+    /// Limit to these tenants (repeatable or comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub tenant: Vec<String>,
+    /// Tenants read and applied at a time
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
+}
+
+impl Default for TenantArgs {
+    fn default() -> Self {
+        TenantArgs {
+            tenant: Vec::new(),
+            jobs: 8,
+        }
+    }
+}
+
+impl TenantArgs {
+    pub fn selection(&self) -> crate::tenancy::plan::Selection {
+        crate::tenancy::plan::Selection {
+            only: self.tenant.clone(),
+            jobs: self.jobs,
+        }
+    }
+}

@@ -39,5 +39,6 @@ pub mod secrets;
 pub mod sharding;
 pub mod spec;
 pub mod stats;
+pub mod tenancy;
 pub mod validator_gate;
 pub mod validator_impact;

@@ -39,6 +39,20 @@ pub async fn inspect(client: &Client, desired: &ClusterState) -> Result<ClusterS
     })
 }
 
+/// The live state of those of `desired` that are among `existing` (the caller lists the
+/// databases once for many calls: the fleet of a template workspace).
+pub async fn inspect_databases(
+    client: &Client,
+    desired: &[DatabaseState],
+    existing: &std::collections::BTreeSet<String>,
+) -> Result<Vec<DatabaseState>> {
+    let dbs = desired
+        .iter()
+        .filter(|d| existing.contains(&d.name))
+        .map(|d| inspect_database(client.database(&d.name), d));
+    try_join_all(dbs).await
+}
+
 async fn inspect_database(db: Database, desired: &DatabaseState) -> Result<DatabaseState> {
     let specs: Vec<Document> = db
         .run_cursor_command(doc! {"listCollections": 1, "authorizedCollections": true})

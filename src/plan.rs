@@ -28,6 +28,8 @@ pub enum Action {
     UpdateUser,
     DropUser,
     DropRole,
+    /// Drops an orphan tenant's database (`--prune` on a template workspace).
+    DropDatabase,
     /// A difference MongoDB cannot converge in place (e.g. making a collection capped);
     /// `apply` refuses the whole plan while one is present.
     Blocked,
@@ -54,6 +56,7 @@ impl Action {
             Action::UpdateUser => "update user",
             Action::DropUser => "drop user",
             Action::DropRole => "drop role",
+            Action::DropDatabase => "drop database",
             Action::Blocked => "blocked",
         }
     }
@@ -69,9 +72,11 @@ impl Action {
             Action::InsertSeeds | Action::UpdateSeed | Action::DeleteSeed => Phase::Seeds,
             Action::CreateRole | Action::UpdateRole => Phase::Roles,
             Action::CreateUser | Action::UpdateUser => Phase::Users,
-            Action::DropIndex | Action::DropCollection | Action::DropUser | Action::DropRole => {
-                Phase::Prune
-            }
+            Action::DropIndex
+            | Action::DropCollection
+            | Action::DropUser
+            | Action::DropRole
+            | Action::DropDatabase => Phase::Prune,
         }
     }
 
@@ -85,6 +90,7 @@ impl Action {
                 | Action::DropCollection
                 | Action::DropUser
                 | Action::DropRole
+                | Action::DropDatabase
         )
     }
 }
@@ -276,6 +282,10 @@ pub struct Plan {
     /// Declared sharding and zones: the commands for a mongos (see `crate::sharding`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sharding: Option<crate::sharding::diff::ShardingPlan>,
+    /// Template workspaces: every tenant's plan (`crate::tenancy`); `changes` above are the
+    /// shared databases' and the cluster-wide ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenants: Option<FleetPlan>,
 }
 
 impl Plan {
@@ -287,6 +297,7 @@ impl Plan {
                 .sharding
                 .as_ref()
                 .is_none_or(|s| !s.mongos || s.steps.is_empty())
+            && !self.tenants.as_ref().is_some_and(|f| f.has_changes())
     }
     pub fn destructive(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.destructive)
@@ -303,4 +314,56 @@ fn ser_commands<S: serde::Serializer>(cmds: &[Document], s: S) -> Result<S::Ok, 
         seq.serialize_element(&doc_to_json(c))?;
     }
     seq.end()
+}
+
+/// Template workspaces (`crate::tenancy`): one tenant's plan, its databases' changes and its
+/// roles' and users' changes.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantPlan {
+    pub tenant: String,
+    /// None of its databases exists yet (a new tenant).
+    pub missing: bool,
+    /// Dropping an orphan tenant's databases (`--prune`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub orphan: bool,
+    pub plan: Plan,
+    /// The changes in template terms (`chat_{tenant}`), one line each: tenants whose
+    /// signatures are equal get the same plan.
+    #[serde(skip)]
+    pub signature: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FleetPlan {
+    /// Tenants planned (after `--tenant`).
+    pub tenants: usize,
+    /// Tenants with nothing to do.
+    pub converged: usize,
+    /// Tenants with changes (or unmanaged objects), by id.
+    pub changed: Vec<TenantPlan>,
+    /// Tenants no longer in the source whose databases exist.
+    pub orphans: Vec<Orphan>,
+}
+
+impl FleetPlan {
+    /// Whether any tenant has a change to apply (orphans count only when pruned).
+    pub fn has_changes(&self) -> bool {
+        self.changed.iter().any(|t| !t.plan.changes.is_empty())
+    }
+    pub fn change_count(&self) -> usize {
+        self.changed.iter().map(|t| t.plan.changes.len()).sum()
+    }
+    pub fn destructive_count(&self) -> usize {
+        self.changed
+            .iter()
+            .map(|t| t.plan.destructive().count())
+            .sum()
+    }
+}
+
+/// A tenant the source no longer lists whose databases still exist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Orphan {
+    pub tenant: String,
+    pub databases: Vec<String>,
 }

@@ -13,7 +13,7 @@ use crate::commands::confirm::Answer;
 use crate::commands::plan::PlanArgs;
 use crate::context::Ctx;
 use crate::exit::{ERROR, Reported, SUCCESS};
-use crate::flags::{LockArgs, ScopeArgs};
+use crate::flags::{LockArgs, ScopeArgs, TenantArgs};
 use crate::history;
 use crate::lease::Lease;
 use crate::migrate::pending;
@@ -24,6 +24,8 @@ use crate::render;
 use crate::secrets::{self, Outcome, Secrets};
 use crate::sharding;
 use crate::spec::Workspace;
+use crate::tenancy::fleet::FleetPlan;
+use crate::tenancy::run::TenantOutcome;
 use crate::validator_gate::{self, ViolationFlags};
 
 #[derive(Args, Debug, Clone, Default)]
@@ -53,6 +55,11 @@ pub struct ApplyArgs {
     pub skip_sharding: bool,
     #[command(flatten)]
     pub lock: LockArgs,
+    #[command(flatten)]
+    pub tenants: TenantArgs,
+    /// Template workspaces: stop starting tenants once one fails (default: go on, report them)
+    #[arg(long)]
+    pub fail_fast: bool,
 }
 
 pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
@@ -61,6 +68,7 @@ pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
             scope: args.scope,
             prune: args.prune,
             exit_code: false,
+            tenants: args.tenants,
         };
         return super::plan::run(plan_args, ctx).await;
     }
@@ -68,6 +76,7 @@ pub async fn run(args: ApplyArgs, ctx: &Ctx) -> Result<u8> {
         ctx,
         &args.scope.domain,
         args.prune,
+        &args.tenants,
         &args.lock,
         "mongoctl apply",
     )
@@ -150,7 +159,10 @@ async fn apply_plan(
     if !ctx.json() && !ctx.global.quiet {
         render::plan(plan, args.prune, ctx.global.verbose > 0);
     }
-    let blocked = plan.blocked().count();
+    let blocked = plan.blocked().count()
+        + plan.tenants.as_ref().map_or(0, |f| {
+            f.changed.iter().map(|t| t.plan.blocked().count()).sum()
+        });
     if blocked > 0 {
         bail!(
             "{blocked} change(s) cannot be applied in place (marked blocked); nothing was applied"
@@ -160,16 +172,26 @@ async fn apply_plan(
     let dbs = Databases::new(&ctx.databases(ws)?);
     let written = pending::written(&migrations, &dbs);
     let plan = &gate(args, ctx, plan, &written)?;
-    let destructive = plan.destructive().count();
+    let destructive = plan.destructive().count()
+        + plan
+            .tenants
+            .as_ref()
+            .map_or(0, FleetPlan::destructive_count);
     if destructive > 0 {
         confirm(destructive, ctx.global.yes).await?;
     }
     let (Some(lease), false) = (lease, migrations.is_empty()) else {
-        let report = execute(args, ctx, ws, client, plan, None).await?;
+        let report = if plan.changes.is_empty() && plan.tenants.is_some() {
+            ApplyReport::default()
+        } else {
+            execute(args, ctx, ws, client, plan, None).await?
+        };
+        let tenants = tenants_after(args, ctx, ws, client, plan, &report).await?;
         if ctx.json() {
-            render::json(&serde_json::json!({"plan": plan, "report": report}));
+            render::json(&serde_json::json!({"plan": plan, "report": report, "tenants": tenants}));
         }
-        return finish(plan, &report);
+        finish(plan, &report)?;
+        return finish_tenants(tenants.as_deref());
     };
 
     // Structure the migrations need first (databases, collections, the options and
@@ -222,7 +244,15 @@ async fn apply_plan(
         eprintln!("error: {f}\nthe changes that come after the migrations were not applied");
         return Err(Reported(ERROR).into());
     }
-    let after = super::plan::replan(ctx, ws, client, &args.scope.domain, args.prune).await?;
+    let after = super::plan::replan(
+        ctx,
+        ws,
+        client,
+        &args.scope.domain,
+        args.prune,
+        &args.tenants,
+    )
+    .await?;
     if !after.migrations.is_empty() {
         bail!(
             "{} migration(s) still not applied after migrate up ran; nothing more was applied",
@@ -243,15 +273,115 @@ async fn apply_plan(
     } else {
         execute(args, ctx, ws, client, &after, Some("after migrations")).await?
     };
+    let tenants = tenants_after(args, ctx, ws, client, &after, &report).await?;
     if ctx.json() {
         render::json(&serde_json::json!({
             "plan": plan,
             "first": first.as_ref().map(|f| &f.1),
             "migrations": up,
-            "after_migrations": {"plan": after, "report": report},
+            "after_migrations": {"plan": after, "report": report, "tenants": tenants},
         }));
     }
-    finish(&after, &report)
+    finish(&after, &report)?;
+    finish_tenants(tenants.as_deref())
+}
+
+/// The tenants' plans, once the shared plan (`report`) ran without a failure.
+async fn tenants_after(
+    args: &ApplyArgs,
+    ctx: &Ctx,
+    ws: &Workspace,
+    client: &Client,
+    plan: &Plan,
+    report: &ApplyReport,
+) -> Result<Option<Vec<TenantOutcome>>> {
+    let Some(fleet) = plan.tenants.as_ref().filter(|f| f.has_changes()) else {
+        return Ok(None);
+    };
+    if report.failed().is_some() {
+        eprintln!("note: no tenant was applied (a change to the shared databases failed)");
+        return Ok(None);
+    }
+    apply_tenants(args, ctx, ws, client, fleet).await.map(Some)
+}
+
+/// Runs every tenant's plan, `--jobs` tenants at a time, recorded in the history as one stage.
+async fn apply_tenants(
+    args: &ApplyArgs,
+    ctx: &Ctx,
+    ws: &Workspace,
+    client: &Client,
+    fleet: &FleetPlan,
+) -> Result<Vec<TenantOutcome>> {
+    // One plan of every tenant's changes, in the order the outcomes come back (by tenant).
+    let combined = Plan {
+        changes: fleet
+            .changed
+            .iter()
+            .flat_map(|t| t.plan.changes.iter().cloned())
+            .collect(),
+        ..Plan::default()
+    };
+    let environment = ctx.environment(ws)?.map(|(n, _)| n);
+    let secrets = secrets::resolve(
+        &combined,
+        args.secrets_file.as_deref(),
+        environment.as_deref(),
+    )?;
+    let meta_db = ws.manifest.metadata_database.as_str();
+    let record = history::start(
+        client,
+        meta_db,
+        &ws.manifest.project,
+        environment.as_deref(),
+        &ws.root,
+        &combined,
+        Some("tenants"),
+    )
+    .await?;
+    let with_changes = fleet
+        .changed
+        .iter()
+        .filter(|t| !t.plan.changes.is_empty())
+        .count();
+    let progress = render::tenants::FleetProgress::new(with_changes, ctx.show_progress());
+    let outcomes = crate::tenancy::run::execute(
+        client,
+        fleet,
+        &secrets,
+        args.tenants.jobs,
+        args.fail_fast,
+        &|e| progress.on_event(e),
+    )
+    .await;
+    progress.finish();
+    let report = ApplyReport {
+        steps: outcomes
+            .iter()
+            .flat_map(|o| o.report.steps.iter().cloned())
+            .collect(),
+    };
+    let confirmed = record_password_outcomes(args, &combined, &secrets, &report);
+    let recorded = history::finish(client, meta_db, &record, &report).await;
+    if !ctx.json() {
+        print!("{}", render::tenants::outcome_text(&outcomes));
+    }
+    for warning in [recorded.err(), confirmed.err()].into_iter().flatten() {
+        eprintln!("warning: {warning:#}");
+    }
+    Ok(outcomes)
+}
+
+/// Exit 1 when a tenant failed (each one was reported with its step).
+fn finish_tenants(outcomes: Option<&[TenantOutcome]>) -> Result<u8> {
+    let failed = outcomes.map_or(0, |o| o.iter().filter(|t| t.failed().is_some()).count());
+    if failed > 0 {
+        eprintln!(
+            "error: {failed} tenant(s) failed; the others were applied. Fix the cause and run apply again (it resumes from the live state)"
+        );
+        return Err(Reported(ERROR).into());
+    }
+    Ok(SUCCESS)
 }
 
 /// The runnable migrations on the plan; refused (before any write) when one is changed or

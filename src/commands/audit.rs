@@ -17,8 +17,17 @@ pub struct AuditArgs {}
 pub async fn run(_args: AuditArgs, ctx: &Ctx) -> Result<u8> {
     let ws = super::workspace(ctx)?;
     let desired = ctx.desired(&ws, &[])?;
-    let declared = desired.access.unwrap_or_default();
     let (client, _) = ctx.connect(Some(&ws)).await?;
+    // Template workspaces: every tenant's roles and users are declared.
+    let (desired, _) = super::plan::desired_fleet(
+        ctx,
+        &ws,
+        &client,
+        desired,
+        &crate::flags::TenantArgs::default(),
+    )
+    .await?;
+    let declared = desired.access.unwrap_or_default();
     let live = live::inspect_access(&client, true).await?;
     let found = findings(&declared, &live);
     if ctx.json() {

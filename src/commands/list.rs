@@ -25,6 +25,20 @@ pub async fn run(args: ListArgs, ctx: &Ctx) -> Result<u8> {
         .filter(|r| domains.is_empty() || domains.contains(&r.domain))
         .collect();
     let (client, _) = ctx.connect(Some(&ws)).await?;
+    let resolved = if ws.manifest.has_templates() {
+        let names = ctx.database_names(&ws)?;
+        let templates: Vec<String> = resolved
+            .iter()
+            .filter(|r| crate::spec::tenants::is_template(&r.name))
+            .map(|r| r.name.clone())
+            .collect();
+        let tenants =
+            crate::tenancy::source::tenants(&client, &ws, |d| names.get(d).cloned(), &templates)
+                .await?;
+        crate::tenancy::expand::resolved_per_tenant(resolved, &tenants)
+    } else {
+        resolved
+    };
     let rows = inventory::domains(&client, &ws, resolved).await?;
     if ctx.json() {
         render::json(&rows);

@@ -7,15 +7,17 @@ use mongodb::Client;
 use crate::context::Ctx;
 use crate::diff;
 use crate::exit::{CHANGES_PENDING, SUCCESS};
-use crate::flags::{LockArgs, ScopeArgs};
+use crate::flags::{LockArgs, ScopeArgs, TenantArgs};
 use crate::lease::{self, Lease};
 use crate::live;
 use crate::migrate::pending;
 use crate::migrate::target::Databases;
+use crate::model::ClusterState;
 use crate::plan::Plan;
 use crate::render;
 use crate::sharding;
 use crate::spec::Workspace;
+use crate::tenancy;
 use crate::validator_impact;
 
 /// Loads, connects, inspects and diffs: shared by `plan` and `apply`.
@@ -23,8 +25,9 @@ pub async fn compute(
     ctx: &Ctx,
     domains: &[String],
     prune: bool,
+    tenants: &TenantArgs,
 ) -> Result<(Workspace, Client, Plan)> {
-    let (ws, client, plan, _) = compute_with(ctx, domains, prune, None).await?;
+    let (ws, client, plan, _) = compute_with(ctx, domains, prune, tenants, None).await?;
     Ok((ws, client, plan))
 }
 
@@ -36,16 +39,47 @@ pub async fn compute_under_lease(
     ctx: &Ctx,
     domains: &[String],
     prune: bool,
+    tenants: &TenantArgs,
     lock: &LockArgs,
     command: &str,
 ) -> Result<(Workspace, Client, Plan, Option<Lease>)> {
-    compute_with(ctx, domains, prune, Some((lock, command))).await
+    compute_with(ctx, domains, prune, tenants, Some((lock, command))).await
+}
+
+/// The desired state's shared part and, for a template workspace, the fleet of tenants.
+pub async fn desired_fleet(
+    ctx: &Ctx,
+    ws: &Workspace,
+    client: &Client,
+    desired: ClusterState,
+    tenants: &TenantArgs,
+) -> Result<(ClusterState, Option<tenancy::plan::Fleet>)> {
+    let names = ctx.database_names(ws)?;
+    tenancy::plan::prepare(client, ws, desired, &names, &tenants.selection()).await
+}
+
+/// `diff`, then (template workspaces) every tenant's plan attached to it.
+pub async fn diff_fleet(
+    client: &Client,
+    desired: &ClusterState,
+    live: &ClusterState,
+    fleet: Option<&tenancy::plan::Fleet>,
+    prune: bool,
+) -> Result<Plan> {
+    let mut plan = diff::diff(desired, live, prune);
+    if let Some(fleet) = fleet {
+        tenancy::plan::attach(client, fleet, &mut plan, prune)
+            .await
+            .context("planning the tenants")?;
+    }
+    Ok(plan)
 }
 
 async fn compute_with(
     ctx: &Ctx,
     domains: &[String],
     prune: bool,
+    tenants: &TenantArgs,
     lock: Option<(&LockArgs, &str)>,
 ) -> Result<(Workspace, Client, Plan, Option<Lease>)> {
     let ws = super::workspace(ctx)?;
@@ -53,13 +87,14 @@ async fn compute_with(
     let domains = ctx.domains(&ws, domains)?;
     let desired = ctx.desired(&ws, &domains)?;
     let (client, choice) = ctx.connect(Some(&ws)).await?;
+    let (desired, fleet) = desired_fleet(ctx, &ws, &client, desired, tenants).await?;
     let inspect = async || {
         live::inspect(&client, &desired)
             .await
             .with_context(|| format!("reading the cluster at {}", choice.shown))
     };
     let live = inspect().await?;
-    let mut plan = diff::diff(&desired, &live, prune);
+    let mut plan = diff_fleet(&client, &desired, &live, fleet.as_ref(), prune).await?;
     with_migrations(ctx, &ws, &client, requested, &mut plan).await?;
     with_sharding(ctx, &ws, &client, &domains, &mut plan).await?;
     let Some((lock, command)) = lock.filter(|_| !plan.is_empty()) else {
@@ -76,7 +111,7 @@ async fn compute_with(
     .await?;
     let replanned = async {
         let live = inspect().await?;
-        let mut plan = diff::diff(&desired, &live, prune);
+        let mut plan = diff_fleet(&client, &desired, &live, fleet.as_ref(), prune).await?;
         with_migrations(ctx, &ws, &client, requested, &mut plan).await?;
         with_sharding(ctx, &ws, &client, &domains, &mut plan).await?;
         with_impact(&client, &ws, &desired, &live, plan).await
@@ -97,11 +132,13 @@ pub async fn replan(
     client: &Client,
     requested: &[String],
     prune: bool,
+    tenants: &TenantArgs,
 ) -> Result<Plan> {
     let domains = ctx.domains(ws, requested)?;
     let desired = ctx.desired(ws, &domains)?;
+    let (desired, fleet) = desired_fleet(ctx, ws, client, desired, tenants).await?;
     let live = live::inspect(client, &desired).await?;
-    let mut plan = diff::diff(&desired, &live, prune);
+    let mut plan = diff_fleet(client, &desired, &live, fleet.as_ref(), prune).await?;
     with_migrations(ctx, ws, client, requested, &mut plan).await?;
     with_sharding(ctx, ws, client, &domains, &mut plan).await?;
     with_impact(client, ws, &desired, &live, plan).await
@@ -176,10 +213,12 @@ pub struct PlanArgs {
     /// Exit 2 when changes are pending
     #[arg(long)]
     pub exit_code: bool,
+    #[command(flatten)]
+    pub tenants: TenantArgs,
 }
 
 pub async fn run(args: PlanArgs, ctx: &Ctx) -> Result<u8> {
-    let (_, _, plan) = compute(ctx, &args.scope.domain, args.prune).await?;
+    let (_, _, plan) = compute(ctx, &args.scope.domain, args.prune, &args.tenants).await?;
     if ctx.json() {
         render::json(&plan);
     } else if !ctx.global.quiet || !plan.is_empty() {

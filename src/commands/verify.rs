@@ -10,9 +10,8 @@ use clap::Args;
 
 use crate::conformance::conformance;
 use crate::context::Ctx;
-use crate::diff;
 use crate::exit::{CHANGES_PENDING, ERROR, SUCCESS};
-use crate::flags::{OutputFormat, ScopeArgs};
+use crate::flags::{OutputFormat, ScopeArgs, TenantArgs};
 use crate::live;
 use crate::render;
 use crate::render::verify::AnnotationSources;
@@ -29,6 +28,8 @@ pub struct VerifyArgs {
     /// Skip the data step (it reads every validated collection once)
     #[arg(long)]
     pub no_data: bool,
+    #[command(flatten)]
+    pub tenants: TenantArgs,
 }
 
 pub async fn run(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
@@ -58,8 +59,10 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
     let domains = ctx.domains(ws, &args.scope.domain)?;
     let desired = ctx.desired(ws, &domains)?;
     let (client, _) = ctx.connect(Some(ws)).await?;
+    let (desired, fleet) =
+        super::plan::desired_fleet(ctx, ws, &client, desired, &args.tenants).await?;
     let live = live::inspect(&client, &desired).await?;
-    let mut plan = diff::diff(&desired, &live, false);
+    let mut plan = super::plan::diff_fleet(&client, &desired, &live, fleet.as_ref(), false).await?;
     super::plan::with_migrations(ctx, ws, &client, &args.scope.domain, &mut plan).await?;
 
     // 3. data conformance

@@ -27,6 +27,7 @@ pub mod profile;
 pub mod sandbox;
 pub mod sharding;
 pub mod stats;
+pub mod tenants;
 pub mod verify;
 
 pub fn table(headers: &[&str]) -> Table {
@@ -98,6 +99,8 @@ pub fn plan_text(plan: &Plan, prune: bool, verbose: bool) -> String {
     let mut out = String::new();
     if plan.is_empty() {
         out.push_str("No changes: the cluster matches the spec.\n");
+    } else if plan.changes.is_empty() && plan.tenants.is_some() {
+        out.push_str("Shared databases: no changes.\n");
     } else if plan.changes.is_empty() {
         out.push_str("No structural changes.\n");
     } else {
@@ -152,6 +155,9 @@ pub fn plan_text(plan: &Plan, prune: bool, verbose: bool) -> String {
             "{} unmanaged object(s) exist live but are not declared; `--prune` drops them.\n",
             plan.unmanaged.len()
         ));
+    }
+    if let Some(fleet) = &plan.tenants {
+        out.push_str(&tenants::fleet_text(fleet, prune, verbose));
     }
     out
 }

@@ -634,8 +634,10 @@ fn read_password(r: &mut Reader, p: &JsonPath, v: &Value, root: &Path) -> Option
     match k.as_str() {
         "env" => {
             let var = r.string(&p.key("env"), x)?;
+            // `{TENANT}` is the tenant placeholder of template users (checked by the manifest).
+            let plain = var.replace(super::tenants::ENV_PLACEHOLDER, "T");
             let valid = !var.is_empty()
-                && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && plain.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                 && !var.starts_with(|c: char| c.is_ascii_digit());
             if !valid {
                 r.error(

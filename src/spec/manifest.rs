@@ -24,6 +24,8 @@ pub struct Manifest {
     pub users: Vec<UserSpec>,
     /// Zones and their shards (`sharding`).
     pub sharding: ShardingDecl,
+    /// Where the tenants of template domains come from (`"tenants"`).
+    pub tenants: Option<super::tenants::TenantSource>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -39,6 +41,9 @@ pub struct Domain {
     pub database: String,
     pub database_env: String,
     pub collections: Vec<CollectionDecl>,
+    /// `"tenancy": "database"`: a template instantiated once per tenant; `database` holds
+    /// `{tenant}` (see `crate::tenancy`).
+    pub template: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -52,6 +57,10 @@ pub struct CollectionDecl {
 impl Manifest {
     pub fn domain(&self, name: &str) -> Option<&Domain> {
         self.domains.iter().find(|d| d.name == name)
+    }
+    /// Whether any domain is a tenant template.
+    pub fn has_templates(&self) -> bool {
+        self.domains.iter().any(|d| d.template)
     }
 }
 
@@ -70,9 +79,16 @@ const TOP: &[&str] = &[
     "roles",
     "users",
     "sharding",
+    "tenants",
 ];
 const ENV: &[&str] = &["uriEnv", "databasePrefix", "databases", "description"];
-const DOMAIN: &[&str] = &["database", "databaseEnv", "description", "collections"];
+const DOMAIN: &[&str] = &[
+    "database",
+    "databaseEnv",
+    "description",
+    "collections",
+    "tenancy",
+];
 const COLLECTION: &[&str] = &[
     "description",
     "validationLevel",
@@ -100,35 +116,7 @@ pub const COLLATION: &[&str] = &[
     "normalization",
 ];
 
-/// Checks a database name against MongoDB's rules (so the error surfaces here, not at apply).
-pub fn database_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("database name must not be empty".into());
-    }
-    if name.len() >= 64 {
-        return Some(format!(
-            "database name \"{name}\" is {} bytes; MongoDB allows at most 63",
-            name.len()
-        ));
-    }
-    if let Some(c) = name.chars().find(|c| "/\\. \"$\0".contains(*c)) {
-        return Some(format!(
-            "database name \"{name}\" contains {c:?}, which MongoDB does not allow"
-        ));
-    }
-    // Accepted by mongod on Linux, refused on Windows and unsafe in backup folder names.
-    if let Some(c) = name.chars().find(|c| "*<>:|?".contains(*c)) {
-        return Some(format!(
-            "database name \"{name}\" contains {c:?}, which MongoDB on Windows does not allow; keep names portable"
-        ));
-    }
-    if ["admin", "local", "config"].contains(&name) {
-        return Some(format!(
-            "\"{name}\" is a MongoDB system database and cannot be managed"
-        ));
-    }
-    None
-}
+pub use super::names::database_name_problem;
 
 /// mongod's limit on `<database>.<collection>` for an unsharded collection.
 pub const MAX_NAMESPACE_BYTES: usize = 255;
@@ -278,6 +266,14 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
     let sharding = read_sharding(r, top, &domains);
 
     let domain_names: Vec<String> = domains.iter().map(|d| d.name.clone()).collect();
+    let plain: Vec<String> = domains
+        .iter()
+        .filter(|d| !d.template)
+        .map(|d| d.name.clone())
+        .collect();
+    let tenants = top
+        .get("tenants")
+        .and_then(|v| super::tenants::read_source(r, &root_path.key("tenants"), v, &plain));
     let roles = top
         .get("roles")
         .map(|v| access::read_roles(r, &root_path.key("roles"), v, &domain_names))
@@ -309,6 +305,8 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         }
     }
 
+    check_templates(r, &domains, &roles, &users, top.contains_key("tenants"));
+
     Some(Manifest {
         project,
         metadata_database,
@@ -318,6 +316,7 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         roles,
         users,
         sharding,
+        tenants,
     })
 }
 
@@ -346,6 +345,104 @@ fn read_sharding(
         .collect();
     super::sharding::check_zones(r, &collections, &decl);
     decl
+}
+
+/// Template rules: template domains need a tenant source; a role or user granting on a
+/// template domain is itself a template (`{tenant}` in its name), so each tenant's grants
+/// resolve to that tenant's database only; `{TENANT}` in a password variable only in templates.
+fn check_templates(
+    r: &mut Reader,
+    domains: &[Domain],
+    roles: &[RoleSpec],
+    users: &[UserSpec],
+    has_source: bool,
+) {
+    use super::tenants::{ENV_PLACEHOLDER, PLACEHOLDER, is_template};
+    let templates: Vec<&str> = domains
+        .iter()
+        .filter(|d| d.template)
+        .map(|d| d.name.as_str())
+        .collect();
+    if let Some(first) = templates.first()
+        && !has_source
+    {
+        r.error(
+            JsonPath::root().key("domains").key(*first).key("tenancy"),
+            "a template domain needs the tenant list: add \"tenants\": {\"file\": \"tenants.json\"} (or {\"collection\": …}) to the manifest",
+        );
+    }
+    if templates.is_empty() && has_source {
+        r.warn(
+            JsonPath::root().key("tenants"),
+            "\"tenants\" is declared but no domain has \"tenancy\": \"database\"",
+        );
+    }
+    // A grant on a template domain, or on a template role, makes the grantee a template.
+    let on_template = |refs: &[access::RoleRefSpec]| {
+        refs.iter().find_map(|x| match &x.target {
+            access::RoleTarget::Domain(d) if templates.contains(&d.as_str()) => Some(d.clone()),
+            _ if is_template(&x.role) => Some(format!("role {}", x.role)),
+            _ => None,
+        })
+    };
+    for role in roles {
+        let rp = JsonPath::root().key("roles").key(role.name.as_str());
+        let resource_domain = role.privileges.iter().find_map(|p| match &p.resource {
+            access::ResourceSpec::Domain { domain, .. } if templates.contains(&domain.as_str()) => {
+                Some(domain.clone())
+            }
+            _ => None,
+        });
+        let template_domain = resource_domain.or_else(|| on_template(&role.roles));
+        check_template_name(r, rp, "role", &role.name, template_domain.as_deref());
+    }
+    for user in users {
+        let up = JsonPath::root().key("users").key(user.name.as_str());
+        let template_domain = on_template(&user.roles);
+        check_template_name(
+            r,
+            up.clone(),
+            "user",
+            &user.name,
+            template_domain.as_deref(),
+        );
+        let env_template = matches!(&user.password, Some(crate::model::PasswordSource::Env(v)) if v.contains(ENV_PLACEHOLDER));
+        if env_template && !is_template(&user.name) {
+            r.error(
+                up.key("password").key("env"),
+                format!("{ENV_PLACEHOLDER} in a password variable needs a template user ({PLACEHOLDER} in its name)"),
+            );
+        }
+        if is_template(&user.name)
+            && matches!(&user.password, Some(crate::model::PasswordSource::Env(v)) if !v.contains(ENV_PLACEHOLDER))
+        {
+            r.error(
+                up.key("password").key("env"),
+                format!("a template user's password variable holds {ENV_PLACEHOLDER} (one secret per tenant), e.g. \"SVC_{ENV_PLACEHOLDER}_PASSWORD\""),
+            );
+        }
+    }
+}
+
+fn check_template_name(
+    r: &mut Reader,
+    p: JsonPath,
+    what: &str,
+    name: &str,
+    template_domain: Option<&str>,
+) {
+    use super::tenants::{PLACEHOLDER, is_template};
+    match (is_template(name), template_domain) {
+        (false, Some(d)) => r.error(
+            p,
+            format!("{what} \"{name}\" grants on template \"{d}\": put {PLACEHOLDER} in its name (one {what} per tenant, on that tenant's database only)"),
+        ),
+        (true, None) => r.error(
+            p,
+            format!("{what} \"{name}\" has {PLACEHOLDER} in its name but grants on no template domain or role"),
+        ),
+        _ => {}
+    }
 }
 
 /// Every `<database>.<collection>` a domain can resolve to (the manifest's database, or an
@@ -427,7 +524,25 @@ fn read_domain(r: &mut Reader, p: &JsonPath, name: &str, v: &Value) -> Option<Do
     let database = r
         .required(p, map, "database", "a domain")
         .and_then(|d| r.string(&p.key("database"), d))?;
-    if let Some(problem) = database_name_problem(&database) {
+    let template = map
+        .get("tenancy")
+        .and_then(|t| r.choice(&p.key("tenancy"), t, &["database"]))
+        .is_some();
+    let placeholder = super::tenants::PLACEHOLDER;
+    if template && !database.contains(placeholder) {
+        r.error(
+            p.key("database"),
+            format!("a template domain (\"tenancy\": \"database\") names its database with {placeholder}, e.g. \"{name}_{placeholder}\""),
+        );
+    } else if !template && database.contains(placeholder) {
+        r.error(
+            p.key("database"),
+            format!(
+                "{placeholder} in a database name needs \"tenancy\": \"database\" on the domain"
+            ),
+        );
+    } else if let Some(problem) = database_name_problem(&super::tenants::substitute(&database, "t"))
+    {
         r.error(p.key("database"), problem);
     }
     let database_env = match map.get("databaseEnv") {
@@ -467,6 +582,7 @@ fn read_domain(r: &mut Reader, p: &JsonPath, name: &str, v: &Value) -> Option<Do
         database,
         database_env,
         collections,
+        template,
     })
 }
 
@@ -625,6 +741,50 @@ mod tests {
         (m, diags)
     }
 
+    #[test]
+    fn template_domains_roles_and_users_follow_the_tenant_rules() {
+        let ok = read_ok(
+            r#"{"project": "p", "tenants": {"file": "tenants.json"},
+              "domains": {"chat": {"database": "chat_{tenant}", "tenancy": "database", "collections": {"m": {}}}},
+              "roles": {"chat_{tenant}_rw": {"privileges": [{"resource": {"domain": "chat", "collection": ""}, "actions": ["find"]}]}},
+              "users": {"svc_{tenant}": {"roles": [{"role": "chat_{tenant}_rw"}], "password": {"env": "SVC_{TENANT}_PW"}}}}"#,
+        );
+        assert!(ok.domains[0].template && ok.has_templates());
+        let (_, diags) = read_text(
+            r#"{"project": "p",
+              "domains": {"chat": {"database": "chat", "tenancy": "database", "collections": {"m": {}}},
+                          "other": {"database": "o_{tenant}", "collections": {"m": {}}}},
+              "roles": {"rw": {"privileges": [{"resource": {"domain": "chat", "collection": ""}, "actions": ["find"]}]}},
+              "users": {"svc_{tenant}": {"roles": [{"role": "rw"}], "password": {"env": "SVC_PW"}}}}"#,
+        );
+        let shown: Vec<String> = diags
+            .iter()
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect();
+        let has = |needle: &str| shown.iter().any(|m| m.contains(needle));
+        assert!(has("domains.chat.database: a template domain"), "{shown:?}");
+        assert!(
+            has("domains.other.database: {tenant} in a database name needs"),
+            "{shown:?}"
+        );
+        assert!(
+            has("domains.chat.tenancy: a template domain needs the tenant list"),
+            "{shown:?}"
+        );
+        assert!(
+            has("roles.rw: role \"rw\" grants on template \"chat\""),
+            "{shown:?}"
+        );
+        assert!(
+            has("has {tenant} in its name but grants on no template"),
+            "{shown:?}"
+        );
+        assert!(
+            has("password.env: a template user's password variable holds {TENANT}"),
+            "{shown:?}"
+        );
+    }
+
     fn read_ok(text: &str) -> Manifest {
         let (m, diags) = read_text(text);
         assert!(diags.is_empty(), "unexpected diagnostics: {diags:?}");
@@ -704,7 +864,7 @@ mod tests {
         assert_eq!(d.path.to_string(), "domains.s.zzz");
         assert!(
             d.message
-                .ends_with("expected one of: database, databaseEnv, description, collections"),
+                .ends_with("expected one of: database, databaseEnv, description, collections, tenancy"),
             "{}",
             d.message
         );

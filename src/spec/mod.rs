@@ -8,9 +8,11 @@ pub mod indexes;
 pub mod manifest;
 pub mod migrations;
 pub mod mql;
+pub mod names;
 pub mod seeds;
 pub mod sharding;
 pub mod source;
+pub mod tenants;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,6 +52,9 @@ pub struct Workspace {
     pub seeds: BTreeMap<CollKey, SeedSet>,
     /// `migrations/`, in order.
     pub migrations: Vec<crate::migrate::model::Migration>,
+    /// The tenants file's tenants (`"tenants": {"file": …}`); a live source is read at run
+    /// time (by the tenancy source reader).
+    pub tenants: Option<Vec<tenants::Tenant>>,
 }
 
 pub struct Loaded {
@@ -109,6 +114,7 @@ pub fn load(root: &Path) -> Loaded {
         indexes: BTreeMap::new(),
         seeds: BTreeMap::new(),
         migrations: Vec::new(),
+        tenants: None,
         manifest,
     };
     // Schemas first: seeds are validated against them.
@@ -149,6 +155,17 @@ pub fn load(root: &Path) -> Loaded {
     check_sharding(&ws, &manifest_src, &mut diags);
     ws.migrations = migrations::load(root, &ws.manifest, &mut diags);
     files += ws.migrations.len();
+    if let Some(tenants::TenantSource::File(rel)) = &ws.manifest.tenants {
+        let templates: Vec<String> = ws
+            .manifest
+            .domains
+            .iter()
+            .filter(|d| d.template)
+            .map(|d| d.database.clone())
+            .collect();
+        ws.tenants = tenants::read_file(root, rel, &templates, &mut diags);
+        files += 1;
+    }
     Loaded {
         workspace: Some(ws),
         diagnostics: diags,

@@ -24,6 +24,7 @@ mod restore_checks;
 mod sandbox;
 mod sharding;
 mod stats;
+mod tenancy;
 mod validator;
 mod validator_impact;
 mod verify;
