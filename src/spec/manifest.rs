@@ -863,8 +863,9 @@ mod tests {
         );
         assert_eq!(d.path.to_string(), "domains.s.zzz");
         assert!(
-            d.message
-                .ends_with("expected one of: database, databaseEnv, description, collections, tenancy"),
+            d.message.ends_with(
+                "expected one of: database, databaseEnv, description, collections, tenancy"
+            ),
             "{}",
             d.message
         );

@@ -787,9 +787,11 @@ async fn mongorestore_replays_our_archive_oplog() {
     .await;
 }
 
-/// A backup during which nothing was written still carries an oplog (from the entry the
-/// backup started at, as mongodump's does): mongorestore 100.3.1 fails on an archive whose
-/// announced oplog is empty ("error demultiplexing archive; archive io error").
+/// A backup during which nothing was written still carries an oplog: it starts at a no-op note
+/// the backup writes (inclusive, as mongodump starts at its first entry). mongorestore 100.3.1
+/// fails on an archive whose announced oplog is empty ("error demultiplexing archive; archive
+/// io error"), and on one starting at an entry it cannot apply elsewhere (an
+/// `admin.system.keys` insert of a fresh replica set).
 #[tokio::test]
 async fn mongorestore_replays_the_oplog_of_a_quiet_archive_backup() {
     let Some(tools) = tools() else { return };
@@ -814,14 +816,12 @@ async fn mongorestore_replays_the_oplog_of_a_quiet_archive_backup() {
         &[&format!("--archive={path}"), "--gzip", "--oplogReplay"],
         None,
     );
-    // At least the entry the backup started at (a replica set's periodic no-op may add one).
-    let applied: u64 = stderr
-        .split("applied ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no \"applied N oplog entries\" line:\n{stderr}"));
-    assert!(applied >= 1, "{stderr}");
+    // The replay ran (mongorestore asserted its success above): the oplog starts at the
+    // backup's own no-op note, which mongorestore skips rather than counts.
+    assert!(
+        stderr.contains("replaying oplog") && stderr.contains("applied "),
+        "{stderr}"
+    );
     let n = target
         .client()
         .database("quiet")

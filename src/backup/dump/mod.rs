@@ -33,7 +33,7 @@ use directory::{directory_files, dump_directory, prepare_dir};
 pub use drain::{Chunk, ChunkPool, drain};
 pub use files::Sink;
 use files::cursor_to_file;
-pub use oplog::last_oplog_ts;
+pub use oplog::{last_oplog_ts, oplog_start};
 use oplog::{oplog_cursor, track_ts};
 pub use targets::{Target, discover, server_version};
 
@@ -100,7 +100,7 @@ pub async fn backup(
         Output::Stdout => "(stdout)".to_string(),
     };
     let oplog_start = if opts.oplog {
-        Some(last_oplog_ts(client).await?)
+        Some(oplog_start(client).await?)
     } else {
         None
     };

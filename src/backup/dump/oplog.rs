@@ -20,6 +20,19 @@ pub async fn last_oplog_ts(client: &Client) -> Result<Timestamp> {
     }
 }
 
+/// Where a backup's oplog begins: a no-op entry written for the purpose
+/// (`appendOplogNote`), so that the first entry copied (the copy starts there, inclusive) is
+/// one every replayer applies harmlessly — not, say, an `admin.system.keys` insert that
+/// mongorestore cannot apply on another server. Without the privilege for the note, the
+/// newest entry as it is.
+pub async fn oplog_start(client: &Client) -> Result<Timestamp> {
+    let _ = client
+        .database("admin")
+        .run_command(doc! {"appendOplogNote": 1, "data": {"mongoctl": "backup start"}})
+        .await;
+    last_oplog_ts(client).await
+}
+
 /// The oplog entries from `start` (the newest entry when the backup began, already in the
 /// data; replaying it again is harmless) up to the newest one now, oldest first. Starting
 /// at `start` inclusive, as mongodump does, means the copy is never empty: mongorestore
