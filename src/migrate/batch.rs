@@ -16,6 +16,7 @@ use super::events::{Event, Observer};
 use super::model::UpdateStep;
 use crate::error::described;
 use crate::lease::Lease;
+use crate::model::sort_bracket;
 
 pub struct BatchRun<'a> {
     pub client: &'a Client,
@@ -219,7 +220,7 @@ pub fn and(filter: Document, extra: Document) -> Document {
 pub fn after(last: &Bson) -> Document {
     let later: Vec<&str> = BRACKETS
         .iter()
-        .skip(bracket(last) + 1)
+        .skip(sort_bracket(last) as usize + 1)
         .flat_map(|b| b.iter().copied())
         .collect();
     if later.is_empty() {
@@ -246,25 +247,6 @@ const BRACKETS: &[&[&str]] = &[
     &["dbPointer", "javascript", "javascriptWithScope"],
     &["maxKey"],
 ];
-
-fn bracket(v: &Bson) -> usize {
-    match v {
-        Bson::MinKey => 0,
-        Bson::Null | Bson::Undefined => 1,
-        Bson::Double(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Decimal128(_) => 2,
-        Bson::String(_) | Bson::Symbol(_) => 3,
-        Bson::Document(_) => 4,
-        Bson::Array(_) => 5,
-        Bson::Binary(_) => 6,
-        Bson::ObjectId(_) => 7,
-        Bson::Boolean(_) => 8,
-        Bson::DateTime(_) => 9,
-        Bson::Timestamp(_) => 10,
-        Bson::RegularExpression(_) => 11,
-        Bson::DbPointer(_) | Bson::JavaScriptCode(_) | Bson::JavaScriptCodeWithScope(_) => 12,
-        Bson::MaxKey => 13,
-    }
-}
 
 #[cfg(test)]
 mod tests {

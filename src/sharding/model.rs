@@ -4,6 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use crate::model::sort_bracket;
 use bson::{Bson, Document};
 use serde::Serialize;
 
@@ -101,26 +102,6 @@ impl DeclaredSharding {
     }
 }
 
-/// BSON types in the order the server sorts them; values of one bracket compare by value.
-fn bracket(v: &Bson) -> u8 {
-    match v {
-        Bson::MinKey => 0,
-        Bson::Null | Bson::Undefined => 1,
-        Bson::Double(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Decimal128(_) => 2,
-        Bson::String(_) | Bson::Symbol(_) => 3,
-        Bson::Document(_) => 4,
-        Bson::Array(_) => 5,
-        Bson::Binary(_) => 6,
-        Bson::ObjectId(_) => 7,
-        Bson::Boolean(_) => 8,
-        Bson::DateTime(_) => 9,
-        Bson::Timestamp(_) => 10,
-        Bson::RegularExpression(_) => 11,
-        Bson::DbPointer(_) | Bson::JavaScriptCode(_) | Bson::JavaScriptCodeWithScope(_) => 12,
-        Bson::MaxKey => 13,
-    }
-}
-
 fn number(v: &Bson) -> Option<f64> {
     match v {
         Bson::Double(d) => Some(*d),
@@ -134,13 +115,13 @@ fn number(v: &Bson) -> Option<f64> {
 /// Compares two values in BSON order (the order shard-key ranges are defined in). Within a
 /// type without a natural order here (code, regex) values compare by their text.
 pub fn compare(a: &Bson, b: &Bson) -> Ordering {
-    let by_type = bracket(a).cmp(&bracket(b));
+    let by_type = sort_bracket(a).cmp(&sort_bracket(b));
     if by_type != Ordering::Equal {
         return by_type;
     }
     match (a, b) {
         (Bson::Int64(x), Bson::Int64(y)) => x.cmp(y),
-        (x, y) if bracket(x) == 2 => number(x)
+        (x, y) if sort_bracket(x) == 2 => number(x)
             .zip(number(y))
             .and_then(|(x, y)| x.partial_cmp(&y))
             .unwrap_or(Ordering::Equal),
