@@ -423,6 +423,27 @@ pub fn doc_to_json(d: &Document) -> serde_json::Value {
     to_json(&Bson::Document(d.clone()))
 }
 
+/// A value's BSON type bracket, in the order the server sorts types (values of one bracket
+/// compare by value; `$gt` and friends only compare within one bracket).
+pub fn sort_bracket(v: &Bson) -> u8 {
+    match v {
+        Bson::MinKey => 0,
+        Bson::Null | Bson::Undefined => 1,
+        Bson::Double(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Decimal128(_) => 2,
+        Bson::String(_) | Bson::Symbol(_) => 3,
+        Bson::Document(_) => 4,
+        Bson::Array(_) => 5,
+        Bson::Binary(_) => 6,
+        Bson::ObjectId(_) => 7,
+        Bson::Boolean(_) => 8,
+        Bson::DateTime(_) => 9,
+        Bson::Timestamp(_) => 10,
+        Bson::RegularExpression(_) => 11,
+        Bson::DbPointer(_) | Bson::JavaScriptCode(_) | Bson::JavaScriptCodeWithScope(_) => 12,
+        Bson::MaxKey => 13,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,26 +492,5 @@ mod tests {
             Some(vec![Bson::String("x".into()), Bson::String("en".into())])
         );
         assert_eq!(s.key_of(&doc! {"code": "x"}), None);
-    }
-}
-
-/// A value's BSON type bracket, in the order the server sorts types (values of one bracket
-/// compare by value; `$gt` and friends only compare within one bracket).
-pub fn sort_bracket(v: &Bson) -> u8 {
-    match v {
-        Bson::MinKey => 0,
-        Bson::Null | Bson::Undefined => 1,
-        Bson::Double(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Decimal128(_) => 2,
-        Bson::String(_) | Bson::Symbol(_) => 3,
-        Bson::Document(_) => 4,
-        Bson::Array(_) => 5,
-        Bson::Binary(_) => 6,
-        Bson::ObjectId(_) => 7,
-        Bson::Boolean(_) => 8,
-        Bson::DateTime(_) => 9,
-        Bson::Timestamp(_) => 10,
-        Bson::RegularExpression(_) => 11,
-        Bson::DbPointer(_) | Bson::JavaScriptCode(_) | Bson::JavaScriptCodeWithScope(_) => 12,
-        Bson::MaxKey => 13,
     }
 }
