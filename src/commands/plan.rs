@@ -96,7 +96,7 @@ async fn compute_with(
     let live = inspect().await?;
     let mut plan = diff_fleet(&client, &desired, &live, fleet.as_ref(), prune).await?;
     with_migrations(ctx, &ws, &client, requested, &mut plan).await?;
-    with_sharding(ctx, &ws, &client, &domains, &mut plan).await?;
+    with_sharding(ctx, &ws, &client, &domains, fleet.as_ref(), &mut plan).await?;
     let Some((lock, command)) = lock.filter(|_| !plan.is_empty()) else {
         let plan = with_impact(&client, &ws, &desired, &live, plan).await?;
         return Ok((ws, client, plan, None));
@@ -113,7 +113,7 @@ async fn compute_with(
         let live = inspect().await?;
         let mut plan = diff_fleet(&client, &desired, &live, fleet.as_ref(), prune).await?;
         with_migrations(ctx, &ws, &client, requested, &mut plan).await?;
-        with_sharding(ctx, &ws, &client, &domains, &mut plan).await?;
+        with_sharding(ctx, &ws, &client, &domains, fleet.as_ref(), &mut plan).await?;
         with_impact(&client, &ws, &desired, &live, plan).await
     };
     match replanned.await {
@@ -140,7 +140,7 @@ pub async fn replan(
     let live = live::inspect(client, &desired).await?;
     let mut plan = diff_fleet(client, &desired, &live, fleet.as_ref(), prune).await?;
     with_migrations(ctx, ws, client, requested, &mut plan).await?;
-    with_sharding(ctx, ws, client, &domains, &mut plan).await?;
+    with_sharding(ctx, ws, client, &domains, fleet.as_ref(), &mut plan).await?;
     with_impact(client, ws, &desired, &live, plan).await
 }
 
@@ -151,14 +151,18 @@ async fn with_sharding(
     ws: &Workspace,
     client: &Client,
     domains: &[String],
+    fleet: Option<&tenancy::plan::Fleet>,
     plan: &mut Plan,
 ) -> Result<()> {
+    let tenants: Vec<String> = fleet
+        .map(|f| f.selected.iter().map(|t| t.id.clone()).collect())
+        .unwrap_or_default();
     let names = ctx
         .databases(ws)?
         .into_iter()
         .map(|r| (r.domain, r.name))
         .collect();
-    let declared = sharding::declared(ws, &names, domains);
+    let declared = sharding::declared(ws, &names, domains, &tenants);
     plan.sharding = sharding::plan(client, &declared)
         .await
         .context("reading the cluster's sharding state")?;

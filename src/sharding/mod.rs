@@ -13,15 +13,18 @@ use anyhow::{Context, Result, bail};
 use mongodb::Client;
 
 use crate::spec::Workspace;
+use crate::spec::tenants::substitute;
 use diff::{ClusterSharding, NOT_SHARDED, ShardingPlan};
 use model::{DeclaredCollection, DeclaredSharding};
 
-/// The declared sharding of `domains` (all when empty), with database names resolved.
+/// The declared sharding of `domains` (all when empty), with database names resolved and
+/// template domains instantiated for `tenants`.
 /// Zones are cluster-wide: a run scoped to some domains leaves them alone.
 pub fn declared(
     ws: &Workspace,
     names: &BTreeMap<String, String>,
     domains: &[String],
+    tenants: &[String],
 ) -> DeclaredSharding {
     let collections = ws
         .manifest
@@ -30,12 +33,20 @@ pub fn declared(
         .filter(|d| domains.is_empty() || domains.contains(&d.name))
         .flat_map(|d| {
             let db = names.get(&d.name).unwrap_or(&d.database).clone();
-            d.collections.iter().filter_map(move |c| {
-                let key = c.sharding.shard_key.clone()?;
-                Some(DeclaredCollection {
-                    namespace: format!("{db}.{}", c.name),
-                    key,
-                    zone_ranges: c.sharding.zone_ranges.clone(),
+            // A template's collections exist once per tenant (the tenants of this run).
+            let databases: Vec<String> = if d.template {
+                tenants.iter().map(|t| substitute(&db, t)).collect()
+            } else {
+                vec![db]
+            };
+            databases.into_iter().flat_map(move |db| {
+                d.collections.iter().filter_map(move |c| {
+                    let key = c.sharding.shard_key.clone()?;
+                    Some(DeclaredCollection {
+                        namespace: format!("{db}.{}", c.name),
+                        key,
+                        zone_ranges: c.sharding.zone_ranges.clone(),
+                    })
                 })
             })
         })
@@ -142,7 +153,7 @@ mod tests {
     fn declared_resolves_namespaces_and_scopes_zones_to_whole_runs() {
         let (_dir, ws) = workspace();
         let names = BTreeMap::from([("chat".to_string(), "dev_chat".to_string())]);
-        let all = declared(&ws, &names, &[]);
+        let all = declared(&ws, &names, &[], &[]);
         let ns: Vec<_> = all
             .collections
             .iter()
@@ -150,9 +161,32 @@ mod tests {
             .collect();
         assert_eq!(ns, ["dev_chat.events", "ops.log"]);
         assert_eq!(all.zones["eu"], ["s1"]);
-        let scoped = declared(&ws, &names, &["ops".to_string()]);
+        let scoped = declared(&ws, &names, &["ops".to_string()], &[]);
         assert_eq!(scoped.collections.len(), 1);
         assert!(scoped.zones.is_empty(), "zones are cluster-wide");
+    }
+
+    #[test]
+    fn a_template_domain_is_sharded_once_per_tenant_never_as_its_template() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(MANIFEST_FILE),
+            r#"{"project": "p", "tenants": {"file": "tenants.json"},
+                "domains": {"chat": {"database": "chat_{tenant}", "tenancy": "database",
+                  "collections": {"messages": {"shardKey": {"_id": "hashed"}}}}}}"#,
+        )
+        .unwrap();
+        let loaded = load(dir.path());
+        let ws = loaded.workspace.unwrap();
+        let tenants = ["acme".to_string(), "globex".to_string()];
+        let d = declared(&ws, &BTreeMap::new(), &[], &tenants);
+        let ns: Vec<_> = d.collections.iter().map(|c| c.namespace.as_str()).collect();
+        assert_eq!(ns, ["chat_acme.messages", "chat_globex.messages"]);
+        assert!(
+            declared(&ws, &BTreeMap::new(), &[], &[])
+                .collections
+                .is_empty()
+        );
     }
 
     #[test]
