@@ -437,11 +437,14 @@ pub fn check_schema(r: &mut Reader, decl: &CollectionSharding) {
 }
 
 /// Index file checks on a shared collection: every index should start with the tenant key.
+/// TTL indexes are exempt: the server's TTL monitor reads them, not a tenant's query (and a
+/// TTL index has exactly one field).
 pub fn check_indexes(r: &mut Reader, decl: &CollectionSharding, defs: &[IndexDef]) {
     let Some(t) = &decl.tenant_key else { return };
     for (i, d) in defs.iter().enumerate() {
         let first = d.key.keys().next().map(String::as_str);
-        if first != Some(t.as_str()) {
+        let ttl = d.options.contains_key("expireAfterSeconds");
+        if first != Some(t.as_str()) && !ttl {
             r.warn(
                 JsonPath::root().key("indexes").index(i).key("key"),
                 format!(
@@ -622,7 +625,7 @@ mod tests {
     fn indexes_and_shard_keys_without_the_tenant_prefix_are_warned() {
         let index = (
             "indexes/chat/messages.json",
-            r#"{"indexes": [{"key": {"tenant_id": 1, "created_at": 1}}, {"key": {"created_at": -1}}]}"#,
+            r#"{"indexes": [{"key": {"tenant_id": 1, "created_at": 1}}, {"key": {"created_at": -1}}, {"key": {"expires_at": 1}, "expireAfterSeconds": 0}]}"#,
         );
         let l = load_with(
             r#"{"tenantKey": "tenant_id", "shardKey": {"created_at": 1}}"#,
@@ -638,6 +641,10 @@ mod tests {
         assert!(
             m.iter().any(|d| d.starts_with("mongoctl.json:5:44: warning: domains.chat.collections.messages.shardKey: the shard key does not start with the tenant key")),
             "{m:?}"
+        );
+        assert!(
+            !m.iter().any(|d| d.contains("expires_at")),
+            "a TTL index is not a tenant query: {m:?}"
         );
     }
 
