@@ -188,14 +188,14 @@ async fn roles_and_users_converge_and_enforce_least_privilege() {
 async fn out_of_band_access_changes_are_caught_by_plan_and_audit_and_pruned() {
     let server = common::auth_standalone().await;
     let ws = repo().join("examples").join("chat-platform");
-    mongoctl(&ws, &["apply"])
+    mongoctl(&ws, &["apply", "--skip-sharding"])
         .uri(&server.uri())
         .run()
         .expect_code(0);
     let admin = server.client().database("admin");
     admin
         .run_command(
-            doc! {"grantRolesToUser": "svc_chat", "roles": [{"role": "root", "db": "admin"}]},
+            doc! {"grantRolesToUser": "svc_platform", "roles": [{"role": "root", "db": "admin"}]},
         )
         .await
         .unwrap();
@@ -273,8 +273,8 @@ async fn out_of_band_access_changes_are_caught_by_plan_and_audit_and_pruned() {
         })
         .collect();
     for expected in [
-        ("excess_privilege", "user svc_chat@admin"),
-        ("user_drift", "user svc_chat@admin"),
+        ("excess_privilege", "user svc_platform@admin"),
+        ("user_drift", "user svc_platform@admin"),
         ("undeclared_user", "user intruder@admin"),
         ("role_drift", "role audit_appender@admin"),
     ] {
@@ -285,15 +285,15 @@ async fn out_of_band_access_changes_are_caught_by_plan_and_audit_and_pruned() {
     }
 
     // Converge; prune needs --yes and never drops the user we are connected as.
-    mongoctl(&ws, &["apply"])
+    mongoctl(&ws, &["apply", "--skip-sharding"])
         .uri(&server.uri())
         .run()
         .expect_code(0);
-    mongoctl(&ws, &["apply", "--prune"])
+    mongoctl(&ws, &["apply", "--skip-sharding", "--prune"])
         .uri(&server.uri())
         .run()
         .expect_code(1);
-    mongoctl(&ws, &["apply", "--prune", "--yes"])
+    mongoctl(&ws, &["apply", "--skip-sharding", "--prune", "--yes"])
         .uri(&server.uri())
         .run()
         .expect_code(0);

@@ -9,6 +9,7 @@ mod apply;
 mod backup;
 mod backup_faults;
 mod broken;
+mod chat_platform;
 mod cli;
 mod completions;
 mod contract;

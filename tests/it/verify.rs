@@ -21,9 +21,19 @@ pub fn collections_only_copy(src: &std::path::Path) -> tempfile::TempDir {
             "defaultEnvironment",
             "environments",
             "domains",
+            "sharding",
         ]
         .contains(&k.as_str())
     });
+    // Without the tenant source, template domains go too.
+    if let Some(domains) = top.get_mut("domains").and_then(|d| d.as_object_mut()) {
+        for (name, _) in domains.iter().filter(|(_, d)| d.get("tenancy").is_some()) {
+            for part in ["schemas", "indexes", "seeds"] {
+                let _ = std::fs::remove_dir_all(dir.path().join(part).join(name));
+            }
+        }
+        domains.retain(|_, d| d.get("tenancy").is_none());
+    }
     std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap()).unwrap();
     dir
 }
