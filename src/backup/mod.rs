@@ -19,6 +19,7 @@ mod parallel;
 pub mod preflight;
 pub mod restore;
 pub mod retention;
+pub mod retention_policy;
 pub mod staging;
 
 /// `db.collection`

@@ -1,9 +1,9 @@
 //! `backup list` and `backup prune`: the backups under a directory (sub-directories and
-//! archive files), complete or not, and which of them a retention policy keeps. A symbolic
+//! archive files), complete or not, and deleting one (which to delete is
+//! [`super::retention_policy`]'s pure decision). A symbolic
 //! link in the directory is never a backup of it: it is skipped (and reported), so that prune
 //! never deletes anything outside the directory it was given.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -20,6 +20,10 @@ pub struct BackupEntry {
     /// Has a manifest (a complete backup).
     pub complete: bool,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The newest modification time of the backup's files (two levels deep: mongodump's
+    /// `<db>/<collection>.bson`), so an incomplete backup still being written looks recent.
+    #[serde(skip)]
+    pub modified_at: Option<DateTime<Utc>>,
     pub layout: String,
     pub gzip: bool,
     pub namespaces: usize,
@@ -68,6 +72,7 @@ pub fn list(dir: &Path) -> Result<Listing> {
             path: path.clone(),
             complete: m.is_some(),
             finished_at: None,
+            modified_at: last_write(&path, 2),
             layout: if is_dir { "directory" } else { "archive" }.into(),
             gzip: false,
             namespaces: 0,
@@ -93,31 +98,17 @@ pub fn list(dir: &Path) -> Result<Listing> {
     })
 }
 
-/// Which complete backups a `--keep-last N --keep-daily D` policy keeps: the newest N, plus
-/// the newest backup of each of the D most recent days that have one. `entries` is newest
-/// first. Returns indexes into `entries` to delete; incomplete backups are never selected.
-pub fn to_prune(entries: &[BackupEntry], keep_last: usize, keep_daily: usize) -> Vec<usize> {
-    let mut keep = BTreeSet::new();
-    let complete: Vec<usize> = (0..entries.len())
-        .filter(|&i| entries[i].complete)
-        .collect();
-    keep.extend(complete.iter().take(keep_last).copied());
-    let mut days = BTreeSet::new();
-    for &i in &complete {
-        let Some(t) = entries[i].finished_at else {
-            continue;
-        };
-        let day = t.date_naive();
-        if days.contains(&day) {
-            continue;
+/// The newest modification time of `path` and of what is under it, `depth` levels down
+/// (symbolic links not followed).
+fn last_write(path: &Path, depth: usize) -> Option<DateTime<Utc>> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let mut newest: Option<DateTime<Utc>> = meta.modified().ok().map(DateTime::from);
+    if meta.is_dir() && depth > 0 {
+        for e in std::fs::read_dir(path).ok()?.flatten() {
+            newest = newest.max(last_write(&e.path(), depth - 1));
         }
-        if days.len() >= keep_daily {
-            break;
-        }
-        days.insert(day);
-        keep.insert(i);
     }
-    complete.into_iter().filter(|i| !keep.contains(i)).collect()
+    newest
 }
 
 /// Deletes a backup (directory, or archive file and its manifest); refuses a symbolic link.
@@ -142,15 +133,17 @@ pub fn delete(e: &BackupEntry) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn e(name: &str, t: Option<&str>) -> BackupEntry {
+    /// A listing entry finished at `t` (`None`: incomplete), for the policy tests too.
+    pub(crate) fn e(name: &str, t: Option<&str>) -> BackupEntry {
         BackupEntry {
             name: name.into(),
             path: PathBuf::from(name),
             complete: t.is_some(),
             finished_at: t.map(|t| t.parse().unwrap()),
+            modified_at: None,
             layout: "directory".into(),
             gzip: false,
             namespaces: 0,
@@ -180,19 +173,24 @@ mod tests {
     }
 
     #[test]
-    fn keeps_the_newest_and_one_per_day() {
-        let list = vec![
-            e("a", Some("2026-11-22T03:00:00Z")),
-            e("b", Some("2026-11-22T01:00:00Z")),
-            e("c", Some("2026-11-21T23:00:00Z")),
-            e("d", Some("2026-11-21T10:00:00Z")),
-            e("f", Some("2026-11-20T10:00:00Z")),
-            e("g", Some("2026-11-19T10:00:00Z")),
-            e("x", None),
-        ];
-        // keep-last 1 → a; keep-daily 2 → a (22nd), c (21st).
-        assert_eq!(to_prune(&list, 1, 2), vec![1, 3, 4, 5]);
-        assert_eq!(to_prune(&list, 0, 7), vec![1, 3]);
-        assert!(to_prune(&list, 10, 0).is_empty());
+    fn an_incomplete_backup_is_as_recent_as_its_newest_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let b = tmp.path().join("b1");
+        std::fs::create_dir_all(b.join("db")).unwrap();
+        let f = b.join("db").join("c.bson");
+        std::fs::write(&f, b"").unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        for p in [&b, &b.join("db")] {
+            std::fs::File::open(p).unwrap().set_modified(old).unwrap();
+        }
+        let l = list(tmp.path()).unwrap();
+        let e = &l.backups[0];
+        assert!(!e.complete);
+        assert_eq!(
+            e.modified_at,
+            Some(DateTime::from(
+                std::fs::metadata(&f).unwrap().modified().unwrap()
+            ))
+        );
     }
 }

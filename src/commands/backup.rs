@@ -11,7 +11,7 @@ use indicatif::HumanBytes;
 use crate::backup::dump::{BackupOptions, Output, backup};
 use crate::backup::manifest::verify;
 use crate::backup::nsmatch::NsRules;
-use crate::backup::retention;
+use crate::backup::{retention, retention_policy};
 use crate::context::{Ctx, parse_json_flag};
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::render;
@@ -86,32 +86,74 @@ pub enum BackupAction {
     /// The backups in a directory: when, size, documents, complete or not
     #[command(after_help = "Example:\n  mongoctl backup list backups")]
     List { dir: PathBuf },
-    /// Delete old backups, keeping the newest N and the newest of each of the last D days
+    /// Delete old backups by retention rules (restic's): each backup is kept by some rule or
+    /// goes; the dry run says which and why
     #[command(
-        after_help = "Example:\n  mongoctl backup prune backups --keep-last 3 --keep-daily 7 --yes"
+        after_help = "Examples:\n  mongoctl backup prune backups --keep-within 7d --keep-daily 14 --keep-weekly 8 --keep-monthly 12 --dry-run\n  mongoctl backup prune backups --keep-last 3 --keep-daily 7 --yes"
     )]
-    Prune {
-        dir: PathBuf,
-        #[arg(long, default_value_t = 0)]
-        keep_last: usize,
-        #[arg(long, default_value_t = 0)]
-        keep_daily: usize,
-        /// Show what would be deleted
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PruneArgs {
+    /// The directory holding the backups (sub-directories and archive files)
+    pub dir: PathBuf,
+    /// Keep the newest N complete backups
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_last: usize,
+    /// Keep the newest backup of each of the last N hours that have one (UTC)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_hourly: usize,
+    /// Keep the newest backup of each of the last N days that have one (UTC)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_daily: usize,
+    /// Keep the newest backup of each of the last N ISO weeks that have one
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_weekly: usize,
+    /// Keep the newest backup of each of the last N calendar months that have one
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_monthly: usize,
+    /// Keep the newest backup of each of the last N years that have one
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub keep_yearly: usize,
+    /// Keep every backup made within DURATION of the newest one (7d, 2w, 6M, 1y; measured
+    /// from the newest backup, not from now, so stopped backups are never all deleted)
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within: Option<String>,
+    /// Also delete incomplete backups (no manifest) nothing was written to for DURATION
+    #[arg(long, value_name = "DURATION")]
+    pub incomplete_after: Option<String>,
+    /// List what would be deleted and kept, and why; delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl PruneArgs {
+    fn policy(&self) -> Result<retention_policy::Policy> {
+        let duration = |flag: &str, v: &Option<String>| {
+            v.as_deref()
+                .map(|t| retention_policy::parse_duration(flag, t))
+                .transpose()
+                .map_err(anyhow::Error::msg)
+        };
+        Ok(retention_policy::Policy {
+            last: self.keep_last,
+            hourly: self.keep_hourly,
+            daily: self.keep_daily,
+            weekly: self.keep_weekly,
+            monthly: self.keep_monthly,
+            yearly: self.keep_yearly,
+            within: duration("--keep-within", &self.keep_within)?,
+            incomplete_after: duration("--incomplete-after", &self.incomplete_after)?,
+        })
+    }
 }
 
 pub async fn run(args: BackupArgs, ctx: &Ctx) -> Result<u8> {
     match args.action {
         Some(BackupAction::Verify { path }) => run_verify(path, ctx),
         Some(BackupAction::List { dir }) => run_list(dir, ctx),
-        Some(BackupAction::Prune {
-            dir,
-            keep_last,
-            keep_daily,
-            dry_run,
-        }) => run_prune(dir, keep_last, keep_daily, dry_run, ctx).await,
+        Some(BackupAction::Prune(a)) => run_prune(a, ctx).await,
         None => run_backup(args.run, ctx).await,
     }
 }
@@ -279,43 +321,47 @@ fn run_list(dir: PathBuf, ctx: &Ctx) -> Result<u8> {
     Ok(SUCCESS)
 }
 
-async fn run_prune(
-    dir: PathBuf,
-    keep_last: usize,
-    keep_daily: usize,
-    dry_run: bool,
-    ctx: &Ctx,
-) -> Result<u8> {
-    if keep_last == 0 && keep_daily == 0 {
+async fn run_prune(a: PruneArgs, ctx: &Ctx) -> Result<u8> {
+    let policy = a.policy()?;
+    if !policy.keeps_any() {
         bail!(
-            "backup prune needs --keep-last N and/or --keep-daily N (it would delete every backup)"
+            "backup prune needs a keep rule: --keep-last, --keep-hourly, --keep-daily, --keep-weekly, --keep-monthly, --keep-yearly or --keep-within (without one it would delete every backup)"
         );
     }
-    let list = list_backups(&dir)?;
-    let doomed = retention::to_prune(&list, keep_last, keep_daily);
-    if doomed.is_empty() {
-        println!("Nothing to prune: {} backup(s) kept.", list.len());
+    let list = list_backups(&a.dir)?;
+    let decisions = retention_policy::decide(&list, &policy, retention_policy::now());
+    let doomed: Vec<usize> = (0..list.len()).filter(|&i| !decisions[i].keep).collect();
+    let report = |deleted: bool| {
+        if ctx.json() {
+            render::json(&serde_json::json!({
+                "dry_run": a.dry_run,
+                "deleted": deleted,
+                "backups": decisions,
+            }));
+        } else {
+            render::retention::table(&list, &decisions, a.dry_run || !deleted);
+        }
+    };
+    if doomed.is_empty() || a.dry_run {
+        report(false);
         return Ok(SUCCESS);
     }
-    for &i in &doomed {
-        println!(
-            "{} {}",
-            if dry_run { "would delete" } else { "delete" },
-            list[i].name
-        );
-    }
-    if dry_run {
-        return Ok(SUCCESS);
+    if !ctx.json() {
+        report(false);
     }
     let question = format!("Delete {} backup(s)?", doomed.len());
     super::confirm::require(&question, ctx.global.yes).await?;
     for &i in &doomed {
         retention::delete(&list[i])?;
     }
-    println!(
-        "Deleted {} backup(s); kept {}.",
-        doomed.len(),
-        list.len() - doomed.len()
-    );
+    if ctx.json() {
+        report(true);
+    } else {
+        println!(
+            "Deleted {} backup(s); kept {}.",
+            doomed.len(),
+            list.len() - doomed.len()
+        );
+    }
     Ok(SUCCESS)
 }

@@ -22,6 +22,7 @@ mod nilecare;
 mod owned_seeds;
 mod relocate;
 mod restore_checks;
+mod retention;
 mod sandbox;
 mod sharding;
 mod stats;
