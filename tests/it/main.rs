@@ -21,6 +21,7 @@ mod nilecare;
 mod owned_seeds;
 mod relocate;
 mod restore_checks;
+mod restore_modes;
 mod sandbox;
 mod sharding;
 mod stats;
