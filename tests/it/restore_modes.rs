@@ -77,7 +77,15 @@ async fn upsert_and_merge_lay_a_backup_over_live_data() {
     }
     let restore = |source: Vec<&str>, db: &str, mode: &str| {
         let to = format!("{db}.*");
-        let mut a = vec!["restore", "--ns-from", "src.*", "--ns-to", &to, "--mode", mode];
+        let mut a = vec![
+            "restore",
+            "--ns-from",
+            "src.*",
+            "--ns-to",
+            &to,
+            "--mode",
+            mode,
+        ];
         a.extend(source);
         a.extend(["-o", "json"]);
         let o = mongoctl(tmp.path(), &a).uri(&uri).run();
@@ -133,8 +141,16 @@ async fn upsert_and_merge_lay_a_backup_over_live_data() {
     let o = mongoctl(
         tmp.path(),
         &[
-            "restore", "--ns-from", "src.*", "--ns-to", "dropped.*", "--mode", "merge", "--drop",
-            "--yes", dir.to_str().unwrap(),
+            "restore",
+            "--ns-from",
+            "src.*",
+            "--ns-to",
+            "dropped.*",
+            "--mode",
+            "merge",
+            "--drop",
+            "--yes",
+            dir.to_str().unwrap(),
         ],
     )
     .uri(&uri)

@@ -48,8 +48,8 @@ struct Prelude {
 const NO_CHECKSUMS_DIR: &str = "this backup has no manifest, so it carries no checksums or \
      document counts: every file was checked to hold whole BSON documents to its end, not that \
      they are the documents that were dumped";
-const NO_CHECKSUMS_ARCHIVE: &str = "this archive has no manifest, so it carries no file \
-     checksums or document counts: every block was checked to frame whole BSON documents, every \
+const NO_CHECKSUMS_ARCHIVE: &str = "this archive has no manifest, so it carries no checksums \
+     of the whole file and no document counts: every block was checked to frame whole BSON documents, every \
      collection to end, and the CRC of each collection where the archive holds one";
 
 /// Recognises a directory backup. Refuses a directory that holds no backup, and an
