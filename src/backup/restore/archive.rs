@@ -62,7 +62,7 @@ pub(super) async fn restore_archive<R: Read + Send + 'static>(
             Some(SystemColl::Authz(kind)) => {
                 report.skipped.push(Skipped {
                     namespace: ns,
-                    reason: authz_skipped(kind, opts.users_and_roles),
+                    reason: authz_skipped(kind),
                 });
                 continue;
             }

@@ -34,11 +34,7 @@ pub(super) fn strip_suffix<'a>(name: &'a str, suffixes: &[&str]) -> Option<&'a s
 }
 
 /// Scans a mongodump-layout directory: `<db>/<coll>.bson[.gz]`, `<db>/<coll>.metadata.json[.gz]`.
-pub(super) fn scan_directory(
-    dir: &Path,
-    manifest: Option<&Manifest>,
-    users_and_roles: bool,
-) -> Result<Scanned> {
+pub(super) fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<Scanned> {
     let expected: BTreeMap<String, u64> = manifest
         .map(|m| {
             m.files
@@ -72,7 +68,7 @@ pub(super) fn scan_directory(
                         continue;
                     }
                     Some(SystemColl::Authz(kind)) => {
-                        let why = authz_skipped(kind, users_and_roles);
+                        let why = authz_skipped(kind);
                         skipped.insert(format!("{db}.{}", meta.name), why);
                         continue;
                     }
@@ -113,7 +109,7 @@ pub(super) fn scan_directory(
                         continue;
                     }
                     Some(SystemColl::Authz(kind)) => {
-                        let why = authz_skipped(kind, users_and_roles);
+                        let why = authz_skipped(kind);
                         skipped.insert(format!("{db}.{coll}"), why);
                         continue;
                     }

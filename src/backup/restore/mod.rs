@@ -216,7 +216,7 @@ pub async fn restore(
                 mut units,
                 oplog: oplog_file,
                 skipped,
-            } = scan_directory(dir, manifest.as_ref(), opts.users_and_roles)?;
+            } = scan_directory(dir, manifest.as_ref())?;
             report.skipped = skipped;
             for u in units.iter_mut() {
                 u.origin = metadata_origin(dir, manifest.as_ref(), &u.source);

@@ -1,7 +1,8 @@
 //! System collections in a backup, treated as mongorestore treats them: `admin.system.version`
 //! (the server's own auth schema and feature compatibility version) is never written;
 //! `admin.system.users` / `admin.system.roles` of a full dump hold every database's users and
-//! roles and go through `_mergeAuthzCollections` (`--users-and-roles`), never inserted;
+//! roles: never inserted as data (mongorestore merges them with `_mergeAuthzCollections`;
+//! mongoctl does that only for per-database users, so a full dump's are skipped, said so);
 //! `system.buckets.<name>` is a time-series collection's data; any other system collection
 //! (`system.js`…) is restored but never dropped: the server refuses to drop system collections.
 
@@ -44,12 +45,13 @@ pub struct Skipped {
 pub(super) const SERVER_OWNED: &str = "the server's own (auth schema and feature compatibility \
      version); mongorestore does not restore it either";
 
-pub(super) fn authz_skipped(kind: &str, users_and_roles: bool) -> String {
-    if users_and_roles {
-        format!("the {kind} of a full dump were merged with _mergeAuthzCollections (see below)")
-    } else {
-        format!("the {kind} of every database: pass --users-and-roles to restore them")
-    }
+/// The note for a full dump's `admin.system.users` / `admin.system.roles`.
+pub(super) fn authz_skipped(kind: &str) -> String {
+    format!(
+        "the {kind} of every database, not restored: restoring a full dump's {kind} is not \
+         supported yet (per-database ones saved by backup --users-and-roles or mongodump \
+         --dumpDbUsersAndRoles are, with --users-and-roles)"
+    )
 }
 
 #[cfg(test)]
