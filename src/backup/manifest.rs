@@ -17,6 +17,9 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
+/// Written first into a directory backup and removed once its manifest is written: a
+/// directory holding it and no manifest is an interrupted mongoctl backup, not a mongodump.
+pub const INCOMPLETE_FILE: &str = "mongoctl-backup.incomplete";
 pub const FORMAT: &str = "mongoctl-backup/1";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -218,7 +221,9 @@ impl Manifest {
                 let ft = e.file_type()?;
                 if ft.is_dir() {
                     dirs.push((e.path(), path));
-                } else if rel.is_empty() && (name == MANIFEST_FILE || name == PRELUDE_FILE) {
+                } else if rel.is_empty()
+                    && [MANIFEST_FILE, PRELUDE_FILE, INCOMPLETE_FILE].contains(&name.as_str())
+                {
                 } else if !listed.contains(path.as_str()) {
                     out.push(path);
                 }

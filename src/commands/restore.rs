@@ -1,13 +1,14 @@
 //! `restore`: write a backup (directory, archive file or standard input; gzip or not) back
-//! into a cluster, optionally into other namespaces, and print what happened per namespace.
+//! into a cluster, optionally into other namespaces or over live data (`--mode`), and print
+//! what happened per namespace.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use crate::backup::nsmatch::NsRules;
-use crate::backup::restore::{RestoreOptions, Source, restore};
+use crate::backup::restore::{RestoreOptions, Source, WriteMode, restore};
 use crate::context::Ctx;
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::render;
@@ -15,14 +16,16 @@ use crate::render::backup::BackupProgress;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct RestoreArgs {
-    /// The backup directory (mongodump layout)
+    /// The backup directory: mongoctl's, or mongodump's (recognised by its prelude.json or
+    /// its <db>/<collection>.bson layout)
     #[arg(
         value_name = "DIR",
         required_unless_present = "archive",
         conflicts_with = "archive"
     )]
     pub path: Option<PathBuf>,
-    /// Restore a mongodump archive FILE ("-": standard input); gzip is detected
+    /// Restore an archive FILE, mongoctl's or mongodump's ("-": standard input); gzip is
+    /// detected
     #[arg(long, value_name = "FILE")]
     pub archive: Option<String>,
     /// Accepted for mongorestore compatibility: compression is detected from the data
@@ -57,9 +60,15 @@ pub struct RestoreArgs {
     /// target's mongoctl.restore_progress collection as batches complete)
     #[arg(long, conflicts_with = "drop")]
     pub resume: bool,
-    /// Restore a backup that has no manifest (interrupted, or made by mongodump)
+    /// Restore an interrupted mongoctl backup (no manifest; some collections may be missing).
+    /// Not needed for mongodump's backups
     #[arg(long)]
     pub force: bool,
+    /// insert: only new documents (an `_id` already there is a duplicate, left alone);
+    /// upsert: replace the live document with the backup's; merge: set the backup's fields
+    /// on the live document, keeping its others. Not with --drop
+    #[arg(long, value_enum, default_value_t = Mode::Insert)]
+    pub mode: Mode,
     /// Collections restored in parallel
     #[arg(long, short = 'j', default_value_t = 4)]
     pub jobs: usize,
@@ -76,6 +85,25 @@ pub struct RestoreArgs {
     /// Replay only entries before this timestamp: SECONDS[:INCREMENT]
     #[arg(long, value_name = "TIMESTAMP", requires = "oplog_replay")]
     pub oplog_limit: Option<String>,
+}
+
+/// `--mode`: how a document whose `_id` is already in the target is written.
+#[derive(ValueEnum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Insert,
+    Upsert,
+    Merge,
+}
+
+impl From<Mode> for WriteMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Insert => WriteMode::Insert,
+            Mode::Upsert => WriteMode::Upsert,
+            Mode::Merge => WriteMode::Merge,
+        }
+    }
 }
 
 pub fn parse_timestamp(s: &str) -> Result<bson::Timestamp> {
@@ -125,6 +153,7 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
         stop_on_error: a.stop_on_error,
         resume: a.resume,
         force: a.force,
+        mode: a.mode.into(),
         jobs: a.jobs.max(1),
         workers: a.workers.max(1),
         oplog_replay: a.oplog_replay,
@@ -142,6 +171,11 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
     let progress = BackupProgress::new(ctx.show_progress(), "restore");
     let report = restore(&client, &opts, &progress.observer()).await?;
     let ok = report.ok();
+    if let Some(w) = &report.backup.warning
+        && !ctx.json()
+    {
+        eprintln!("warning: {w}");
+    }
     if let Some([t, i]) = report.oplog_stopped_before {
         eprintln!(
             "warning: --oplog-limit kept out the backup's oplog from {t}:{i} on: collections the \
@@ -152,20 +186,15 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
     if ctx.json() {
         render::json(&serde_json::json!({"ok": ok, "report": report}));
     } else if !ctx.global.quiet || !ok {
-        let mut t = render::table(&[
-            "source",
-            "target",
-            "type",
-            "expected",
-            "inserted",
-            "duplicates",
-            "resumed",
-            "errors",
-            "indexes",
-            "status",
-        ]);
+        let overlay = opts.mode != WriteMode::Insert;
+        let mut head = vec!["source", "target", "type", "expected", "inserted"];
+        if overlay {
+            head.extend(["replaced", "merged", "unchanged"]);
+        }
+        head.extend(["duplicates", "resumed", "errors", "indexes", "status"]);
+        let mut t = render::table(&head);
         for n in &report.namespaces {
-            t.add_row(vec![
+            let mut row = vec![
                 n.source.clone(),
                 n.target.clone(),
                 n.kind.clone(),
@@ -173,20 +202,49 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
                     .map(|e| e.to_string())
                     .unwrap_or_else(|| "?".into()),
                 n.inserted.to_string(),
+            ];
+            if overlay {
+                row.extend([
+                    n.replaced.to_string(),
+                    n.merged.to_string(),
+                    n.unchanged.to_string(),
+                ]);
+            }
+            row.extend([
                 n.duplicates.to_string(),
                 n.resumed.to_string(),
                 n.errors.to_string(),
                 n.indexes.to_string(),
-                n.status.clone(),
+                match &n.note {
+                    Some(note) => format!("{} ({note})", n.status),
+                    None => n.status.clone(),
+                },
             ]);
+            t.add_row(row);
         }
         println!("{t}");
-        let inserted: u64 = report.namespaces.iter().map(|n| n.inserted).sum();
-        let dups: u64 = report.namespaces.iter().map(|n| n.duplicates).sum();
+        for s in &report.skipped {
+            println!("Skipped {}: {}", s.namespace, s.reason);
+        }
+        let sum = |f: fn(&crate::backup::restore::NsReport) -> u64| -> u64 {
+            report.namespaces.iter().map(f).sum()
+        };
+        let inserted = sum(|n| n.inserted);
+        let dups = sum(|n| n.duplicates);
         if report.dry_run {
             println!(
                 "Dry run: files checked, {} namespace(s) would be restored; nothing was written.",
                 report.namespaces.len()
+            );
+        } else if overlay {
+            println!(
+                "Restored into {} namespace(s) in {:.1} s: {inserted} inserted, {} replaced, {} \
+                 merged, {} unchanged; {dups} duplicate key(s) skipped",
+                report.namespaces.len(),
+                report.elapsed_secs,
+                sum(|n| n.replaced),
+                sum(|n| n.merged),
+                sum(|n| n.unchanged),
             );
         } else {
             println!(

@@ -81,6 +81,7 @@ pub async fn restore_backup(client: &Client, dir: &str, namespace: &str) -> Resu
         stop_on_error: true,
         resume: false,
         force: false,
+        mode: Default::default(),
         jobs: 1,
         workers: 4,
         oplog_replay: false,

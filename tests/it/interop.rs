@@ -518,8 +518,31 @@ async fn mongorestore_restores_our_archives() {
     assert_same(&client, SRC, "b_stdin", true).await;
 }
 
-/// (c) mongodump's directories, plain and gzip, restored by our restore (which needs
-/// `--force`: a backup without mongoctl's manifest cannot be told apart from an interrupted one).
+/// `mongoctl restore <args>` (with `--ns-from SRC.* --ns-to <dst>.*`): its output.
+fn our_restore_output(uri: &str, dst: &str, args: &[&str]) -> crate::support::Output {
+    let spec = spec();
+    let to = format!("{dst}.*");
+    let from = format!("{SRC}.*");
+    let mut a = vec!["restore", "--ns-from", &from, "--ns-to", &to];
+    a.extend(args);
+    mongoctl(spec.path(), &a).uri(uri).run()
+}
+
+/// A restore of a backup without a manifest says it carries no checksums.
+#[track_caller]
+fn says_no_checksums(o: &crate::support::Output) {
+    o.expect_code(0);
+    assert!(
+        o.stderr.contains("warning: this") && o.stderr.contains("no checksums"),
+        "{}",
+        o.stderr
+    );
+}
+
+/// (c) mongodump's directories, plain and gzip, restored by our restore without any flag
+/// (recognised by their layout: mongodump 100.3.1 writes no prelude.json), then again with
+/// `--drop` over what the first restore wrote. A copy with one data file cut short is refused
+/// before any write, naming the file and the offset of the last whole document.
 #[tokio::test]
 async fn our_restore_restores_mongodump_directories() {
     let Some(tools) = tools() else { return };
@@ -541,33 +564,65 @@ async fn our_restore_restores_mongodump_directories() {
             "mongodump's layout"
         );
         assert!(!out.join("manifest.json").exists());
-        if !gzip {
-            // Without a manifest, restore refuses unless --force, says so, and writes nothing.
-            let spec = spec();
-            let o = mongoctl(
-                spec.path(),
-                &[
-                    "restore",
-                    out.to_str().unwrap(),
-                    "--ns-from",
-                    "interop_src.*",
-                    "--ns-to",
-                    "c_refused.*",
-                ],
-            )
-            .uri(&uri)
-            .run();
-            assert_ne!(o.code, 0, "{}", o.all());
-            assert!(o.stderr.contains("--force"), "{}", o.stderr);
-            assert!(coll_info(&client, "c_refused").await.is_empty());
-        }
-        our_restore(&uri, dst, &[out.to_str().unwrap(), "--force"], None);
+        says_no_checksums(&our_restore_output(&uri, dst, &[out.to_str().unwrap()]));
         assert_same(&client, SRC, dst, false).await;
+        says_no_checksums(&our_restore_output(
+            &uri,
+            dst,
+            &[out.to_str().unwrap(), "--drop", "--yes"],
+        ));
+        assert_same(&client, SRC, dst, false).await;
+    }
+
+    // One data file cut short: refused before any write; the target is as it was.
+    let cut = tmp.path().join("c_cut");
+    copy_dir(&tmp.path().join("c_plain"), &cut);
+    let file = cut.join(SRC).join("things.bson");
+    let len = std::fs::metadata(&file).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+    let before = raw_docs(&client, "c_plain", "things", doc! {"_id": 1}).await;
+    for args in [
+        vec![cut.to_str().unwrap()],
+        vec![cut.to_str().unwrap(), "--drop", "--yes"],
+    ] {
+        let o = our_restore_output(&uri, "c_plain", &args);
+        o.expect_code(1);
+        assert!(
+            o.stderr.contains(
+                "things.bson: damaged or truncated: the last whole document ends \
+                 at byte offset"
+            ),
+            "{}",
+            o.stderr
+        );
+        assert!(o.stderr.contains("nothing was restored"), "{}", o.stderr);
+        assert_eq!(
+            raw_docs(&client, "c_plain", "things", doc! {"_id": 1}).await,
+            before
+        );
     }
 }
 
-/// (d) mongodump's gzip archive restored by our restore from the file, and its plain archive
-/// written to stdout restored by our restore from stdin.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// (d) mongodump's archives restored by our restore without any flag: the gzip archive from
+/// its file (then again with `--drop`), and the plain archive written to stdout, from a file
+/// and from our standard input.
 #[tokio::test]
 async fn our_restore_restores_mongodump_archives_from_file_and_stdin() {
     let Some(tools) = tools() else { return };
@@ -579,37 +634,97 @@ async fn our_restore_restores_mongodump_archives_from_file_and_stdin() {
     tools.mongodump(&uri, &[&db, &format!("--archive={}", s(&file)), "--gzip"]);
     let head = std::fs::read(&file).unwrap();
     assert_eq!(&head[..2], &[0x1f, 0x8b], "gzip");
-    // No manifest beside the file: refused without --force (nothing written), as directories.
-    let spec = spec();
-    let o = mongoctl(
-        spec.path(),
-        &[
-            "restore",
-            "--archive",
-            file.to_str().unwrap(),
-            "--ns-from",
-            "interop_src.*",
-            "--ns-to",
-            "d_refused.*",
-        ],
-    )
-    .uri(&uri)
-    .run();
-    assert_ne!(o.code, 0, "{}", o.all());
-    assert!(o.stderr.contains("--force"), "{}", o.stderr);
-    assert!(coll_info(&client, "d_refused").await.is_empty());
-    our_restore(
-        &uri,
-        "d_file",
-        &["--archive", file.to_str().unwrap(), "--force"],
-        None,
-    );
-    assert_same(&client, SRC, "d_file", false).await;
+    for extra in [&[][..], &["--drop", "--yes"][..]] {
+        let mut a = vec!["--archive", file.to_str().unwrap()];
+        a.extend(extra);
+        says_no_checksums(&our_restore_output(&uri, "d_file", &a));
+        assert_same(&client, SRC, "d_file", false).await;
+    }
 
     let stdout = tools.mongodump(&uri, &[&db, "--archive"]);
     assert_eq!(&stdout[..4], &[0x6d, 0xe2, 0x99, 0x81], "archive magic");
+    let plain = tmp.path().join("dump.archive");
+    std::fs::write(&plain, &stdout).unwrap();
+    for extra in [&[][..], &["--drop", "--yes"][..]] {
+        let mut a = vec!["--archive", plain.to_str().unwrap()];
+        a.extend(extra);
+        says_no_checksums(&our_restore_output(&uri, "d_plain", &a));
+        assert_same(&client, SRC, "d_plain", false).await;
+    }
     our_restore(&uri, "d_stdin", &["--archive", "-"], Some(stdout));
     assert_same(&client, SRC, "d_stdin", false).await;
+}
+
+/// (e) A full mongodump (no --db: `admin/system.version.bson`, and `admin/system.users.bson`
+/// with a user) restored over the same server, without a flag and with `--drop` (mongorestore
+/// never drops system collections; the server refuses). admin.system.version is skipped and
+/// said so, the users are skipped with a note naming --users-and-roles, and every database
+/// holds what it held.
+#[tokio::test]
+async fn our_restore_restores_a_full_mongodump_with_admin() {
+    let Some(tools) = tools() else { return };
+    let (server, client) = seeded().await;
+    let uri = server.uri();
+    client
+        .database("admin")
+        .run_command(doc! {"createUser": "reader", "pwd": "not-a-secret", "roles": ["read"]})
+        .await
+        .unwrap();
+    client
+        .database("app_js")
+        .collection::<Document>("system.js")
+        .insert_one(doc! {"_id": "f", "value": "function () { return 1 }"})
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("full");
+    tools.mongodump(&uri, &[&format!("--out={}", s(&out))]);
+    assert!(out.join("admin/system.version.bson").is_file());
+    assert!(out.join("admin/system.users.bson").is_file());
+    let before = raw_docs(&client, SRC, "things", doc! {"_id": 1}).await;
+    let info = coll_info(&client, SRC).await;
+    let spec = spec();
+    for extra in [&[][..], &["--drop", "--yes"][..]] {
+        let mut a = vec!["restore", out.to_str().unwrap()];
+        a.extend(extra);
+        let o = mongoctl(spec.path(), &a).uri(&uri).run();
+        o.expect_code(0);
+        assert!(
+            o.stdout
+                .contains("Skipped admin.system.version: the server's own"),
+            "{}",
+            o.stdout
+        );
+        assert!(
+            o.stdout.contains("Skipped admin.system.users:")
+                && o.stdout.contains("--users-and-roles"),
+            "{}",
+            o.stdout
+        );
+        assert!(!o.all().contains("not-a-secret"));
+        assert_eq!(
+            raw_docs(&client, SRC, "things", doc! {"_id": 1}).await,
+            before
+        );
+        assert_eq!(coll_info(&client, SRC).await, info);
+        let js: Vec<Document> = client
+            .database("app_js")
+            .collection::<Document>("system.js")
+            .find(doc! {})
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(js.len(), 1, "{extra:?}");
+    }
+    // The user is still there (the restore neither dropped nor rewrote it).
+    let users = client
+        .database("admin")
+        .run_command(doc! {"usersInfo": "reader"})
+        .await
+        .unwrap();
+    assert_eq!(users.get_array("users").unwrap().len(), 1);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ mod nilecare;
 mod owned_seeds;
 mod relocate;
 mod restore_checks;
+mod restore_modes;
 mod retention;
 mod sandbox;
 mod sharding;

@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use crate::backup::direct::Access;
 use crate::backup::events::{Event, Observer, Phase};
 use crate::backup::filename::{collection_stem, database_dir, inside};
-use crate::backup::manifest::{FileEntry, FileKind, MANIFEST_FILE};
+use crate::backup::manifest::{FileEntry, FileKind, INCOMPLETE_FILE, MANIFEST_FILE};
 
 use super::drain::{ChunkPool, drain};
 use super::files::{gz_suffix, spawn_file_writer, write_file};
@@ -63,7 +63,13 @@ pub(super) fn prepare_dir(d: &Path) -> Result<()> {
             );
         }
     }
-    std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))
+    std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    let marker = d.join(INCOMPLETE_FILE);
+    std::fs::write(
+        &marker,
+        "mongoctl is writing this backup; its manifest.json, written last, replaces this file\n",
+    )
+    .with_context(|| format!("creating {}", marker.display()))
 }
 
 pub(super) async fn dump_directory(

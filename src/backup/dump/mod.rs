@@ -23,8 +23,8 @@ use mongodb::Client;
 use crate::backup::direct::{Access, OutputFile};
 use crate::backup::events::{Event, Observer, Phase};
 use crate::backup::manifest::{
-    FORMAT, FileEntry, FileKind, Layout, MANIFEST_FILE, Manifest, NamespaceEntry, OplogRange,
-    manifest_path,
+    FORMAT, FileEntry, FileKind, INCOMPLETE_FILE, Layout, MANIFEST_FILE, Manifest, NamespaceEntry,
+    OplogRange, manifest_path,
 };
 use crate::backup::nsmatch::NsRules;
 
@@ -227,7 +227,12 @@ pub async fn backup(
         files,
     };
     match &opts.output {
-        Output::Directory(d) => manifest.write_atomic(&d.join(MANIFEST_FILE))?,
+        Output::Directory(d) => {
+            manifest.write_atomic(&d.join(MANIFEST_FILE))?;
+            let marker = d.join(INCOMPLETE_FILE);
+            std::fs::remove_file(&marker)
+                .with_context(|| format!("removing {}", marker.display()))?;
+        }
         Output::Archive(p) => manifest.write_atomic(&manifest_path(p))?,
         Output::Stdout => {}
     }

@@ -23,6 +23,7 @@ use super::insert::{Ctl, restore_collection, restore_view};
 use super::journal::{Journal, backup_id};
 use super::oplog::replay_oplog;
 use super::stage::{stage, swap_in_staged};
+use super::system::{SERVER_OWNED, Skipped, SystemColl, authz_skipped, classify};
 use super::users_roles::{Authz, authz_kind, restore_users_and_roles};
 use super::{
     BATCH_BYTES, BATCH_DOCS, Batch, RestoreOptions, RestoreReport, Source, Unit, dry_report,
@@ -49,9 +50,26 @@ pub(super) async fn restore_archive<R: Read + Send + 'static>(
         if e.is_oplog() || e.is_authz() {
             continue;
         }
+        let ns = format!("{}.{}", e.db, e.collection);
+        match classify(&e.db, &e.collection) {
+            Some(SystemColl::ServerOwned) => {
+                report.skipped.push(Skipped {
+                    namespace: ns,
+                    reason: SERVER_OWNED.into(),
+                });
+                continue;
+            }
+            Some(SystemColl::Authz(kind)) => {
+                report.skipped.push(Skipped {
+                    namespace: ns,
+                    reason: authz_skipped(kind),
+                });
+                continue;
+            }
+            _ => {}
+        }
         let meta = CollectionMeta::from_json(&e.metadata, &e.collection)
             .with_context(|| format!("archive metadata of {}.{}", e.db, e.collection))?;
-        let ns = format!("{}.{}", e.db, e.collection);
         units.push(Unit {
             source: ns.clone(),
             target: ns,
@@ -61,6 +79,7 @@ pub(super) async fn restore_archive<R: Read + Send + 'static>(
             origin: format!("the archive's metadata of {}.{}", e.db, e.collection),
             stage: None,
             drop_first: false,
+            note: None,
         });
     }
     if let Source::Archive(p) = &opts.source
@@ -92,6 +111,7 @@ pub(super) async fn restore_archive<R: Read + Send + 'static>(
             },
         ),
         resume: opts.resume,
+        mode: opts.mode,
     };
     let total = units.iter().filter_map(|u| u.expected).sum();
     observe(Event::Started {

@@ -1,5 +1,6 @@
-//! The directory layout as a restore reads it: the manifest (required unless `--force`),
-//! which collections the files hold and their metadata, and each data file as insert batches.
+//! The directory layout as a restore reads it: which collections the files hold and their
+//! metadata (system collections sorted out as mongorestore sorts them), and each data file as
+//! write batches.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -14,27 +15,18 @@ use crate::backup::bsonio::DocBatch;
 use crate::backup::filename::{Stem, decode_stem};
 use crate::backup::format::CollectionMeta;
 use crate::backup::gz::maybe_gunzip;
-use crate::backup::manifest::{FileKind, Manifest, manifest_path};
+use crate::backup::manifest::{FileKind, Manifest};
 use crate::backup::nsmatch::split;
 
+use super::system::{SERVER_OWNED, Skipped, SystemColl, authz_skipped, classify};
 use super::{BATCH_BYTES, BATCH_DOCS, Batch, Unit};
 
-/// Loads the manifest: refuses a backup without one unless `force`.
-pub(super) fn load_manifest(path: &Path, force: bool) -> Result<Option<Manifest>> {
-    let m = Manifest::load(path)?;
-    match &m {
-        // Deliberately an opt-in even for mongodump's output (which never has a manifest):
-        // without one, a complete foreign backup cannot be told from an interrupted one, and
-        // nothing can be verified before the first write.
-        None if !force => bail!(
-            "{}: no manifest ({}): the backup is incomplete (interrupted?) or was not made by \
-             mongoctl (mongodump writes none); pass --force to restore it anyway, unverified",
-            path.display(),
-            manifest_path(path).display()
-        ),
-        _ => {}
-    }
-    Ok(m)
+/// What a directory backup holds, as a restore reads it.
+pub(super) struct Scanned {
+    pub(super) units: Vec<Unit>,
+    pub(super) oplog: Option<PathBuf>,
+    /// Namespaces not restored as collections, and why (system collections).
+    pub(super) skipped: Vec<Skipped>,
 }
 
 pub(super) fn strip_suffix<'a>(name: &'a str, suffixes: &[&str]) -> Option<&'a str> {
@@ -42,10 +34,7 @@ pub(super) fn strip_suffix<'a>(name: &'a str, suffixes: &[&str]) -> Option<&'a s
 }
 
 /// Scans a mongodump-layout directory: `<db>/<coll>.bson[.gz]`, `<db>/<coll>.metadata.json[.gz]`.
-pub(super) fn scan_directory(
-    dir: &Path,
-    manifest: Option<&Manifest>,
-) -> Result<(Vec<Unit>, Option<PathBuf>)> {
+pub(super) fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<Scanned> {
     let expected: BTreeMap<String, u64> = manifest
         .map(|m| {
             m.files
@@ -57,6 +46,7 @@ pub(super) fn scan_directory(
         .unwrap_or_default();
     let mut units: BTreeMap<String, Unit> = BTreeMap::new();
     let mut oplog = None;
+    let mut skipped: BTreeMap<String, String> = BTreeMap::new();
     for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
@@ -72,6 +62,20 @@ pub(super) fn scan_directory(
             let fname = f.file_name().to_string_lossy().into_owned();
             if let Some(stem) = strip_suffix(&fname, &[".metadata.json", ".metadata.json.gz"]) {
                 let meta = read_metadata(&f.path(), stem)?;
+                match classify(&db, &meta.name) {
+                    Some(SystemColl::ServerOwned) => {
+                        skipped.insert(format!("{db}.{}", meta.name), SERVER_OWNED.into());
+                        continue;
+                    }
+                    Some(SystemColl::Authz(kind)) => {
+                        let why = authz_skipped(kind);
+                        skipped.insert(format!("{db}.{}", meta.name), why);
+                        continue;
+                    }
+                    // The collection's own metadata file describes it.
+                    Some(SystemColl::Buckets(_)) => continue,
+                    Some(SystemColl::Kept) | None => {}
+                }
                 let ns = format!("{db}.{}", meta.name);
                 let u = units.entry(ns.clone()).or_insert_with(|| Unit {
                     source: ns.clone(),
@@ -82,6 +86,7 @@ pub(super) fn scan_directory(
                     origin: String::new(),
                     stage: None,
                     drop_first: false,
+                    note: None,
                 });
                 u.meta = meta;
             } else if let Some(stem) = strip_suffix(&fname, &[".bson", ".bson.gz"]) {
@@ -94,9 +99,23 @@ pub(super) fn scan_directory(
                             read_metadata(&meta_path, stem)?.name
                         }
                     };
-                if coll.starts_with("system.") || coll.starts_with("$admin.") {
+                // `$admin.system.*`: a database's saved users and roles (read_authz_files).
+                if coll.starts_with("$admin.") {
                     continue;
                 }
+                let coll = match classify(&db, &coll) {
+                    Some(SystemColl::ServerOwned) => {
+                        skipped.insert(format!("{db}.{coll}"), SERVER_OWNED.into());
+                        continue;
+                    }
+                    Some(SystemColl::Authz(kind)) => {
+                        let why = authz_skipped(kind);
+                        skipped.insert(format!("{db}.{coll}"), why);
+                        continue;
+                    }
+                    Some(SystemColl::Buckets(name)) => name,
+                    Some(SystemColl::Kept) | None => coll,
+                };
                 let ns = format!("{db}.{coll}");
                 let u = units.entry(ns.clone()).or_insert_with(|| Unit {
                     source: ns.clone(),
@@ -113,12 +132,20 @@ pub(super) fn scan_directory(
                     origin: String::new(),
                     stage: None,
                     drop_first: false,
+                    note: None,
                 });
                 u.data = Some(f.path());
             }
         }
     }
-    Ok((units.into_values().collect(), oplog))
+    Ok(Scanned {
+        units: units.into_values().collect(),
+        oplog,
+        skipped: skipped
+            .into_iter()
+            .map(|(namespace, reason)| Skipped { namespace, reason })
+            .collect(),
+    })
 }
 
 /// A metadata file of the directory layout. Its collection is named by the file's (escaped)

@@ -1,6 +1,7 @@
-//! Writing one collection: created with its options, its documents inserted by parallel
-//! workers in unordered batches (raw BSON), its indexes built once the data is in, its count
-//! checked; duplicates and rejected documents counted. Views are created here too.
+//! Writing one collection: created with its options, its documents written by parallel
+//! workers in unordered batches (raw BSON; inserted, or upserted by `--mode`), its indexes
+//! built once the data is in, its count checked; duplicates and rejected documents counted.
+//! Views are created here too.
 
 use std::collections::BTreeMap;
 
@@ -9,13 +10,14 @@ use bson::{RawDocumentBuf, doc};
 use mongodb::Client;
 use tokio::sync::mpsc;
 
-use crate::backup::bulk::{InsertStats, insert_batch};
+use crate::backup::bulk::insert_batch;
 use crate::backup::events::{Event, Observer, Phase};
 use crate::backup::format::CollectionMeta;
 use crate::backup::nsmatch::split;
 use crate::backup::staging::{self, described};
 
 use super::journal::Journal;
+use super::overlay::{WriteMode, WriteStats, overlay_batch};
 use super::{Batch, NsReport, Unit, dry_report};
 
 /// Creates the collection (when it does not exist) with its options.
@@ -60,8 +62,8 @@ pub(super) async fn restore_view(client: &Client, u: &Unit, drop: bool) -> NsRep
     r
 }
 
-/// One finished insert batch: (sequence number, documents, bytes, outcome).
-pub(super) type Inserted = (u64, u64, u64, InsertStats);
+/// One finished batch: (sequence number, documents, bytes, outcome).
+pub(super) type Inserted = (u64, u64, u64, WriteStats);
 
 /// How collections are inserted: parallelism, error policy, progress journal.
 #[derive(Clone)]
@@ -70,6 +72,7 @@ pub(super) struct Ctl {
     pub(super) stop_on_error: bool,
     pub(super) journal: Journal,
     pub(super) resume: bool,
+    pub(super) mode: WriteMode,
 }
 
 /// Restores one collection (namespace `index` in the events) from the batches of `rx`.
@@ -86,6 +89,7 @@ pub(super) async fn restore_collection(
         stop_on_error,
         journal,
         resume,
+        mode,
     } = ctl;
     let mut r = dry_report(u);
     r.status = "ok".into();
@@ -123,14 +127,16 @@ pub(super) async fn restore_collection(
         };
         let coll = client.database(db).collection::<RawDocumentBuf>(&data_coll);
         let mut set = tokio::task::JoinSet::new();
-        let mut stats = InsertStats::default();
-        let merge = |s: InsertStats, bytes: u64, stats: &mut InsertStats| -> Result<()> {
+        let mut stats = WriteStats::default();
+        let merge = |s: WriteStats, bytes: u64, stats: &mut WriteStats| -> Result<()> {
             observe(Event::Advanced {
                 index,
-                docs: s.inserted + s.duplicates + s.errors,
+                docs: s.inserted + s.changed + s.unchanged + s.duplicates + s.errors,
                 bytes,
             });
             stats.inserted += s.inserted;
+            stats.changed += s.changed;
+            stats.unchanged += s.unchanged;
             stats.duplicates += s.duplicates;
             stats.errors += s.errors;
             if stats.first_error.is_none() {
@@ -206,7 +212,14 @@ pub(super) async fn restore_collection(
             seq += 1;
             set.spawn(async move {
                 let (n, bytes) = (batch.len() as u64, batch.byte_len() as u64);
-                insert_batch(c, batch).await.map(|st| (this, n, bytes, st))
+                let st = match mode {
+                    WriteMode::Insert => insert_batch(c, batch).await.map(WriteStats::from),
+                    _ => {
+                        let (db, name) = (c.namespace().db, c.name().to_string());
+                        overlay_batch(c.client().database(&db), name, batch, mode).await
+                    }
+                };
+                st.map(|st| (this, n, bytes, st))
             });
         }
         while let Some(j) = set.join_next().await {
@@ -215,6 +228,11 @@ pub(super) async fn restore_collection(
             }
         }
         r.inserted = stats.inserted;
+        match mode {
+            WriteMode::Merge => r.merged = stats.changed,
+            _ => r.replaced = stats.changed,
+        }
+        r.unchanged = stats.unchanged;
         r.duplicates = stats.duplicates;
         r.errors = stats.errors;
         if let Some(e) = failed {
@@ -229,10 +247,14 @@ pub(super) async fn restore_collection(
             bail!("{} document(s) rejected, first: {e}", stats.errors);
         }
         if let Some(exp) = u.expected {
-            if r.resumed + stats.inserted + stats.duplicates != exp {
+            let written = stats.inserted + stats.changed + stats.unchanged;
+            if r.resumed + written + stats.duplicates != exp {
                 bail!(
-                    "{} inserted + {} duplicates + {} restored earlier, the backup holds {exp}",
+                    "{} inserted + {} replaced or merged + {} unchanged + {} duplicates + {} \
+                     restored earlier, the backup holds {exp}",
                     stats.inserted,
+                    stats.changed,
+                    stats.unchanged,
                     stats.duplicates,
                     r.resumed
                 );

@@ -7,15 +7,24 @@
 //! afterwards. With `--drop` the data goes into the temporary collection, which replaces the
 //! target (`renameCollection`, `dropTarget`) only once every collection is complete: a
 //! failure leaves the old data as it was. Duplicate keys are counted and reported, or stop the
-//! restore with `stop_on_error`.
+//! restore with `stop_on_error`. `--mode upsert|merge` lays the backup over live data
+//! instead (`overlay`). A mongodump backup is recognised as such (`source`); system
+//! collections are sorted out as mongorestore sorts them (`system`).
 
 mod archive;
 mod directory;
 mod insert;
 mod journal;
 mod oplog;
+mod overlay;
+mod source;
 mod stage;
+mod system;
 mod users_roles;
+
+pub use overlay::WriteMode;
+pub use source::BackupInfo;
+pub use system::Skipped;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -36,7 +45,7 @@ use crate::backup::nsmatch::{NsRules, split};
 use crate::backup::preflight;
 
 use archive::restore_archive;
-use directory::{load_manifest, metadata_origin, read_file_batches, scan_directory};
+use directory::{Scanned, metadata_origin, read_file_batches, scan_directory};
 use insert::{Ctl, restore_collection, restore_view};
 use journal::{Journal, backup_id};
 use oplog::replay_oplog;
@@ -60,8 +69,10 @@ pub struct RestoreOptions {
     pub stop_on_error: bool,
     /// Continue an interrupted restore of the same backup from its recorded progress.
     pub resume: bool,
-    /// Restore a backup that has no manifest (interrupted, or made by another tool).
+    /// Restore an interrupted mongoctl backup (no manifest, its in-progress marker present).
     pub force: bool,
+    /// Insert only, or lay the backup over live data by `_id`.
+    pub mode: WriteMode,
     /// Collections restored at the same time (directory backups).
     pub jobs: usize,
     /// Insert batches in flight per collection.
@@ -83,6 +94,12 @@ pub struct NsReport {
     /// Documents the backup holds for this namespace (from the manifest, or counted).
     pub expected: Option<u64>,
     pub inserted: u64,
+    /// Live documents replaced by the backup's (`--mode upsert`).
+    pub replaced: u64,
+    /// Live documents the backup's fields were merged into (`--mode merge`).
+    pub merged: u64,
+    /// Live documents that already held what the backup holds (upsert, merge).
+    pub unchanged: u64,
     pub duplicates: u64,
     /// Documents skipped because an earlier, interrupted run restored them (`--resume`).
     pub resumed: u64,
@@ -93,6 +110,9 @@ pub struct NsReport {
     /// as it was before the restore).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swapped_in: Option<bool>,
+    /// How this namespace was treated differently (a system collection kept by `--drop`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The temporary collection the data was restored into (`--drop`), until it is swapped.
     #[serde(skip)]
     stage: Option<String>,
@@ -101,7 +121,12 @@ pub struct NsReport {
 #[derive(Debug, Serialize, Default)]
 pub struct RestoreReport {
     pub dry_run: bool,
+    pub mode: WriteMode,
+    /// Who made the backup and whether it carried checksums.
+    pub backup: BackupInfo,
     pub namespaces: Vec<NsReport>,
+    /// Namespaces of the backup not restored as collections, and why.
+    pub skipped: Vec<Skipped>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oplog_applied: Option<u64>,
     /// `[seconds, increment]` of the first captured oplog entry that `--oplog-limit` kept
@@ -139,6 +164,8 @@ struct Unit {
     stage: Option<String>,
     /// `--drop` of a collection that cannot be swapped in: dropped just before its data.
     drop_first: bool,
+    /// For the report: how the namespace was treated differently.
+    note: Option<String>,
 }
 
 impl Unit {
@@ -158,6 +185,15 @@ pub async fn restore(
     if opts.resume && opts.drop {
         bail!("--resume continues an interrupted restore; it cannot be combined with --drop");
     }
+    if opts.drop && opts.mode != WriteMode::Insert {
+        bail!(
+            "--mode {}: lays the backup over the live data; --drop replaces the live data \
+             with the backup's (every document inserted): use one or the other",
+            serde_json::to_value(opts.mode)?
+                .as_str()
+                .unwrap_or_default()
+        );
+    }
     if opts.resume && matches!(opts.source, Source::Stdin) {
         bail!(
             "--resume needs a backup directory or archive file (standard input cannot be re-read)"
@@ -165,15 +201,23 @@ pub async fn restore(
     }
     let mut report = RestoreReport {
         dry_run: opts.dry_run,
+        mode: opts.mode,
         ..Default::default()
     };
     match &opts.source {
         Source::Directory(dir) => {
-            let manifest = load_manifest(dir, opts.force)?;
+            let source::Recognised { manifest, info } =
+                source::recognise_directory(dir, opts.force)?;
+            report.backup = info;
             observe(Event::Phase(Phase::Verifying));
             preflight::check_directory(dir, manifest.as_ref())
                 .context("the backup failed its checks; nothing was restored")?;
-            let (mut units, oplog_file) = scan_directory(dir, manifest.as_ref())?;
+            let Scanned {
+                mut units,
+                oplog: oplog_file,
+                skipped,
+            } = scan_directory(dir, manifest.as_ref())?;
+            report.skipped = skipped;
             for u in units.iter_mut() {
                 u.origin = metadata_origin(dir, manifest.as_ref(), &u.source);
             }
@@ -189,6 +233,7 @@ pub async fn restore(
                 stop_on_error: opts.stop_on_error,
                 journal: Journal::new(client, backup_id(dir)),
                 resume: opts.resume,
+                mode: opts.mode,
             };
             let total = units.iter().filter_map(|u| u.expected).sum();
             observe(Event::Started {
@@ -267,7 +312,8 @@ pub async fn restore(
             }
         }
         Source::Archive(p) => {
-            let manifest = load_manifest(p, opts.force)?;
+            let source::Recognised { manifest, info } = source::recognise_archive(p)?;
+            report.backup = info;
             observe(Event::Phase(Phase::Verifying));
             preflight::check_archive_file(p, manifest.as_ref())
                 .context("the backup failed its checks; nothing was restored")?;
@@ -275,6 +321,7 @@ pub async fn restore(
             restore_archive(client, maybe_gunzip(f)?, opts, observe, &mut report).await?;
         }
         Source::Stdin => {
+            report.backup = source::stdin_info();
             let stdin = maybe_gunzip(std::io::stdin())?;
             restore_archive(client, stdin, opts, observe, &mut report).await?;
         }
@@ -314,6 +361,7 @@ fn dry_report(u: &Unit) -> NsReport {
         expected: u.expected,
         indexes: u.meta.indexes.iter().filter(|i| !is_id_index(i)).count(),
         status: "dry run".into(),
+        note: u.note.clone(),
         ..Default::default()
     }
 }

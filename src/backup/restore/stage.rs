@@ -23,8 +23,16 @@ pub(super) async fn stage(
 ) -> Result<()> {
     let mut failed = None;
     for u in units.iter_mut() {
+        // System collections (`system.js`…): the server cannot create them under another
+        // name, nor drop them; like mongorestore, --drop leaves them and inserts into them.
         if !staging::checkable(&u.target) {
-            u.drop_first = opts.drop && !u.meta.is_view();
+            if opts.drop && !u.meta.is_view() {
+                u.note = Some(
+                    "a system collection: not dropped (--drop); the backup's documents are \
+                     inserted into it"
+                        .into(),
+                );
+            }
             continue;
         }
         let keep = opts.drop && staging::swappable(&u.target, &u.meta);
