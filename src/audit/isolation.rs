@@ -189,6 +189,7 @@ pub fn check(input: &Input) -> (Isolation, Vec<Finding>) {
     };
     let mut violations = Vec::new();
     let mut declared_shared = Vec::new();
+    let mut declared_findings = Vec::new();
     let mut tenant_users = 0;
     let principals = input
         .users
@@ -219,6 +220,17 @@ pub fn check(input: &Input) -> (Isolation, Vec<Finding>) {
         };
         let subject = format!("{} {}", if is_role { "role" } else { "user" }, p.id);
         if home.is_none() && declared.contains(&p.id) {
+            declared_findings.push(Finding {
+                severity: "info",
+                kind: "cross_tenant_declared",
+                detail: format!(
+                    "declared shared {} reaching {} of {} tenants' data (by design; grants outside the spec show as drift)",
+                    if is_role { "role" } else { "user" },
+                    reached.len(),
+                    all.len()
+                ),
+                subject: subject.clone(),
+            });
             declared_shared.push(subject);
             continue;
         }
@@ -250,16 +262,7 @@ pub fn check(input: &Input) -> (Isolation, Vec<Finding>) {
         });
     }
     let mut findings: Vec<Finding> = violations.iter().map(finding).collect();
-    findings.extend(declared_shared.iter().map(|s| Finding {
-        severity: "info",
-        kind: "cross_tenant_declared",
-        subject: s.clone(),
-        detail: format!(
-            "declared shared {} reaching {} tenants' data (by design; grants outside the spec show as drift)",
-            if s.starts_with("role") { "role" } else { "user" },
-            all.len()
-        ),
-    }));
+    findings.extend(declared_findings);
     let isolation = Isolation {
         tenants: input.tenants.len(),
         tenant_users,
@@ -572,7 +575,7 @@ mod tests {
                     (
                         "cross_tenant_declared",
                         "user root@admin",
-                        "declared shared user",
+                        "declared shared user reaching 2 of 2",
                     ),
                     (
                         "cross_tenant_declared",
