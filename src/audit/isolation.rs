@@ -176,17 +176,22 @@ pub fn check(input: &Input) -> (Isolation, Vec<Finding>) {
         .iter()
         .flat_map(|t| t.databases.iter().map(|d| (d.as_str(), t.id.as_str())))
         .collect();
-    let owner = |id: &str, roles: bool| {
-        input
-            .tenants
-            .iter()
-            .find(|t| {
-                if roles { &t.roles } else { &t.users }
-                    .iter()
-                    .any(|x| x == id)
-            })
-            .map(|t| t.id.clone())
-    };
+    // Template users and roles by `(is_role, name@db)` → their tenant.
+    let owners: BTreeMap<(bool, &str), &str> = input
+        .tenants
+        .iter()
+        .flat_map(|t| {
+            let users = t
+                .users
+                .iter()
+                .map(move |u| ((false, u.as_str()), t.id.as_str()));
+            let roles = t
+                .roles
+                .iter()
+                .map(move |r| ((true, r.as_str()), t.id.as_str()));
+            users.chain(roles)
+        })
+        .collect();
     let mut violations = Vec::new();
     let mut declared_shared = Vec::new();
     let mut declared_findings = Vec::new();
@@ -198,7 +203,7 @@ pub fn check(input: &Input) -> (Isolation, Vec<Finding>) {
         .chain(input.roles.iter().map(|r| (r, true)));
     for (p, is_role) in principals {
         let r = reach(&p.privileges, &tenant_of, &all);
-        let home = owner(&p.id, is_role);
+        let home = owners.get(&(is_role, p.id.as_str())).map(|t| t.to_string());
         if !is_role && (home.is_some() || !r.named.is_empty()) {
             tenant_users += 1;
         }
@@ -208,7 +213,8 @@ pub fn check(input: &Input) -> (Isolation, Vec<Finding>) {
             None if reached.len() > 1 => reached.clone(),
             None => vec![],
         };
-        // A tenant's own user or role holds nothing on every database, even alone.
+        // A tenant's own user or role may hold nothing on every database, even as the only
+        // tenant.
         let any_database = r.any_database;
         if foreign.is_empty() && !(home.is_some() && any_database) {
             continue;
@@ -275,7 +281,8 @@ pub fn check(input: &Input) -> (Isolation, Vec<Finding>) {
     (isolation, findings)
 }
 
-/// The user's direct roles whose effective privileges reach one of `foreign`.
+/// The user's direct roles whose effective privileges reach one of `foreign` (none: every
+/// database).
 fn granting_roles(
     user: &Effective,
     foreign: &[String],
@@ -288,9 +295,12 @@ fn granting_roles(
         .map(ToString::to_string)
         .filter(|id| {
             input.role_privileges.get(id).is_some_and(|p| {
-                foreign
-                    .iter()
-                    .any(|t| reach(p, tenant_of, all).actions.contains_key(t))
+                let r = reach(p, tenant_of, all);
+                if foreign.is_empty() {
+                    r.any_database
+                } else {
+                    foreign.iter().any(|t| r.actions.contains_key(t))
+                }
             })
         })
         .collect()
@@ -621,18 +631,29 @@ mod tests {
                 tenant_users: 1,
             },
             Case {
-                name: "a template role on every database is flagged even with one tenant",
+                name: "a template role and user on every database are flagged even with one tenant",
                 tenants: &["a"],
-                users: vec![],
+                users: vec![eff(
+                    "svc_a@admin",
+                    &["chat_a_rw@admin", "readAnyDatabase@admin"],
+                    vec![on("", &["find"])],
+                )],
                 roles: vec![eff("chat_a_rw@admin", &[], vec![on("", &["find"])])],
                 declared_users: &[],
                 declared_roles: &[],
-                expected: vec![(
-                    "cross_tenant_role",
-                    "role chat_a_rw@admin",
-                    "tenant a's role reaches every database: find",
-                )],
-                tenant_users: 0,
+                expected: vec![
+                    (
+                        "cross_tenant_access",
+                        "user svc_a@admin",
+                        "tenant a's user reaches every database: find through readAnyDatabase@admin",
+                    ),
+                    (
+                        "cross_tenant_role",
+                        "role chat_a_rw@admin",
+                        "tenant a's role reaches every database: find",
+                    ),
+                ],
+                tenant_users: 1,
             },
         ];
         for c in &cases {
