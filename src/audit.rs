@@ -2,7 +2,10 @@
 //! against the declared ones, become a list of findings (data; `render::audit` prints them).
 //! Findings: users and roles not in the spec, privileged built-in roles beyond what is
 //! declared, users without SCRAM-SHA-256, custom roles granting dangerous actions to service
-//! users, and drift of declared users and roles.
+//! users, and drift of declared users and roles. Tenant isolation (template workspaces) is
+//! proven in [`isolation`].
+
+pub mod isolation;
 
 use std::collections::BTreeMap;
 
@@ -32,6 +35,11 @@ pub struct Finding {
     pub kind: &'static str,
     pub subject: String,
     pub detail: String,
+}
+
+/// Whether a finding fails the audit (exit 2): everything but `info`.
+pub fn fails(found: &[Finding]) -> bool {
+    found.iter().any(|f| f.severity != "info")
 }
 
 /// The audit itself: a pure function of the declared and the live access.

@@ -9,8 +9,9 @@ use mongodb::{Client, Database};
 
 use crate::diff::seeds::key_filter;
 use crate::model::{
-    Access, Capped, ClusterState, CollectionOptions, CollectionState, DatabaseState, INDEX_OPTIONS,
-    IndexDef, Privilege, RoleDef, RoleRef, SeedSet, Timeseries, UserDef, as_i64, normalize_access,
+    Access, Capped, ClusterState, CollectionOptions, CollectionState, DatabaseState, Effective,
+    INDEX_OPTIONS, IndexDef, Privilege, RoleDef, RoleRef, SeedSet, Timeseries, UserDef, as_i64,
+    normalize_access,
 };
 
 pub async fn existing_databases(client: &Client) -> Result<Vec<String>> {
@@ -269,25 +270,7 @@ pub async fn inspect_access(client: &Client, roles_of_all_databases: bool) -> Re
             roles.push(RoleDef {
                 name: r.get_str("role").unwrap_or_default().to_string(),
                 db: r.get_str("db").unwrap_or_default().to_string(),
-                privileges: r
-                    .get_array("privileges")
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|p| p.as_document())
-                            .map(|p| Privilege {
-                                resource: p.get_document("resource").cloned().unwrap_or_default(),
-                                actions: p
-                                    .get_array("actions")
-                                    .map(|x| {
-                                        x.iter()
-                                            .filter_map(|s| s.as_str().map(str::to_string))
-                                            .collect()
-                                    })
-                                    .unwrap_or_default(),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                privileges: privileges(&r, "privileges"),
                 roles: role_refs(&r),
             });
         }
@@ -317,6 +300,90 @@ pub async fn inspect_access(client: &Client, roles_of_all_databases: bool) -> Re
         users,
         connected_as,
     })
+}
+
+/// Users asked about in one `usersInfo` (or roles in one `rolesInfo`): keeps each reply far
+/// below the 16 MB document limit however many tenants there are.
+const EFFECTIVE_BATCH: usize = 200;
+
+/// What the server resolves `users`, the roles they hold directly and the custom `roles` to
+/// (`usersInfo`/`rolesInfo` with `showPrivileges`: `inheritedPrivileges` expands built-in and
+/// inherited roles), for the isolation audit: (users, roles).
+pub async fn inspect_effective(
+    client: &Client,
+    users: &[UserDef],
+    roles: &[RoleDef],
+) -> Result<(Vec<Effective>, Vec<Effective>)> {
+    let admin = client.database("admin");
+    let mut effective_users = Vec::new();
+    for chunk in users.chunks(EFFECTIVE_BATCH) {
+        let ids: Vec<Bson> = chunk
+            .iter()
+            .map(|u| Bson::Document(doc! {"user": &u.name, "db": &u.db}))
+            .collect();
+        let reply = admin
+            .run_command(doc! {"usersInfo": ids, "showPrivileges": true})
+            .await
+            .context("reading the users' effective privileges (usersInfo; needs viewUser)")?;
+        effective_users.extend(docs(&reply, "users").iter().map(|u| Effective {
+            id: format!(
+                "{}@{}",
+                u.get_str("user").unwrap_or_default(),
+                u.get_str("db").unwrap_or_default()
+            ),
+            roles: role_refs(u),
+            privileges: privileges(u, "inheritedPrivileges"),
+        }));
+    }
+    let mut wanted: Vec<RoleRef> = users
+        .iter()
+        .flat_map(|u| u.roles.iter().cloned())
+        .chain(roles.iter().map(|r| RoleRef {
+            role: r.name.clone(),
+            db: r.db.clone(),
+        }))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut effective_roles = Vec::new();
+    for chunk in wanted.chunks(EFFECTIVE_BATCH) {
+        let ids: Vec<Bson> = chunk
+            .iter()
+            .map(|r| Bson::Document(doc! {"role": &r.role, "db": &r.db}))
+            .collect();
+        let reply = admin
+            .run_command(doc! {"rolesInfo": ids, "showPrivileges": true, "showBuiltinRoles": true})
+            .await
+            .context("reading the roles' effective privileges (rolesInfo; needs viewRole)")?;
+        effective_roles.extend(docs(&reply, "roles").iter().map(|r| Effective {
+            id: format!(
+                "{}@{}",
+                r.get_str("role").unwrap_or_default(),
+                r.get_str("db").unwrap_or_default()
+            ),
+            roles: role_refs(r),
+            privileges: privileges(r, "inheritedPrivileges"),
+        }));
+    }
+    Ok((effective_users, effective_roles))
+}
+
+/// A `privileges`-shaped array of a user or role document.
+fn privileges(d: &Document, key: &str) -> Vec<Privilege> {
+    docs(d, key)
+        .iter()
+        .map(|p| Privilege {
+            resource: p.get_document("resource").cloned().unwrap_or_default(),
+            actions: p
+                .get_array("actions")
+                .map(|x| {
+                    x.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
 fn docs(d: &Document, key: &str) -> Vec<Document> {

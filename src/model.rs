@@ -47,6 +47,17 @@ pub struct Privilege {
     pub actions: Vec<String>,
 }
 
+/// Live only: what the server resolves a user or a role to (`inheritedPrivileges`: built-in
+/// and inherited roles expanded), beside the roles it is granted directly. `audit` proves
+/// tenant isolation from it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Effective {
+    /// `name@db`.
+    pub id: String,
+    pub roles: Vec<RoleRef>,
+    pub privileges: Vec<Privilege>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoleDef {
     pub name: String,

@@ -17,6 +17,7 @@ mod drift;
 mod examples;
 mod init;
 mod interop;
+mod isolation;
 mod migrate;
 mod nilecare;
 mod owned_seeds;
