@@ -181,7 +181,9 @@ fn check_archive(name: &str, r: &mut (dyn Read + Send)) -> Result<()> {
         }
     }
     if let Some(ns) = open.keys().next() {
-        bail!("{name}: the archive ends before the EOF block of {ns} (truncated?)");
+        bail!(
+            "{name}: the archive is incomplete: it ends before the EOF block of {ns} (truncated, or an interrupted backup)"
+        );
     }
     Ok(())
 }

@@ -1327,7 +1327,7 @@ async fn insert_bulk(client: &Client, db: &str, n: i32) {
 /// An oplog of many MiB (many archive segments, one streamed file) replays completely, from
 /// an archive and from a gzip directory. The writer rewrites 16 KiB fields of a few
 /// documents: the oplog grows fast while the collection stays small. A failpoint holds the
-/// backup's first `getMore` for 3 s, so the writer's updates pile up however fast the
+/// backup's first `getMore` for 8 s, so the writer's updates pile up however fast the
 /// machine runs the rest of the backup.
 #[tokio::test]
 async fn large_oplog_streams_into_archive_and_gzip_directory() {
@@ -1351,7 +1351,8 @@ async fn large_oplog_streams_into_archive_and_gzip_directory() {
         ("bigop_dir", ["--gzip", "--out"].as_slice()),
     ] {
         let path_s = tmp.path().join(name).to_str().unwrap().to_string();
-        let armed = hold_commands(&client, APP, &["getMore"], 3000, Some(1)).await;
+        // Held long enough for well over 100 updates even on a loaded 2-core machine.
+        let armed = hold_commands(&client, APP, &["getMore"], 8000, Some(1)).await;
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop2 = stop.clone();
         let c = live.clone();

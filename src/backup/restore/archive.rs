@@ -316,7 +316,9 @@ pub(super) fn demultiplex<R: Read>(
         );
     }
     if let Some(((db, kind), _)) = authz_open.first_key_value() {
-        bail!("the archive ends before the EOF block of {db}.$admin.system.{kind} (truncated?)");
+        bail!(
+            "the archive is incomplete: it ends before the EOF block of {db}.$admin.system.{kind} (truncated, or an interrupted backup)"
+        );
     }
     Ok((oplog_n, authz))
 }
