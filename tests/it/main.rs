@@ -14,6 +14,7 @@ mod completions;
 mod contract;
 mod drift;
 mod examples;
+mod fleet_reads;
 mod init;
 mod interop;
 mod migrate;
