@@ -13,6 +13,7 @@
 //!
 //!   cargo bench --bench tenants
 //!   BENCH_TENANTS=100 cargo bench --bench tenants
+//!   BENCH_URI=mongodb://127.0.0.1:27017 BENCH_MONGOD_LOG=/path/mongod.log cargo bench --bench tenants
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -256,7 +257,8 @@ async fn load_messages(client: &Client, tenants: std::ops::Range<usize>, per_ten
             })
             .collect();
         async move {
-            if !docs.is_empty() {
+            // A server reused with BENCH_URI already holds them.
+            if !docs.is_empty() && coll.estimated_document_count().await.unwrap() == 0 {
                 coll.insert_many(docs).await.unwrap();
             }
         }
@@ -264,6 +266,17 @@ async fn load_messages(client: &Client, tenants: std::ops::Range<usize>, per_ten
     .buffer_unordered(16)
     .collect::<Vec<()>>()
     .await;
+}
+
+/// The index the index step adds, dropped where an earlier run on this server (BENCH_URI)
+/// left it.
+async fn drop_new_index(client: &Client, tenants: usize) {
+    for i in 0..tenants {
+        let db = client.database(&TEMPLATE_DB.replace("{tenant}", &tenant_id(i)));
+        let _ = db
+            .run_command(doc! {"dropIndexes": "messages", "index": "body_created"})
+            .await;
+    }
 }
 
 fn stats_has_tenants() -> bool {
@@ -355,14 +368,27 @@ async fn main() {
         .prefix("mongoctl-bench-tenants-")
         .tempdir()
         .unwrap();
-    let mut opts = mongoctl::mongod::ClusterOptions::standalone();
-    opts.binary =
-        Some(mongoctl::mongod::find_mongod().expect("mongod (scripts/install-mongod or $MONGOD)"));
-    let cluster = mongoctl::mongod::start_cluster(&work.path().join("db"), &opts)
-        .await
-        .unwrap();
-    let uri = cluster.uri();
-    let log: PathBuf = cluster.nodes()[0].log_path().to_path_buf();
+    // BENCH_URI: a server of your own (e.g. one that already holds the fleet: the initial
+    // apply then has nothing to do); BENCH_MONGOD_LOG: its log, for the index build times.
+    let (uri, log, cluster) = match std::env::var("BENCH_URI") {
+        Ok(u) => (
+            u,
+            std::env::var_os("BENCH_MONGOD_LOG").map(PathBuf::from),
+            None,
+        ),
+        Err(_) => {
+            let mut opts = mongoctl::mongod::ClusterOptions::standalone();
+            opts.binary = Some(
+                mongoctl::mongod::find_mongod()
+                    .expect("mongod (scripts/install-mongod or $MONGOD)"),
+            );
+            let cluster = mongoctl::mongod::start_cluster(&work.path().join("db"), &opts)
+                .await
+                .unwrap();
+            let log = cluster.nodes()[0].log_path().to_path_buf();
+            (cluster.uri(), Some(log), Some(cluster))
+        }
+    };
     let client = Client::with_uri_str(&uri).await.unwrap();
     let ws = work.path().join("ws");
     write_workspace(&ws);
@@ -417,14 +443,18 @@ async fn main() {
         .await
         .unwrap();
     write_indexes(&ws, true);
-    let offset = log_len(&log);
+    drop_new_index(&client, total).await;
+    let offset = log.as_deref().map(log_len).unwrap_or(0);
     let server0 = server_cpu(&client).await;
     let mut index = mongoctl(&ws, &uri, &["apply", "--yes", "--jobs", JOBS]);
     index.server_cpu = server_cpu(&client).await - server0;
     assert_eq!(index.code, 0, "apply of the new index failed");
     // The last build's log line may trail the command's reply by a moment.
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let (builds, build_ms) = index_builds(&log, offset);
+    let (builds, build_ms) = log
+        .as_deref()
+        .map(|l| index_builds(l, offset))
+        .unwrap_or((0, 0));
     let after = mongoctl(&ws, &uri, &["plan", "--exit-code", "--jobs", JOBS]);
     assert_eq!(
         after.code, 0,
