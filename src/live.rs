@@ -1,6 +1,9 @@
 //! Reads the live cluster into the same model the spec produces. Only the databases the
 //! desired state names are inspected, all of them concurrently: one `listCollections` per
-//! database, one `listIndexes` per collection and one `find` per seeded collection.
+//! database, one `listIndexes` per collection (or, for a fleet of tenant databases, one
+//! `$listCatalog` per database: [`catalog`]) and one `find` per seeded collection.
+
+pub mod catalog;
 
 use anyhow::{Context, Result};
 use bson::{Bson, Document, doc};
@@ -28,7 +31,7 @@ pub async fn inspect(client: &Client, desired: &ClusterState) -> Result<ClusterS
         .databases
         .iter()
         .filter(|d| existing.contains(&d.name))
-        .map(|d| inspect_database(client.database(&d.name), d));
+        .map(|d| inspect_database(client.database(&d.name), d, None));
     let access = match desired.access {
         // Declared roles live in admin: plan needs no other database's roles.
         Some(_) => Some(inspect_access(client, false).await?),
@@ -41,20 +44,26 @@ pub async fn inspect(client: &Client, desired: &ClusterState) -> Result<ClusterS
 }
 
 /// The live state of those of `desired` that are among `existing` (the caller lists the
-/// databases once for many calls: the fleet of a template workspace).
+/// databases once for many calls: the fleet of a template workspace). With `catalog` (read
+/// once for the fleet), index specs come from it where it holds them; the result is the same.
 pub async fn inspect_databases(
     client: &Client,
     desired: &[DatabaseState],
     existing: &std::collections::BTreeSet<String>,
+    catalog: Option<&catalog::Catalog>,
 ) -> Result<Vec<DatabaseState>> {
     let dbs = desired
         .iter()
         .filter(|d| existing.contains(&d.name))
-        .map(|d| inspect_database(client.database(&d.name), d));
+        .map(|d| inspect_database(client.database(&d.name), d, catalog));
     try_join_all(dbs).await
 }
 
-async fn inspect_database(db: Database, desired: &DatabaseState) -> Result<DatabaseState> {
+async fn inspect_database(
+    db: Database,
+    desired: &DatabaseState,
+    catalog: Option<&catalog::Catalog>,
+) -> Result<DatabaseState> {
     let specs: Vec<Document> = db
         .run_cursor_command(doc! {"listCollections": 1, "authorizedCollections": true})
         .await
@@ -62,9 +71,13 @@ async fn inspect_database(db: Database, desired: &DatabaseState) -> Result<Datab
         .try_collect()
         .await
         .with_context(|| format!("listing collections of {}", db.name()))?;
-    let colls = specs
-        .iter()
-        .map(|spec| inspect_collection(&db, spec, desired));
+    let colls = specs.iter().map(|spec| {
+        let name = spec.get_str("name").unwrap_or_default();
+        let known = catalog
+            .and_then(|c| c.indexes(db.name(), name))
+            .map(<[Document]>::to_vec);
+        inspect_collection(&db, spec, desired, known)
+    });
     let mut collections = try_join_all(colls).await?;
     collections.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(DatabaseState {
@@ -74,10 +87,13 @@ async fn inspect_database(db: Database, desired: &DatabaseState) -> Result<Datab
     })
 }
 
+/// One collection's state; `known`: its index specs when already read (from the catalog),
+/// else one `listIndexes`.
 async fn inspect_collection(
     db: &Database,
     spec: &Document,
     desired: &DatabaseState,
+    known: Option<Vec<Document>>,
 ) -> Result<CollectionState> {
     let name = spec.get_str("name").unwrap_or_default().to_string();
     let kind = spec.get_str("type").unwrap_or("collection");
@@ -86,13 +102,16 @@ async fn inspect_collection(
     if state.is_view || name.starts_with("system.") {
         return Ok(state);
     }
-    let indexes: Vec<Document> = db
-        .run_cursor_command(doc! {"listIndexes": &name})
-        .await
-        .with_context(|| format!("listing indexes of {}.{name}", db.name()))?
-        .try_collect()
-        .await
-        .with_context(|| format!("listing indexes of {}.{name}", db.name()))?;
+    let indexes: Vec<Document> = match known {
+        Some(specs) => specs,
+        None => db
+            .run_cursor_command(doc! {"listIndexes": &name})
+            .await
+            .with_context(|| format!("listing indexes of {}.{name}", db.name()))?
+            .try_collect()
+            .await
+            .with_context(|| format!("listing indexes of {}.{name}", db.name()))?,
+    };
     state.indexes = indexes.iter().map(index_from_document).collect();
     if let Some(seeds) = desired.collection(&name).and_then(|c| c.seeds.as_ref()) {
         let documents = if seeds.owns_collection {

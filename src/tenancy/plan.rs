@@ -1,7 +1,8 @@
 //! Plans the fleet: reads the tenant list, adds every tenant's roles and users to the shared
-//! desired state, then reads each tenant's databases (one `listDatabases` for all of them,
-//! then `listCollections`/`listIndexes` per tenant with at most `jobs` tenants at a time) and
-//! diffs each one with the pure `diff`. Converged tenants leave only a count behind.
+//! desired state, then reads each tenant's databases (one `listDatabases` and one
+//! `$listCatalog` for all of them, then `listCollections` per tenant with at most `jobs`
+//! tenants at a time; `listIndexes` per collection where the catalog cannot answer) and diffs
+//! each one with the pure `diff`. Converged tenants leave only a count behind.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -118,9 +119,21 @@ pub async fn attach(client: &Client, fleet: &Fleet, plan: &mut Plan, prune: bool
     }
     plan.changes = shared;
 
+    let names: Vec<String> = fleet
+        .selected
+        .iter()
+        .flat_map(|t| expand::databases(&fleet.templates, &t.id))
+        .map(|d| d.name)
+        .filter(|n| existing.contains(n))
+        .collect();
+    let catalog = live::catalog::Catalog::read(client, &names).await?;
     let plans = futures::stream::iter(fleet.selected.iter().map(|t| {
         let changes = access.remove(&t.id).unwrap_or_default();
-        plan_tenant(client, &fleet.templates, &t.id, &existing, changes, prune)
+        let reads = TenantReads {
+            existing: &existing,
+            catalog: catalog.as_ref(),
+        };
+        plan_tenant(client, &fleet.templates, &t.id, reads, changes, prune)
     }))
     .buffer_unordered(fleet.jobs);
     let results: Vec<Option<TenantPlan>> = plans.try_collect().await?;
@@ -158,18 +171,26 @@ fn is_access(a: Action) -> bool {
     )
 }
 
+/// What the tenants' reads share: the databases and (where the server answers
+/// `$listCatalog`) the index specs, both read once for the fleet.
+#[derive(Clone, Copy)]
+struct TenantReads<'a> {
+    existing: &'a BTreeSet<String>,
+    catalog: Option<&'a live::catalog::Catalog>,
+}
+
 /// One tenant's plan, or `None` when it has nothing to do and nothing unmanaged.
 async fn plan_tenant(
     client: &Client,
     templates: &Templates,
     id: &str,
-    existing: &BTreeSet<String>,
+    reads: TenantReads<'_>,
     access: Vec<Change>,
     prune: bool,
 ) -> Result<Option<TenantPlan>> {
     let databases = expand::databases(templates, id);
-    let missing = !databases.iter().any(|d| existing.contains(&d.name));
-    let live = live::inspect_databases(client, &databases, existing).await?;
+    let missing = !databases.iter().any(|d| reads.existing.contains(&d.name));
+    let live = live::inspect_databases(client, &databases, reads.existing, reads.catalog).await?;
     let desired = ClusterState {
         databases,
         access: None,

@@ -15,6 +15,7 @@ mod completions;
 mod contract;
 mod drift;
 mod examples;
+mod fleet_reads;
 mod init;
 mod interop;
 mod isolation;
