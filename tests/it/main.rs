@@ -19,6 +19,7 @@ mod interop;
 mod migrate;
 mod nilecare;
 mod owned_seeds;
+mod quotas;
 mod relocate;
 mod restore_checks;
 mod sandbox;
