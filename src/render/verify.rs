@@ -424,6 +424,17 @@ fn summary(
     if !plan.changes.is_empty() {
         parts.push(format!("{} change(s) pending (drift)", plan.changes.len()));
     }
+    if let Some(f) = plan.tenants.as_ref().filter(|f| f.has_changes()) {
+        let drifting = f
+            .changed
+            .iter()
+            .filter(|t| !t.plan.changes.is_empty())
+            .count();
+        parts.push(format!(
+            "{} change(s) pending on {drifting} tenant(s)",
+            f.change_count()
+        ));
+    }
     if !plan.migrations.is_empty() {
         parts.push(format!(
             "{} migration(s) not applied",

@@ -161,9 +161,10 @@ pub fn size(v: &Value) -> Result<u64, String> {
         "expected a size: a whole number of bytes or a string such as \"512MiB\" or \"2GB\"";
     match v {
         Value::Number(n) => n.as_u64().ok_or_else(|| format!("{EXPECTED}, found {n}")),
-        Value::String(s) => {
-            parse_size::parse_size(s.trim()).map_err(|e| format!("{EXPECTED}, found \"{s}\" ({e})"))
-        }
+        Value::String(s) => parse_size::parse_size(s.trim()).map_err(|e| match e {
+            parse_size::Error::PosOverflow => format!("\"{s}\" is more than 2^64 bytes"),
+            _ => format!("{EXPECTED}, found \"{s}\""),
+        }),
         other => Err(format!("{EXPECTED}, found {}", json_kind(other))),
     }
 }
