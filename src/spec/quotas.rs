@@ -1,7 +1,7 @@
 //! Tenant quotas: declared per tenant class in the manifest (`"tenantClasses"`, the class
 //! `"default"` for tenants without one) and overridden per tenant in the tenants file
 //! (`{"id": "acme", "class": "gold", "quota": {…}}`). A tenant's quota is [`resolve`]d from
-//! both by a pure function; measuring usage against it is `crate::stats::tenants`' job.
+//! both by a pure function; measuring usage against it belongs to the stats module.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +9,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::fields::{Reader, did_you_mean, json_kind};
-use super::tenants::Tenant;
 use crate::jsonpath::JsonPath;
 
 /// The class of a tenant that names none.
@@ -64,10 +63,10 @@ impl Quotas {
 /// A tenant's quota: its class's (or the default class's, without a class), then its own
 /// overrides limit by limit. A class not declared has no limits (`check` reports it for a
 /// tenants file; a live source's classes are only known at run time).
-pub fn resolve(quotas: &Quotas, tenant: &Tenant) -> Quota {
-    let class = tenant.class.as_deref().unwrap_or(DEFAULT_CLASS);
+pub fn resolve(quotas: &Quotas, id: &str, class: Option<&str>) -> Quota {
+    let class = class.unwrap_or(DEFAULT_CLASS);
     let base = quotas.classes.get(class).copied().unwrap_or_default();
-    match quotas.overrides.get(&tenant.id) {
+    match quotas.overrides.get(id) {
         Some(o) => base.overridden_by(o),
         None => base,
     }
@@ -88,10 +87,10 @@ pub fn read_classes(r: &mut Reader, p: &JsonPath, v: &Value) -> BTreeMap<String,
     };
     for (name, cv) in map {
         let cp = p.key(name.as_str());
-        if let Some(problem) = super::tenants::id_problem(name) {
+        if !is_class_name(name) {
             r.error(
                 cp.clone(),
-                problem.replace("tenant id", "tenant class name"),
+                format!("tenant class name \"{name}\" must match ^[a-z0-9][a-z0-9_-]*$ (at most 48 bytes)"),
             );
             continue;
         }
@@ -107,6 +106,15 @@ pub fn read_classes(r: &mut Reader, p: &JsonPath, v: &Value) -> BTreeMap<String,
         }
     }
     out
+}
+
+/// Class names follow the tenant id rules (lower case, digits, `_`, `-`; 48 bytes at most).
+fn is_class_name(name: &str) -> bool {
+    name.len() <= 48
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// A class named by a tenant must be declared (when classes are declared at all).
@@ -175,13 +183,6 @@ mod tests {
     use crate::spec::source::SourceFile;
     use serde_json::json;
 
-    fn tenant(id: &str, class: Option<&str>) -> Tenant {
-        Tenant {
-            id: id.into(),
-            class: class.map(str::to_string),
-        }
-    }
-
     fn q(data: Option<u64>, docs: Option<u64>) -> Quota {
         Quota {
             max_data_size: data,
@@ -218,23 +219,17 @@ mod tests {
             ]),
             overrides: BTreeMap::from([("acme".into(), q(None, Some(50)))]),
         };
+        assert_eq!(resolve(&quotas, "initech", None), q(Some(100), Some(10)));
         assert_eq!(
-            resolve(&quotas, &tenant("initech", None)),
-            q(Some(100), Some(10))
-        );
-        assert_eq!(
-            resolve(&quotas, &tenant("globex", Some("gold"))),
+            resolve(&quotas, "globex", Some("gold")),
             q(Some(1000), None)
         );
         assert_eq!(
-            resolve(&quotas, &tenant("acme", Some("gold"))),
+            resolve(&quotas, "acme", Some("gold")),
             q(Some(1000), Some(50))
         );
-        assert_eq!(
-            resolve(&quotas, &tenant("acme", None)),
-            q(Some(100), Some(50))
-        );
-        assert!(resolve(&quotas, &tenant("x", Some("silver"))).is_unlimited());
+        assert_eq!(resolve(&quotas, "acme", None), q(Some(100), Some(50)));
+        assert!(resolve(&quotas, "x", Some("silver")).is_unlimited());
         assert!(quotas.declared());
         assert!(!Quotas::default().declared());
     }
@@ -266,8 +261,9 @@ mod tests {
             "{shown:#?}"
         );
         assert!(
-            shown.iter().any(|d| d
-                .contains("Bad: tenant class name \"Bad\" must start with a lower-case letter")),
+            shown
+                .iter()
+                .any(|d| d.contains("Bad: tenant class name \"Bad\" must match")),
             "{shown:#?}"
         );
         assert_eq!(classes.keys().collect::<Vec<_>>(), ["ok"]);

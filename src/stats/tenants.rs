@@ -258,7 +258,7 @@ pub fn rows(
                 db.as_ref().map_or(0, |d| d.documents) + sh.as_ref().map_or(0, |s| s.documents);
             let data_size =
                 db.as_ref().map_or(0, |d| d.data_size) + sh.as_ref().map_or(0, |s| s.bson_size);
-            let quota = quotas::resolve(quotas, &tenant);
+            let quota = quotas::resolve(quotas, &tenant.id, tenant.class.as_deref());
             TenantUsage {
                 use_percent: use_percent(&quota, documents, data_size),
                 over: over_quota(&quota, documents, data_size),
