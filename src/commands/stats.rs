@@ -9,11 +9,17 @@ use std::time::Duration;
 use crate::context::Ctx;
 use crate::exit::SUCCESS;
 use crate::flags::ScopeArgs;
+use crate::flags::TenantArgs;
 use crate::render;
 use crate::render::stats::WatchMode;
-use crate::stats::{self, Growth, SortBy, Target};
+use crate::spec::Workspace;
+use crate::spec::quotas::Quotas;
+use crate::stats::{self, Growth, SharedCollection, SortBy, Target, TenantReport};
+use crate::tenancy;
+use crate::tenancy::plan::Fleet;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
+use mongodb::Client;
 
 #[derive(Args, Debug, Clone)]
 pub struct StatsArgs {
@@ -56,6 +62,19 @@ pub struct StatsArgs {
     /// projections for 30, 90 and 365 days
     #[arg(long, conflicts_with = "collections")]
     pub growth: bool,
+    /// One row per tenant (both tenancy models): documents, data and index size, quota, use
+    /// and status (ok / OVER)
+    #[arg(
+        long,
+        conflicts_with_all = ["indexes", "server", "watch", "growth", "collections", "record"]
+    )]
+    pub tenants: bool,
+    /// With --tenants: only these tenants (repeatable or comma-separated)
+    #[arg(long, value_delimiter = ',', value_name = "ID", requires = "tenants")]
+    pub tenant: Vec<String>,
+    /// With --tenants: tenants whose databases are read at a time
+    #[arg(long, value_name = "N", default_value_t = 8, requires = "tenants")]
+    pub jobs: usize,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -99,6 +118,30 @@ pub async fn run(args: StatsArgs, ctx: &Ctx) -> Result<u8> {
     let ws = super::workspace(ctx)?;
     let domains = ctx.domains(&ws, &args.scope.domain)?;
     let desired = ctx.desired(&ws, &domains)?;
+    if args.tenants {
+        let (client, _) = ctx.connect(Some(&ws)).await?;
+        let selection = TenantArgs {
+            tenant: args.tenant.clone(),
+            jobs: args.jobs,
+        };
+        // Without a template domain the tenants are those of the shared collections.
+        let fleet = if ws.manifest.has_templates() {
+            super::plan::desired_fleet(ctx, &ws, &client, desired, &selection)
+                .await?
+                .1
+        } else {
+            None
+        };
+        let mut report =
+            tenant_usage(ctx, &ws, &client, &domains, fleet.as_ref(), &selection).await?;
+        stats::sort_tenants(&mut report.tenants, args.sort.into());
+        if ctx.json() {
+            render::json(&report);
+        } else {
+            render::quotas::tenants(&report);
+        }
+        return Ok(SUCCESS);
+    }
     let targets: Vec<Target> = desired
         .databases
         .iter()
@@ -166,6 +209,85 @@ pub async fn run(args: StatsArgs, ctx: &Ctx) -> Result<u8> {
         render::stats::databases(&rows, &totals, args.collections);
     }
     Ok(SUCCESS)
+}
+
+/// Usage and quota of every tenant in scope: the databases of the fleet's selected tenants
+/// (database per tenant) and the shared collections with a `tenantKey` of the domains in
+/// scope. Without a fleet the tenants come from the `"tenants"` source when one is declared,
+/// else from the values found in the shared collections.
+pub(crate) async fn tenant_usage(
+    ctx: &Ctx,
+    ws: &Workspace,
+    client: &Client,
+    domains: &[String],
+    fleet: Option<&Fleet>,
+    selection: &TenantArgs,
+) -> Result<TenantReport> {
+    let names = ctx.database_names(ws)?;
+    let shared: Vec<SharedCollection> = ws
+        .manifest
+        .domains
+        .iter()
+        .filter(|d| !d.template && (domains.is_empty() || domains.contains(&d.name)))
+        .flat_map(|d| {
+            let db = names.get(&d.name).cloned();
+            d.collections.iter().filter_map(move |c| {
+                Some(SharedCollection {
+                    database: db.clone()?,
+                    collection: c.name.clone(),
+                    tenant_key: c.sharding.tenant_key.clone()?,
+                })
+            })
+        })
+        .collect();
+    if fleet.is_none() && shared.is_empty() {
+        bail!(
+            "--tenants: this workspace has no tenants in scope: no template domain (\"tenancy\": \"database\") and no collection with a \"tenantKey\""
+        );
+    }
+    let source = match fleet {
+        Some(f) => Some(f.all.clone()),
+        None if ws.manifest.tenants.is_some() => {
+            Some(tenancy::source::tenants(client, ws, |d| names.get(d).cloned(), &[]).await?)
+        }
+        None => None,
+    };
+    let databases = match fleet {
+        Some(f) => {
+            let per_tenant: Vec<(String, Vec<String>)> = f
+                .selected
+                .iter()
+                .map(|t| {
+                    let dbs = tenancy::expand::databases(&f.templates, &t.id);
+                    (t.id.clone(), dbs.into_iter().map(|d| d.name).collect())
+                })
+                .collect();
+            stats::database_usage(client, &per_tenant, selection.jobs).await?
+        }
+        None => Default::default(),
+    };
+    let totals = stats::shared_usage(client, &shared).await?;
+    let quotas = Quotas {
+        classes: ws.manifest.tenant_classes.clone(),
+        overrides: ws.tenant_quotas.clone(),
+    };
+    let tenants = stats::rows(
+        source.as_deref(),
+        &databases,
+        &totals,
+        !shared.is_empty(),
+        &quotas,
+        &selection.tenant,
+    )?;
+    Ok(TenantReport {
+        tenants,
+        shared_collections: shared
+            .iter()
+            .map(|s| format!("{}.{}", s.database, s.collection))
+            .collect(),
+        without_tenant: totals.without_tenant,
+        quotas_declared: quotas.declared(),
+    })
 }
 
 /// The live view: one row per interval until Ctrl-C, SIGTERM, or `count` rows.

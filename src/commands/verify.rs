@@ -1,11 +1,13 @@
 //! `verify`: the CI gate in one command. It runs `check` (exit 1 on an error), then compares
 //! the cluster with the spec like `plan` (drift), then counts, for every validated collection,
 //! the documents already stored that violate the declared `$jsonSchema` and explains a few of
-//! them (`crate::conformance`). Exit 2 on drift or violations. Output: `render::verify`.
+//! them (`crate::conformance`), then, when quotas are declared, measures every tenant against
+//! its quota (`stats::tenant_usage`). Exit 2 on drift, violations or a tenant over quota.
+//! Output: `render::verify`.
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::conformance::conformance;
@@ -15,6 +17,7 @@ use crate::flags::{OutputFormat, ScopeArgs, TenantArgs};
 use crate::live;
 use crate::render;
 use crate::render::verify::AnnotationSources;
+use crate::spec::quotas::Quotas;
 use crate::spec::source::SourceFile;
 use crate::spec::{self, MANIFEST_FILE};
 
@@ -72,10 +75,32 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
         conformance(&client, ws, &desired, &live, args.samples).await?
     };
     let violating: u64 = conformance.iter().map(|c| c.violating).sum();
-    let ok = plan.is_empty() && violating == 0;
+
+    // 4. quotas (only when the workspace declares one: without, verify reads no sizes)
+    let quotas = Quotas {
+        classes: ws.manifest.tenant_classes.clone(),
+        overrides: ws.tenant_quotas.clone(),
+    };
+    let over_quota: Option<Vec<_>> = if quotas.declared() {
+        let report = super::stats::tenant_usage(
+            ctx,
+            ws,
+            &client,
+            &args.scope.domain,
+            fleet.as_ref(),
+            &args.tenants,
+        )
+        .await
+        .context("measuring the tenants against their quotas")?;
+        Some(report.over_quota().cloned().collect())
+    } else {
+        None
+    };
+    let over = over_quota.as_deref();
+    let ok = plan.is_empty() && violating == 0 && over.is_none_or(|o| o.is_empty());
 
     match format {
-        OutputFormat::Json => render::verify::json(&loaded, &plan, &conformance),
+        OutputFormat::Json => render::verify::json(&loaded, &plan, &conformance, over),
         OutputFormat::Github => {
             let sources = AnnotationSources {
                 spec: &ctx.global.spec,
@@ -88,12 +113,13 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
                     .ok()
                     .map(|(s, _)| s),
             };
-            render::verify::github(&sources, &loaded, &plan, &conformance, !args.no_data);
+            render::verify::github(&sources, &loaded, &plan, &conformance, over, !args.no_data);
         }
         OutputFormat::Table => render::verify::table(
             &loaded,
             &plan,
             &conformance,
+            over,
             !args.no_data,
             ctx.global.quiet,
             ctx.global.verbose > 0,

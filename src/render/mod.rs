@@ -24,6 +24,7 @@ pub mod init;
 pub mod list;
 pub mod migrate;
 pub mod profile;
+pub mod quotas;
 pub mod retention;
 pub mod sandbox;
 pub mod sharding;

@@ -12,6 +12,7 @@ use crate::jsonpath::JsonPath;
 use crate::plan::{Action, Change, Plan};
 use crate::spec::source::SourceFile;
 use crate::spec::{Diagnostic, Loaded, MANIFEST_FILE};
+use crate::stats::TenantUsage;
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -21,6 +22,9 @@ struct Report<'a> {
     drift: Option<&'a Plan>,
     conformance: &'a [Conformance],
     violating_documents: u64,
+    /// The tenants over quota (absent when the workspace declares no quota).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    over_quota: Option<&'a [TenantUsage]>,
 }
 
 #[derive(Serialize)]
@@ -51,6 +55,7 @@ pub fn check_failed(format: OutputFormat, spec: &Path, loaded: &Loaded) {
             drift: None,
             conformance: &[],
             violating_documents: 0,
+            over_quota: None,
         }),
         OutputFormat::Github => {
             for d in &loaded.diagnostics {
@@ -68,14 +73,20 @@ pub fn check_failed(format: OutputFormat, spec: &Path, loaded: &Loaded) {
 }
 
 /// The whole verification as one JSON document.
-pub fn json(loaded: &Loaded, plan: &Plan, conformance: &[Conformance]) {
+pub fn json(
+    loaded: &Loaded,
+    plan: &Plan,
+    conformance: &[Conformance],
+    over_quota: Option<&[TenantUsage]>,
+) {
     let violating: u64 = conformance.iter().map(|c| c.violating).sum();
     super::json(&Report {
-        ok: plan.is_empty() && violating == 0,
+        ok: plan.is_empty() && violating == 0 && over_quota.is_none_or(|o| o.is_empty()),
         check: CheckPart::of(loaded),
         drift: Some(plan),
         conformance,
         violating_documents: violating,
+        over_quota,
     });
 }
 
@@ -93,6 +104,7 @@ pub fn github(
     loaded: &Loaded,
     plan: &Plan,
     conformance: &[Conformance],
+    over_quota: Option<&[TenantUsage]>,
     data: bool,
 ) {
     for d in &loaded.diagnostics {
@@ -112,7 +124,13 @@ pub fn github(
     for c in conformance.iter().filter(|c| c.violating > 0) {
         println!("{}", annotate_conformance(sources.spec, c));
     }
-    println!("{}", summary(plan, conformance, data));
+    for line in super::quotas::over_quota_lines(over_quota.unwrap_or(&[]).iter()) {
+        println!(
+            "::error title=mongoctl verify: over quota::{}",
+            escape_data(&line)
+        );
+    }
+    println!("{}", summary(plan, conformance, over_quota, data));
 }
 
 /// Diagnostics, the check line, the drift (as a plan table), the conformance table and the
@@ -121,6 +139,7 @@ pub fn table(
     loaded: &Loaded,
     plan: &Plan,
     conformance: &[Conformance],
+    over_quota: Option<&[TenantUsage]>,
     data: bool,
     quiet: bool,
     verbose: bool,
@@ -144,7 +163,17 @@ pub fn table(
         super::plan(plan, false, verbose);
     }
     conformance_table(conformance, quiet);
-    println!("{}", summary(plan, conformance, data));
+    match over_quota {
+        Some([]) if !quiet => println!("quotas: every tenant within its quota."),
+        Some(over) if !over.is_empty() => {
+            println!("tenants over quota:");
+            for line in super::quotas::over_quota_lines(over.iter()) {
+                println!("  {line}");
+            }
+        }
+        _ => {}
+    }
+    println!("{}", summary(plan, conformance, over_quota, data));
 }
 
 /// A failure of the command itself, as one annotation (with `-o github`).
@@ -374,11 +403,17 @@ fn conformance_table(conformance: &[Conformance], quiet: bool) {
     println!("{t}");
 }
 
-fn summary(plan: &Plan, conformance: &[Conformance], data: bool) -> String {
+fn summary(
+    plan: &Plan,
+    conformance: &[Conformance],
+    over_quota: Option<&[TenantUsage]>,
+    data: bool,
+) -> String {
     let violating: u64 = conformance.iter().map(|c| c.violating).sum();
     let bad = conformance.iter().filter(|c| c.violating > 0).count();
     let checked = conformance.iter().filter(|c| c.skipped.is_none()).count();
-    if plan.is_empty() && violating == 0 {
+    let over = over_quota.map_or(0, <[_]>::len);
+    if plan.is_empty() && violating == 0 && over == 0 {
         return if data {
             format!("verify ok: spec clean, no drift, {checked} validated collection(s) conform.")
         } else {
@@ -388,6 +423,17 @@ fn summary(plan: &Plan, conformance: &[Conformance], data: bool) -> String {
     let mut parts = Vec::new();
     if !plan.changes.is_empty() {
         parts.push(format!("{} change(s) pending (drift)", plan.changes.len()));
+    }
+    if let Some(f) = plan.tenants.as_ref().filter(|f| f.has_changes()) {
+        let drifting = f
+            .changed
+            .iter()
+            .filter(|t| !t.plan.changes.is_empty())
+            .count();
+        parts.push(format!(
+            "{} change(s) pending on {drifting} tenant(s)",
+            f.change_count()
+        ));
     }
     if !plan.migrations.is_empty() {
         parts.push(format!(
@@ -399,6 +445,9 @@ fn summary(plan: &Plan, conformance: &[Conformance], data: bool) -> String {
         parts.push(format!(
             "{violating} document(s) in {bad} collection(s) violate their schema"
         ));
+    }
+    if over > 0 {
+        parts.push(format!("{over} tenant(s) over quota"));
     }
     format!("verify FAILED: {}.", parts.join("; "))
 }

@@ -26,6 +26,8 @@ pub struct Manifest {
     pub sharding: ShardingDecl,
     /// Where the tenants of template domains come from (`"tenants"`).
     pub tenants: Option<super::tenants::TenantSource>,
+    /// Tenant classes and their quotas (`"tenantClasses"`; `"default"`: tenants without one).
+    pub tenant_classes: BTreeMap<String, super::quotas::Quota>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -80,6 +82,7 @@ const TOP: &[&str] = &[
     "users",
     "sharding",
     "tenants",
+    "tenantClasses",
 ];
 const ENV: &[&str] = &["uriEnv", "databasePrefix", "databases", "description"];
 const DOMAIN: &[&str] = &[
@@ -274,6 +277,10 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
     let tenants = top
         .get("tenants")
         .and_then(|v| super::tenants::read_source(r, &root_path.key("tenants"), v, &plain));
+    let tenant_classes = top
+        .get("tenantClasses")
+        .map(|v| super::quotas::read_classes(r, &root_path.key("tenantClasses"), v))
+        .unwrap_or_default();
     let roles = top
         .get("roles")
         .map(|v| access::read_roles(r, &root_path.key("roles"), v, &domain_names))
@@ -317,6 +324,7 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         users,
         sharding,
         tenants,
+        tenant_classes,
     })
 }
 
@@ -371,10 +379,15 @@ fn check_templates(
             "a template domain needs the tenant list: add \"tenants\": {\"file\": \"tenants.json\"} (or {\"collection\": …}) to the manifest",
         );
     }
-    if templates.is_empty() && has_source {
+    // Shared collections with a tenantKey take their tenant list from it too.
+    let shared_tenants = domains
+        .iter()
+        .flat_map(|d| &d.collections)
+        .any(|c| c.sharding.tenant_key.is_some());
+    if templates.is_empty() && has_source && !shared_tenants {
         r.warn(
             JsonPath::root().key("tenants"),
-            "\"tenants\" is declared but no domain has \"tenancy\": \"database\"",
+            "\"tenants\" is declared but no domain has \"tenancy\": \"database\" and no collection a \"tenantKey\"",
         );
     }
     // A grant on a template domain, or on a template role, makes the grantee a template.

@@ -9,6 +9,7 @@ pub mod manifest;
 pub mod migrations;
 pub mod mql;
 pub mod names;
+pub mod quotas;
 pub mod seeds;
 pub mod sharding;
 pub mod source;
@@ -55,6 +56,8 @@ pub struct Workspace {
     /// The tenants file's tenants (`"tenants": {"file": …}`); a live source is read at run
     /// time (by the tenancy source reader).
     pub tenants: Option<Vec<tenants::Tenant>>,
+    /// The tenants file's per-tenant quota overrides (tenant id → quota).
+    pub tenant_quotas: BTreeMap<String, quotas::Quota>,
 }
 
 pub struct Loaded {
@@ -115,6 +118,7 @@ pub fn load(root: &Path) -> Loaded {
         seeds: BTreeMap::new(),
         migrations: Vec::new(),
         tenants: None,
+        tenant_quotas: BTreeMap::new(),
         manifest,
     };
     // Schemas first: seeds are validated against them.
@@ -163,7 +167,16 @@ pub fn load(root: &Path) -> Loaded {
             .filter(|d| d.template)
             .map(|d| d.database.clone())
             .collect();
-        ws.tenants = tenants::read_file(root, rel, &templates, &mut diags);
+        if let Some(file) = tenants::read_file_with_quotas(
+            root,
+            rel,
+            &templates,
+            &ws.manifest.tenant_classes,
+            &mut diags,
+        ) {
+            ws.tenants = Some(file.tenants);
+            ws.tenant_quotas = file.quotas;
+        }
         files += 1;
     }
     Loaded {

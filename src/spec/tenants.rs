@@ -3,6 +3,7 @@
 //! id follows. A template domain's database (`chat_{tenant}`), and the names of template roles
 //! and users, hold [`PLACEHOLDER`]; expanding them is the tenancy module's job.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bson::Document;
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use super::diag::Diagnostic;
 use super::fields::{Reader, json_kind};
+use super::quotas::{self, Quota};
 use super::source::SourceFile;
 use crate::jsonpath::JsonPath;
 
@@ -184,6 +186,13 @@ pub fn read_source(
     })
 }
 
+/// A tenants file as read: its tenants, and the quota overrides some of them declare.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantsFile {
+    pub tenants: Vec<Tenant>,
+    pub quotas: BTreeMap<String, Quota>,
+}
+
 /// Reads a tenants file; every bad entry is a diagnostic at its JSON path. `templates` are the
 /// template database names each id is checked against.
 pub fn read_file(
@@ -192,6 +201,18 @@ pub fn read_file(
     templates: &[String],
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Vec<Tenant>> {
+    read_file_with_quotas(root, rel, templates, &BTreeMap::new(), diags).map(|f| f.tenants)
+}
+
+/// As [`read_file`], with each tenant's `"quota"` override, and its `"class"` checked against
+/// the manifest's `classes` (when it declares any).
+pub fn read_file_with_quotas(
+    root: &Path,
+    rel: &Path,
+    templates: &[String],
+    classes: &BTreeMap<String, Quota>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<TenantsFile> {
     let (src, d) = match SourceFile::read(root, rel) {
         Ok(x) => x,
         Err(d) => {
@@ -212,13 +233,13 @@ pub fn read_file(
         );
         return None;
     };
-    let mut out: Vec<Tenant> = Vec::new();
+    let mut out = TenantsFile::default();
     for (i, item) in items.iter().enumerate() {
         let ip = lp.index(i);
-        let (id, class, id_path) = match item {
-            Value::String(s) => (s.clone(), None, ip.clone()),
+        let (id, class, quota, id_path) = match item {
+            Value::String(s) => (s.clone(), None, None, ip.clone()),
             _ => {
-                let Some(o) = r.object(&ip, item, &["id", "class"], "a tenant") else {
+                let Some(o) = r.object(&ip, item, &["id", "class", "quota"], "a tenant") else {
                     continue;
                 };
                 let Some(id) = r
@@ -228,18 +249,27 @@ pub fn read_file(
                     continue;
                 };
                 let class = o.get("class").and_then(|x| r.string(&ip.key("class"), x));
-                (id, class, ip.key("id"))
+                if let Some(c) = &class {
+                    quotas::check_class(&mut r, &ip.key("class"), c, classes);
+                }
+                let quota = o
+                    .get("quota")
+                    .and_then(|x| quotas::read_quota(&mut r, &ip.key("quota"), x));
+                (id, class, quota, ip.key("id"))
             }
         };
         if let Some(problem) = tenant_problem(&id, templates) {
             r.error(id_path, problem);
             continue;
         }
-        if out.iter().any(|t| t.id == id) {
+        if out.tenants.iter().any(|t| t.id == id) {
             r.error(id_path, format!("tenant \"{id}\" is listed twice"));
             continue;
         }
-        out.push(Tenant { id, class });
+        if let Some(q) = quota {
+            out.quotas.insert(id.clone(), q);
+        }
+        out.tenants.push(Tenant { id, class });
     }
     Some(out)
 }
@@ -268,6 +298,61 @@ mod tests {
             "SVC_CHAT_ACME_EU_PASSWORD"
         );
         assert_eq!(substitute("chat_{tenant}_rw", "acme"), "chat_acme_rw");
+    }
+
+    #[test]
+    fn a_tenants_file_reads_quota_overrides_and_checks_classes() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("tenants.json"),
+            "{\"tenants\": [\n  {\"id\": \"acme\", \"class\": \"gold\", \"quota\": {\"maxDocuments\": 5000000}},\n  {\"id\": \"globex\", \"class\": \"glod\"},\n  {\"id\": \"initech\", \"quota\": {\"maxDataSize\": \"lots\"}},\n  {\"id\": \"hooli\", \"quota\": {\"maxDataSize\": \"1GiB\"}}\n]}\n",
+        )
+        .unwrap();
+        let classes = BTreeMap::from([
+            ("gold".to_string(), Quota::default()),
+            ("free".to_string(), Quota::default()),
+        ]);
+        let mut diags = Vec::new();
+        let f = read_file_with_quotas(
+            dir.path(),
+            Path::new("tenants.json"),
+            &[],
+            &classes,
+            &mut diags,
+        )
+        .unwrap();
+        let shown: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:#?}");
+        assert!(
+            shown[0].starts_with("tenants.json:3:")
+                && shown[0].contains("tenants[1].class: tenant class \"glod\" is not declared in the manifest's \"tenantClasses\"; did you mean \"gold\"?"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[1].starts_with("tenants.json:4:")
+                && shown[1].contains("tenants[2].quota.maxDataSize: expected a size"),
+            "{shown:#?}"
+        );
+        assert_eq!(f.tenants.len(), 4);
+        assert_eq!(
+            f.quotas,
+            BTreeMap::from([
+                (
+                    "acme".to_string(),
+                    Quota {
+                        max_data_size: None,
+                        max_documents: Some(5_000_000)
+                    }
+                ),
+                (
+                    "hooli".to_string(),
+                    Quota {
+                        max_data_size: Some(1 << 30),
+                        max_documents: None
+                    }
+                ),
+            ])
+        );
     }
 
     #[test]

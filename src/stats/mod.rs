@@ -21,6 +21,7 @@ mod indexes;
 mod profile;
 mod server;
 mod sizes;
+mod tenants;
 mod watch;
 
 pub use explain::*;
@@ -29,6 +30,7 @@ pub use indexes::*;
 pub use profile::*;
 pub use server::*;
 pub use sizes::*;
+pub use tenants::*;
 pub use watch::*;
 
 // ---------------------------------------------------------------------------------------

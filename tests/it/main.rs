@@ -22,6 +22,7 @@ mod isolation;
 mod migrate;
 mod nilecare;
 mod owned_seeds;
+mod quotas;
 mod relocate;
 mod restore_checks;
 mod restore_modes;
