@@ -145,4 +145,16 @@ async fn active_clients_become_tenant_databases_and_share_links_do_not_expire_fi
         .uri(&server.uri())
         .run();
     clean.expect_code(0);
+
+    // Each tenant's class is its plan; the quota comes from that class.
+    let stats = mongoctl(ws, &["stats", "--tenants", "-o", "json"])
+        .uri(&server.uri())
+        .run();
+    stats.expect_code(0);
+    let rows = stats.json()["tenants"].as_array().unwrap().clone();
+    let acme = rows.iter().find(|r| r["tenant"] == "acme").unwrap();
+    assert_eq!(acme["class"], "pro", "{acme}");
+    assert_eq!(acme["quota"]["maxDataSize"], 500u64 << 30, "{acme}");
+    let bank = rows.iter().find(|r| r["tenant"] == "eu-bank").unwrap();
+    assert!(bank["quota"]["maxDataSize"].is_null(), "{bank}");
 }
