@@ -89,7 +89,7 @@ pub enum BackupAction {
     /// Delete old backups by retention rules (restic's): each backup is kept by some rule or
     /// goes; the dry run says which and why
     #[command(
-        after_help = "Examples:\n  mongoctl backup prune backups --keep-within 7d --keep-daily 14 --keep-weekly 8 --keep-monthly 12 --dry-run\n  mongoctl backup prune backups --keep-last 3 --keep-daily 7 --yes"
+        after_help = "Example:\n  mongoctl backup prune backups --keep-within 7d --keep-daily 14 --keep-weekly 8 --keep-monthly 12 --dry-run\n  mongoctl backup prune backups --keep-last 3 --keep-daily 7 --yes"
     )]
     Prune(PruneArgs),
 }
