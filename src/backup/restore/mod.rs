@@ -9,7 +9,9 @@
 //! failure leaves the old data as it was. Duplicate keys are counted and reported, or stop the
 //! restore with `stop_on_error`. `--mode upsert|merge` lays the backup over live data
 //! instead (`overlay`). A mongodump backup is recognised as such (`source`); system
-//! collections are sorted out as mongorestore sorts them (`system`).
+//! collections are sorted out as mongorestore sorts them (`system`). An encrypted backup is
+//! decrypted by the readers themselves (`crypto::decoded`), with `RestoreOptions::identities`
+//! checked against every encrypted file's header before the first write.
 
 mod archive;
 mod directory;
