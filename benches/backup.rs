@@ -5,10 +5,13 @@
 //!   (b) `mongoctl backup` to a directory, (c) `mongoctl backup --gzip`,
 //!   (d) raw unordered bulk insert of pre-encoded documents + building the same indexes,
 //!   (e) `mongoctl restore` of (b),
-//! and prints the ratios and the peak RSS of each mongoctl run.
+//! and prints the ratios and the peak RSS of each mongoctl run; then ([`encryption`])
+//! `backup --encrypt-to` against a plain backup, the restore of each, and `restore --mode
+//! upsert` against `insert` into an empty target.
 //!
 //!   cargo bench --bench backup
 //!   BENCH_DOCS=200000 cargo bench --bench backup
+//!   BENCH_STEPS=encryption cargo bench --bench backup   # only the encryption steps
 
 use std::path::Path;
 use std::process::Command;
@@ -507,6 +510,14 @@ async fn main() {
         client.database("bench").drop().await.unwrap();
         raw_insert(&client, "bench", &data).await;
     }
+    let steps = std::env::var("BENCH_STEPS").unwrap_or_else(|_| "all".into());
+    if steps == "encryption" {
+        drop(data);
+        encryption(&bench, work.path(), rounds, n_docs, bytes).await;
+        client.shutdown().await;
+        drop(cluster);
+        return;
+    }
     let [
         mut drain,
         mut cdrain,
@@ -734,6 +745,118 @@ async fn main() {
         mib(gz.rss),
         mib(restore.rss)
     );
+    encryption(&bench, work.path(), rounds, n_docs, bytes).await;
     client.shutdown().await;
     drop(cluster);
+}
+
+/// Client-side encryption and restore modes, interleaved over the rounds as the steps above
+/// are: `backup --encrypt-to` against a plain backup (target <= 1.2x the time), the restore
+/// of each (the encrypted one decrypts every file twice: once in the check before the first
+/// write, once while inserting), and `restore --mode upsert` against the default insert into
+/// an empty target.
+async fn encryption(bench: &Bench, work: &Path, rounds: u64, n_docs: u64, bytes: u64) {
+    let key = work.join("bench.key");
+    let out = Command::new(env!("CARGO_BIN_EXE_mongoctl"))
+        .args(["backup", "keygen", "--out", key.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "backup keygen failed");
+    let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let ident = key.to_str().unwrap().to_string();
+    let [mut plain, mut enc, mut restore, mut restore_enc, mut upsert] =
+        std::array::from_fn::<Step, 5, _>(|_| Step::default());
+    let (plain_dir, enc_dir) = (work.join("enc-plain"), work.join("enc-age"));
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let (mut plain_size, mut enc_size) = (0, 0);
+    for round in 1..=rounds {
+        for d in [&plain_dir, &enc_dir] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        let backup = ["backup", "--db", "bench", "--out"];
+        let pp = path(&plain_dir);
+        let mut args = backup.to_vec();
+        args.push(&pp);
+        plain.add(bench.mongoctl(&args).await);
+        let p = path(&enc_dir);
+        let mut args = backup.to_vec();
+        args.extend([p.as_str(), "--encrypt-to", &recipient]);
+        enc.add(bench.mongoctl(&args).await);
+        plain_size = dir_size(&plain_dir);
+        enc_size = dir_size(&enc_dir);
+        let into = |db: &str| {
+            [
+                "--ns-from".to_string(),
+                "bench.*".into(),
+                "--ns-to".into(),
+                format!("{db}.*"),
+            ]
+        };
+        for (step, dir, extra) in [
+            (&mut restore, &plain_dir, vec![]),
+            (
+                &mut restore_enc,
+                &enc_dir,
+                vec!["--identity", ident.as_str()],
+            ),
+            (&mut upsert, &plain_dir, vec!["--mode", "upsert"]),
+        ] {
+            bench.client.database("encrestored").drop().await.unwrap();
+            warm(dir);
+            let target = into("encrestored");
+            let mut args = vec!["restore", dir.to_str().unwrap()];
+            args.extend(target.iter().map(String::as_str));
+            args.extend(extra);
+            step.add(bench.mongoctl(&args).await);
+        }
+        bench.client.database("encrestored").drop().await.unwrap();
+        println!(
+            "round {round}: backup {:.2} s, --encrypt-to {:.2} s, restore {:.2} s, encrypted {:.2} s, \
+             --mode upsert {:.2} s",
+            plain.last, enc.last, restore.last, restore_enc.last, upsert.last
+        );
+    }
+    println!();
+    println!(
+        "encryption and restore modes, best of {rounds} rounds ({n_docs} documents, {:.0} MiB \
+         of BSON)",
+        mib(bytes)
+    );
+    plain.line(
+        "(i) mongoctl backup",
+        &format!(", {:.0} MiB on disk", mib(plain_size)),
+    );
+    enc.line(
+        "(j) backup --encrypt-to",
+        &format!(", {:.0} MiB on disk", mib(enc_size)),
+    );
+    restore.line("(k) restore (insert) of (i)", "");
+    restore_enc.line("(l) restore --identity of (j)", "");
+    upsert.line("(m) restore --mode upsert of (i)", "");
+    println!();
+    let ratio = |label: &str, v: f64, note: &str| println!("{label:<36}{v:5.2}  {note}");
+    ratio(
+        "encrypted backup time / plain",
+        enc.wall() / plain.wall(),
+        "(target <= 1.20)",
+    );
+    ratio(
+        "encrypted restore time / plain",
+        restore_enc.wall() / restore.wall(),
+        "",
+    );
+    ratio(
+        "upsert restore time / insert",
+        upsert.wall() / restore.wall(),
+        "(empty target)",
+    );
+    println!(
+        "peak RSS: backup {:.0} MiB, --encrypt-to {:.0} MiB, restore {:.0} MiB, encrypted {:.0} \
+         MiB, upsert {:.0} MiB (target < 128)",
+        mib(plain.rss),
+        mib(enc.rss),
+        mib(restore.rss),
+        mib(restore_enc.rss),
+        mib(upsert.rss)
+    );
 }

@@ -12,7 +12,7 @@ use super::archive::{ArchiveReader, Event};
 use super::bsonio::{Next, read_doc, validate};
 pub use super::checksum::Checksums;
 use super::checksum::{Crc64, FileHasher};
-use super::gz::maybe_gunzip;
+use super::crypto::{Encryption, Identities, check_header, open_decoded};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
@@ -49,8 +49,12 @@ pub struct FileEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub documents: Option<u64>,
     pub bytes: u64,
+    /// The bytes on disk (which `checksums` are of).
     #[serde(flatten)]
     pub checksums: Checksums,
+    /// Encrypted with age to the manifest's `encryption.recipients` (after gzip).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
 }
 
 /// How thoroughly [`check_checksums`] checks.
@@ -85,6 +89,10 @@ pub struct Manifest {
     pub server_version: String,
     pub layout: Layout,
     pub gzip: bool,
+    /// Client-side encryption: the public recipients (never a secret key). The manifest
+    /// itself stays readable: namespaces, counts, sizes and checksums are not secret here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub finished_at: chrono::DateTime<chrono::Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,11 +320,48 @@ pub struct VerifyReport {
     pub files: usize,
     pub documents: u64,
     pub namespaces: usize,
+    /// Encrypted files in the backup.
+    pub encrypted_files: usize,
+    /// Whether their content was decrypted and checked (with `--identity`), or only their
+    /// checksums (without).
+    pub decrypted: bool,
+}
+
+impl Manifest {
+    /// Before anything of an encrypted backup is read: an identity was given, and one of
+    /// them opens the age header of every encrypted file (a header only: fast). The error
+    /// names the file and the recipients it was encrypted to.
+    pub fn check_identities(&self, backup: &Path, ids: &Identities) -> Result<()> {
+        let Some(enc) = &self.encryption else {
+            return Ok(());
+        };
+        if ids.is_empty() {
+            bail!(
+                "{} is an encrypted backup (age, to {}): it can only be read with the identity \
+                 (secret key) of one of those recipients: pass --identity FILE. An encrypted \
+                 backup is not readable by mongorestore",
+                backup.display(),
+                enc.recipients.join(", ")
+            );
+        }
+        super::parallel::first_error(&self.files, |f| {
+            if !f.encrypted {
+                return Ok(());
+            }
+            check_header(&self.file_path(backup, f), ids, &f.path, &enc.recipients)
+        })
+    }
+
+    fn encrypted_files(&self) -> usize {
+        self.files.iter().filter(|f| f.encrypted).count()
+    }
 }
 
 /// Offline verification: manifest present, checksums, every document parses, counts (and the
-/// archive's CRCs) match. Errors name the first bad file and byte offset.
-pub fn verify(backup: &Path) -> Result<VerifyReport> {
+/// archive's CRCs) match. Errors name the first bad file and byte offset. An encrypted
+/// backup without `ids`: checksums of the bytes on disk only (its integrity, not its
+/// content); with them, every file is decrypted and checked as a plain one is.
+pub fn verify(backup: &Path, ids: &Identities) -> Result<VerifyReport> {
     let Some(m) = Manifest::load(backup)? else {
         bail!(
             "{}: no manifest ({}): the backup is incomplete (interrupted?) or was not made by mongoctl",
@@ -325,6 +370,10 @@ pub fn verify(backup: &Path) -> Result<VerifyReport> {
         );
     };
     m.check_paths(backup)?;
+    let decrypted = !ids.is_empty();
+    if decrypted {
+        m.check_identities(backup, ids)?;
+    }
     check_checksums(&m, backup, Depth::Full)?;
     let unlisted = m.unlisted_files(backup)?;
     if !unlisted.is_empty() {
@@ -334,35 +383,30 @@ pub fn verify(backup: &Path) -> Result<VerifyReport> {
             unlisted.join(", ")
         );
     }
+    let encrypted_files = m.encrypted_files();
+    if encrypted_files > 0 && !decrypted {
+        // Plain files are still parsed; the counts are the manifest's.
+        for f in m.files.iter().filter(|f| !f.encrypted) {
+            check_plain_entry(&m, backup, f, ids)?;
+        }
+        return Ok(VerifyReport {
+            path: backup.display().to_string(),
+            files: m.files.len(),
+            documents: m.namespaces.iter().map(|n| n.documents).sum(),
+            namespaces: m.namespaces.len(),
+            encrypted_files,
+            decrypted: false,
+        });
+    }
     let mut documents = 0;
     match m.layout {
         Layout::Directory => {
             for f in &m.files {
-                let p = backup.join(&f.path);
-                match f.kind {
-                    FileKind::Data | FileKind::Oplog => {
-                        let n = count_bson_file(&p).with_context(|| f.path.clone())?;
-                        if Some(n) != f.documents {
-                            bail!(
-                                "{}: {n} documents, the manifest says {}",
-                                f.path,
-                                f.documents.unwrap_or(0)
-                            );
-                        }
-                        documents += n;
-                    }
-                    FileKind::Metadata => {
-                        let mut text = String::new();
-                        maybe_gunzip(File::open(&p)?)?.read_to_string(&mut text)?;
-                        super::format::CollectionMeta::from_json(&text, "")
-                            .with_context(|| format!("{}: invalid metadata", f.path))?;
-                    }
-                    FileKind::Archive => bail!("{}: archive entry in a directory backup", f.path),
-                }
+                documents += check_plain_entry(&m, backup, f, ids)?;
             }
         }
         Layout::Archive => {
-            let counts = count_archive(backup)?;
+            let counts = count_archive(backup, ids)?;
             for n in &m.namespaces {
                 let got = counts.get(&n.namespace).copied().unwrap_or(0);
                 if got != n.documents {
@@ -382,12 +426,44 @@ pub fn verify(backup: &Path) -> Result<VerifyReport> {
         files: m.files.len(),
         documents,
         namespaces: m.namespaces.len(),
+        encrypted_files,
+        decrypted,
     })
 }
 
-/// Counts (and fully parses) the documents of a `.bson` / `.bson.gz` file.
-pub fn count_bson_file(p: &Path) -> Result<u64> {
-    let mut r = maybe_gunzip(File::open(p)?)?;
+/// Parses one file of a directory backup (decrypted with `ids` where it is encrypted): its
+/// documents, checked against the manifest's count.
+fn check_plain_entry(m: &Manifest, backup: &Path, f: &FileEntry, ids: &Identities) -> Result<u64> {
+    if m.layout == Layout::Archive {
+        return Ok(0);
+    }
+    let p = backup.join(&f.path);
+    match f.kind {
+        FileKind::Data | FileKind::Oplog => {
+            let n = count_bson_file(&p, ids, &f.path).with_context(|| f.path.clone())?;
+            if Some(n) != f.documents {
+                bail!(
+                    "{}: {n} documents, the manifest says {}",
+                    f.path,
+                    f.documents.unwrap_or(0)
+                );
+            }
+            Ok(n)
+        }
+        FileKind::Metadata => {
+            let mut text = String::new();
+            open_decoded(&p, ids, &f.path)?.read_to_string(&mut text)?;
+            super::format::CollectionMeta::from_json(&text, "")
+                .with_context(|| format!("{}: invalid metadata", f.path))?;
+            Ok(0)
+        }
+        FileKind::Archive => bail!("{}: archive entry in a directory backup", f.path),
+    }
+}
+
+/// Counts (and fully parses) the documents of a `.bson[.gz][.age]` file.
+pub fn count_bson_file(p: &Path, ids: &Identities, name: &str) -> Result<u64> {
+    let mut r = open_decoded(p, ids, name)?;
     let mut offset = 0u64;
     let mut n = 0;
     loop {
@@ -404,9 +480,9 @@ pub fn count_bson_file(p: &Path) -> Result<u64> {
 }
 
 /// Documents per namespace in an archive, checking every document and every CRC.
-pub fn count_archive(p: &Path) -> Result<BTreeMap<String, u64>> {
+pub fn count_archive(p: &Path, ids: &Identities) -> Result<BTreeMap<String, u64>> {
     let name = p.display().to_string();
-    let mut r = ArchiveReader::open(maybe_gunzip(File::open(p)?)?).with_context(|| name.clone())?;
+    let mut r = ArchiveReader::open(open_decoded(p, ids, &name)?).with_context(|| name.clone())?;
     let mut counts = BTreeMap::new();
     let mut crcs: BTreeMap<String, Crc64> = BTreeMap::new();
     loop {
@@ -458,6 +534,7 @@ mod tests {
                 documents: None,
                 bytes,
                 checksums,
+                encrypted: false,
             });
         }
         let mut m = manifest_of(files);
@@ -484,6 +561,7 @@ mod tests {
             server_version: "6.0.5".into(),
             layout: Layout::Directory,
             gzip: false,
+            encryption: None,
             started_at: now,
             finished_at: now,
             query: None,
@@ -513,6 +591,7 @@ mod tests {
             documents: None,
             bytes,
             checksums,
+            encrypted: false,
         };
         let mut m = manifest_of(vec![entry]);
         check_checksums(&m, dir.path(), Depth::Fast).unwrap();

@@ -1,12 +1,14 @@
 //! Backups in mongodump's formats (a directory of `<db>/<coll>.bson` + `.metadata.json`, or
 //! one archive stream), optionally gzip-compressed, plus a manifest that mongoctl writes last
-//! so that an interrupted backup is recognisable. `dump` reads a cluster into a backup,
+//! so that an interrupted backup is recognisable; optionally encrypted per file with age
+//! (`crypto`). `dump` reads a cluster into a backup,
 //! `restore` writes one back, `manifest` verifies one offline.
 
 pub mod archive;
 pub mod bsonio;
 pub mod bulk;
 pub mod checksum;
+pub mod crypto;
 pub mod direct;
 pub mod dump;
 pub mod events;

@@ -16,20 +16,21 @@ use anyhow::{Context, Result, anyhow, bail};
 use super::archive::{ArchiveReader, Event};
 use super::bsonio::{next_data_doc, validate};
 use super::checksum::Crc64;
+use super::crypto::{AGE_SUFFIX, Identities, decoded};
 use super::format::CollectionMeta;
-use super::gz::maybe_gunzip;
 use super::manifest::{Depth, FileEntry, FileKind, Manifest, check_files};
 
-/// Checks a directory backup. With a manifest: paths, unlisted files, checksums and
-/// structure of every listed file. Without one (mongodump's output, `--force`): the structure
-/// of every data and metadata file in it.
-pub fn check_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<()> {
+/// Checks a directory backup. With a manifest: paths, unlisted files, that `ids` open every
+/// encrypted file (headers first), then checksums and structure of every listed file
+/// (decrypted: age authenticates every chunk). Without one (mongodump's output, `--force`):
+/// the structure of every data and metadata file in it.
+pub fn check_directory(dir: &Path, manifest: Option<&Manifest>, ids: &Identities) -> Result<()> {
     let Some(m) = manifest else {
         let files = restorable_files(dir)?;
         return super::parallel::first_error(&files, |p| {
             let name = p.strip_prefix(dir).unwrap_or(p).display().to_string();
             let mut f = File::open(p).with_context(|| format!("opening {name}"))?;
-            check_file(&name, &mut f, None)
+            check_file(&name, &mut f, None, ids)
         });
     };
     m.check_paths(dir)?;
@@ -42,21 +43,30 @@ pub fn check_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<()> {
             unlisted.join(", ")
         );
     }
+    m.check_identities(dir, ids)?;
     check_files(m, dir, Depth::Fast, &|f: &FileEntry, r| match f.kind {
         FileKind::Archive => bail!("{}: an archive entry in a directory backup", f.path),
-        FileKind::Metadata => check_file(&f.path, r, None),
-        FileKind::Data | FileKind::Oplog => check_file(&f.path, r, f.documents),
+        FileKind::Metadata => check_file(&f.path, r, None, ids),
+        FileKind::Data | FileKind::Oplog => check_file(&f.path, r, f.documents, ids),
     })
 }
 
-/// Checks an archive file: checksum (with a manifest) and structure in one read.
-pub fn check_archive_file(path: &Path, manifest: Option<&Manifest>) -> Result<()> {
+/// Checks an archive file: that `ids` open it when it is encrypted, then checksum (with a
+/// manifest) and structure in one read.
+pub fn check_archive_file(
+    path: &Path,
+    manifest: Option<&Manifest>,
+    ids: &Identities,
+) -> Result<()> {
     let name = path.display().to_string();
     match manifest {
-        Some(m) => check_files(m, path, Depth::Fast, &|_, r| check_archive(&name, r)),
+        Some(m) => {
+            m.check_identities(path, ids)?;
+            check_files(m, path, Depth::Fast, &|_, r| check_archive(&name, r, ids))
+        }
         None => {
             let mut f = File::open(path).with_context(|| format!("opening {name}"))?;
-            check_archive(&name, &mut f)
+            check_archive(&name, &mut f, ids)
         }
     }
 }
@@ -67,6 +77,7 @@ fn restorable_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let wanted = |p: &Path| {
         let n = p.file_name().unwrap_or_default().to_string_lossy();
+        let n = n.strip_suffix(AGE_SUFFIX).unwrap_or(&n);
         [".bson", ".bson.gz", ".metadata.json", ".metadata.json.gz"]
             .iter()
             .any(|s| n.ends_with(s))
@@ -90,10 +101,17 @@ fn restorable_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// One data file (`expected` documents, when known) or metadata file, by its name.
-fn check_file(name: &str, r: &mut (dyn Read + Send), expected: Option<u64>) -> Result<()> {
-    let mut r = maybe_gunzip(r).with_context(|| format!("reading {name}"))?;
-    let stem = name.strip_suffix(".gz").unwrap_or(name);
+/// One data file (`expected` documents, when known) or metadata file, by its name; decrypted
+/// with `ids` where it is encrypted.
+fn check_file(
+    name: &str,
+    r: &mut (dyn Read + Send),
+    expected: Option<u64>,
+    ids: &Identities,
+) -> Result<()> {
+    let mut r = decoded(r, ids, name)?;
+    let bare = name.strip_suffix(AGE_SUFFIX).unwrap_or(name);
+    let stem = bare.strip_suffix(".gz").unwrap_or(bare);
     if stem.ends_with(".metadata.json") {
         let mut text = String::new();
         r.read_to_string(&mut text)
@@ -103,8 +121,10 @@ fn check_file(name: &str, r: &mut (dyn Read + Send), expected: Option<u64>) -> R
         return Ok(());
     }
     let n = check_bson_stream(&mut r).map_err(|e| {
-        let unc = if stem.len() < name.len() {
+        let unc = if stem.len() < bare.len() {
             " (uncompressed)"
+        } else if bare.len() < name.len() {
+            " (decrypted)"
         } else {
             ""
         };
@@ -142,8 +162,8 @@ fn check_bson_stream(mut r: &mut dyn Read) -> Result<u64, String> {
 
 /// Walks a whole archive stream: prelude metadata of the right shape, every document valid,
 /// every namespace's CRC matching, every announced namespace ended.
-fn check_archive(name: &str, r: &mut (dyn Read + Send)) -> Result<()> {
-    let input = maybe_gunzip(r).with_context(|| format!("reading {name}"))?;
+fn check_archive(name: &str, r: &mut (dyn Read + Send), ids: &Identities) -> Result<()> {
+    let input = decoded(r, ids, name)?;
     let mut a = ArchiveReader::open(input).with_context(|| name.to_string())?;
     let mut open = std::collections::BTreeMap::<String, Crc64>::new();
     for e in &a.entries {
@@ -194,14 +214,15 @@ mod tests {
 
     #[test]
     fn a_truncated_or_invalid_data_file_is_named_with_its_offset() {
+        let none = Identities::default();
         let docs: Vec<u8> = (0..3)
             .flat_map(|i| bson::to_vec(&bson::doc! {"_id": i, "s": "abc"}).unwrap())
             .collect();
         let one = docs.len() / 3;
         let mut r = &docs[..];
-        check_file("d/c.bson", &mut r, Some(3)).unwrap();
+        check_file("d/c.bson", &mut r, Some(3), &none).unwrap();
         let mut cut = &docs[..docs.len() - 5];
-        let e = check_file("d/c.bson", &mut cut, Some(3))
+        let e = check_file("d/c.bson", &mut cut, Some(3), &none)
             .unwrap_err()
             .to_string();
         assert!(
@@ -212,7 +233,7 @@ mod tests {
             "{e}"
         );
         let mut short = &docs[..2 * one];
-        let e = check_file("d/c.bson", &mut short, Some(3))
+        let e = check_file("d/c.bson", &mut short, Some(3), &none)
             .unwrap_err()
             .to_string();
         assert_eq!(e, "d/c.bson: 2 documents, the manifest says 3");
@@ -225,7 +246,7 @@ mod tests {
                 .unwrap();
         bad[s] = 40;
         let mut r = &bad[..];
-        let e = check_file("d/c.bson", &mut r, None)
+        let e = check_file("d/c.bson", &mut r, None, &none)
             .unwrap_err()
             .to_string();
         assert!(
@@ -235,7 +256,7 @@ mod tests {
         let mut meta = &br#"{"options": {"validator": "x"}}"#[..];
         let e = format!(
             "{:#}",
-            check_file("d/c.metadata.json", &mut meta, None).unwrap_err()
+            check_file("d/c.metadata.json", &mut meta, None, &none).unwrap_err()
         );
         assert!(
             e.starts_with("d/c.metadata.json: invalid metadata: options.validator"),

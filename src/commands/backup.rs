@@ -8,6 +8,7 @@ use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use indicatif::HumanBytes;
 
+use crate::backup::crypto::{Identities, Recipients};
 use crate::backup::dump::{BackupOptions, Output, backup};
 use crate::backup::manifest::verify;
 use crate::backup::nsmatch::NsRules;
@@ -73,15 +74,34 @@ pub struct BackupRunArgs {
     /// --dumpDbUsersAndRoles format, directory or archive)
     #[arg(long)]
     pub users_and_roles: bool,
+    /// Encrypt every file (after gzip; files get .age) or the archive to this age X25519
+    /// recipient (age1…, from `backup keygen`; repeatable). Not readable by mongorestore
+    #[arg(long, value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
+    /// Encrypt to the recipients in FILE (one age1… per line, # comments; repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub encrypt_to_file: Vec<PathBuf>,
 }
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum BackupAction {
-    /// Check a backup offline: manifest, checksums, every document parses, counts
+    /// Check a backup offline: manifest, checksums, every document parses, counts (an
+    /// encrypted backup: checksums only, unless decrypted with --identity)
     #[command(after_help = "Example:\n  mongoctl backup verify backups/full")]
     Verify {
         /// The backup directory or archive file
         path: PathBuf,
+        /// Decrypt an encrypted backup with this age identity file and check its content too
+        /// (repeatable)
+        #[arg(long, value_name = "FILE")]
+        identity: Vec<PathBuf>,
+    },
+    /// Make a new age X25519 identity for encrypted backups: the secret key goes to FILE
+    /// (created 0600, never overwritten), the public recipient (for --encrypt-to) is printed
+    Keygen {
+        /// Where to write the identity (secret key); keep it away from the backups
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
     },
     /// The backups in a directory: when, size, documents, complete or not
     #[command(after_help = "Example:\n  mongoctl backup list backups")]
@@ -151,7 +171,8 @@ impl PruneArgs {
 
 pub async fn run(args: BackupArgs, ctx: &Ctx) -> Result<u8> {
     match args.action {
-        Some(BackupAction::Verify { path }) => run_verify(path, ctx),
+        Some(BackupAction::Verify { path, identity }) => run_verify(path, identity, ctx),
+        Some(BackupAction::Keygen { out }) => run_keygen(out, ctx),
         Some(BackupAction::List { dir }) => run_list(dir, ctx),
         Some(BackupAction::Prune(a)) => run_prune(a, ctx).await,
         None => run_backup(args.run, ctx).await,
@@ -200,6 +221,7 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
         oplog: a.oplog,
         sync: !a.no_sync,
         users_and_roles: a.users_and_roles,
+        encrypt: Recipients::parse(&a.encrypt_to, &a.encrypt_to_file)?,
     };
     let (client, _) = ctx.connect(ws.as_ref()).await?;
     let progress = BackupProgress::new(ctx.show_progress() && !to_stdout, "backup");
@@ -234,6 +256,12 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
                 o.entries, o.end[0], o.end[1]
             ));
         }
+        if let Some(e) = &m.encryption {
+            text.push_str(&format!(
+                "\nEncrypted (age) to {}: restore it with --identity (mongorestore cannot read it)",
+                e.recipients.join(", ")
+            ));
+        }
         if to_stdout {
             eprintln!("{text}");
         } else {
@@ -243,14 +271,27 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
     Ok(SUCCESS)
 }
 
-fn run_verify(path: PathBuf, ctx: &Ctx) -> Result<u8> {
-    match verify(&path) {
+fn run_verify(path: PathBuf, identity: Vec<PathBuf>, ctx: &Ctx) -> Result<u8> {
+    let ids = Identities::load(&identity)?;
+    match verify(&path, &ids) {
         Ok(r) => {
             if ctx.json() {
                 render::json(&serde_json::json!({"ok": true, "report": r}));
             } else if !ctx.global.quiet {
+                let checked = if r.encrypted_files > 0 && !r.decrypted {
+                    format!(
+                        "checksums of the {} encrypted file(s) match the manifest; their content \
+                         was not decrypted (pass --identity FILE to check every document)",
+                        r.encrypted_files
+                    )
+                } else if r.encrypted_files > 0 {
+                    "every encrypted file decrypted; checksums and counts match the manifest"
+                        .to_string()
+                } else {
+                    "checksums and counts match the manifest".to_string()
+                };
                 println!(
-                    "OK: {}: {} file(s), {} namespace(s), {} document(s); checksums and counts match the manifest",
+                    "OK: {}: {} file(s), {} namespace(s), {} document(s); {checked}",
                     r.path, r.files, r.namespaces, r.documents
                 );
             }
@@ -265,6 +306,25 @@ fn run_verify(path: PathBuf, ctx: &Ctx) -> Result<u8> {
             Err(Reported(ERROR).into())
         }
     }
+}
+
+/// Prints only the public recipient: the secret key is in the file.
+fn run_keygen(out: PathBuf, ctx: &Ctx) -> Result<u8> {
+    let public = crate::backup::crypto::keygen(&out)?;
+    if ctx.json() {
+        render::json(&serde_json::json!({"recipient": public, "identity_file": out}));
+    } else {
+        println!("{public}");
+        if !ctx.global.quiet {
+            eprintln!(
+                "wrote the identity (secret key) to {}; back up with --encrypt-to {public}, \
+                 restore with --identity {}",
+                out.display(),
+                out.display()
+            );
+        }
+    }
+    Ok(SUCCESS)
 }
 
 /// Lists the backups of `dir`, warning on stderr about the symbolic links it skips.

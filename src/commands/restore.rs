@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 
+use crate::backup::crypto::Identities;
 use crate::backup::nsmatch::NsRules;
 use crate::backup::restore::{RestoreOptions, Source, WriteMode, restore};
 use crate::context::Ctx;
@@ -85,6 +86,10 @@ pub struct RestoreArgs {
     /// Replay only entries before this timestamp: SECONDS[:INCREMENT]
     #[arg(long, value_name = "TIMESTAMP", requires = "oplog_replay")]
     pub oplog_limit: Option<String>,
+    /// Decrypt an encrypted backup with this age identity file (from `backup keygen`;
+    /// repeatable): every encrypted file is checked to open before the first write
+    #[arg(long, value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
 }
 
 /// `--mode`: how a document whose `_id` is already in the target is written.
@@ -159,6 +164,7 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
         oplog_replay: a.oplog_replay,
         users_and_roles: a.users_and_roles,
         oplog_limit: a.oplog_limit.as_deref().map(parse_timestamp).transpose()?,
+        identities: Identities::load(&a.identity)?,
     };
     if a.drop && !a.dry_run {
         super::confirm::require(

@@ -40,6 +40,7 @@ pub async fn take(
         oplog: false,
         users_and_roles: false,
         sync: true,
+        encrypt: Default::default(),
     };
     let summary = backup(client, &opts, &backup_events::ignore())
         .await
@@ -87,6 +88,7 @@ pub async fn restore_backup(client: &Client, dir: &str, namespace: &str) -> Resu
         oplog_replay: false,
         users_and_roles: false,
         oplog_limit: None,
+        identities: Default::default(),
     };
     let report = restore(client, &opts, &backup_events::ignore())
         .await

@@ -7,6 +7,7 @@ mod support;
 mod access;
 mod apply;
 mod backup;
+mod backup_crypto;
 mod backup_faults;
 mod broken;
 mod chat_platform;

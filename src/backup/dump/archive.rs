@@ -122,12 +122,14 @@ pub(super) async fn dump_archive(
     }
     let oplog_idx = names.len();
     names.push((String::new(), "oplog".into()));
-    let (gzip, level) = (opts.gzip, opts.gzip_level);
+    let enc = opts.encoding();
+    let encrypted = !opts.encrypt.is_empty();
     let (tx, mut rx) = mpsc::channel::<ArchMsg>(8);
     let pool = ChunkPool::default();
     let recycle = pool.clone();
     let writer = std::thread::spawn(move || -> Result<(u64, Checksums)> {
-        let sink = Sink::new(out, gzip, level);
+        // Compressed on all cores (ParGzWriter), encrypted as a whole on this thread.
+        let sink = Sink::new(out, &enc)?;
         let mut w = ArchiveWriter::new(sink, &header, &entries)?;
         let mut crcs = vec![Crc64::default(); names.len()];
         while let Some(m) = rx.blocking_recv() {
@@ -268,6 +270,7 @@ pub(super) async fn dump_archive(
             ),
             bytes,
             checksums,
+            encrypted,
         },
         counts,
     ))

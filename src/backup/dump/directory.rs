@@ -15,7 +15,7 @@ use crate::backup::filename::{collection_stem, database_dir, inside};
 use crate::backup::manifest::{FileEntry, FileKind, INCOMPLETE_FILE, MANIFEST_FILE};
 
 use super::drain::{ChunkPool, drain};
-use super::files::{gz_suffix, spawn_file_writer, write_file};
+use super::files::{spawn_file_writer, write_file};
 use super::targets::Target;
 use super::users_roles::{AUTHZ_COLLECTIONS, authz_namespace, dump_users_and_roles};
 use super::{BackupOptions, Counts, filter_for};
@@ -27,14 +27,25 @@ pub(super) struct TargetFiles {
     data: (String, PathBuf),
 }
 
-/// `<db>/<stem>.metadata.json[.gz]` and `<db>/<stem>.bson[.gz]`, the stem escaped as mongodump
-/// escapes it: refused when a path would leave `dir`.
+/// `<db>/<stem>.metadata.json[.gz][.age]` and `<db>/<stem>.bson[.gz][.age]`, the stem escaped
+/// as mongodump escapes it: refused when a path would leave `dir`, or when a long name's stem
+/// with `.age` would be longer than a file name may be.
 pub(super) fn directory_files(dir: &Path, t: &Target, opts: &BackupOptions) -> Result<TargetFiles> {
     let ns = t.ns();
     let db = database_dir(&t.db).with_context(|| format!("backing up {ns}"))?;
     let stem = collection_stem(&t.meta.name);
+    let suffix = opts.encoding().suffix();
     let file = |ext: &str| -> Result<(String, PathBuf)> {
-        let rel = format!("{db}/{stem}{ext}{}", gz_suffix(opts.gzip));
+        let name = format!("{stem}{ext}{suffix}");
+        if name.len() > 255 {
+            bail!(
+                "backing up {ns}: its file name {name:?} would be {} bytes, longer than a file \
+                 name may be (255) with the encrypted backup's .age suffix; back it up with \
+                 --archive instead; nothing was written",
+                name.len()
+            );
+        }
+        let rel = format!("{db}/{name}");
         let path = inside(dir, Path::new(&rel), &ns)?;
         Ok((rel, path))
     };
@@ -98,6 +109,7 @@ pub(super) async fn dump_directory(
                 documents: None,
                 bytes: n,
                 checksums,
+                encrypted: !opts.encrypt.is_empty(),
             },
         ));
         if t.meta.is_view() {
@@ -116,13 +128,13 @@ pub(super) async fn dump_directory(
             expected_docs: t.estimate,
         });
         let observe = observe.clone();
-        let (gzip, level, sync) = (opts.gzip, opts.gzip_level, opts.sync);
+        let (enc, sync) = (opts.encoding(), opts.sync);
+        let encrypted = !opts.encrypt.is_empty();
         let sem = sem.clone();
         tasks.spawn(async move {
             let _permit = sem.acquire_owned().await?;
             let pool = ChunkPool::default();
-            let (tx, writer) =
-                spawn_file_writer(path, gzip, level, sync, Access::Shared, pool.clone());
+            let (tx, writer) = spawn_file_writer(path, enc, sync, Access::Shared, pool.clone());
             let drained = drain(coll, filter, batch, tx, pool, i, &observe).await;
             let finished = (|| {
                 let written = writer
@@ -147,6 +159,7 @@ pub(super) async fn dump_directory(
                     documents: Some(docs),
                     bytes,
                     checksums,
+                    encrypted,
                 },
             ))
         });

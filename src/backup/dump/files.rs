@@ -1,6 +1,8 @@
-//! Writing backup files: a thread per data file hashes, optionally gzips and writes the chunks
-//! it receives; small files (metadata) are written whole. Shared by the directory layout, the
-//! directory oplog and the saved users and roles.
+//! Writing backup files: a thread per data file optionally gzips, optionally encrypts (age),
+//! hashes and writes the chunks it receives; small files (metadata) are written whole. Shared
+//! by the directory layout, the directory oplog and the saved users and roles. Each data file
+//! is encrypted on its own writer thread, so collections dumped in parallel are encrypted in
+//! parallel.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,7 @@ use mongodb::raw_batch_cursor::RawBatchCursor;
 use tokio::sync::mpsc;
 
 use crate::backup::checksum::Checksums;
+use crate::backup::crypto::{AGE_SUFFIX, Encrypting, Recipients};
 use crate::backup::direct::{Access, OutputFile};
 use crate::backup::gz::{HashWriter, ParGzWriter};
 
@@ -19,8 +22,7 @@ use super::drain::{Chunk, ChunkPool, drain_cursor};
 /// A thread writing the chunks it receives to `path` through a [`Sink`]: (bytes, checksums).
 pub(super) fn spawn_file_writer(
     path: PathBuf,
-    gzip: bool,
-    level: u32,
+    enc: Encoding,
     sync: bool,
     access: Access,
     recycle: ChunkPool,
@@ -32,7 +34,7 @@ pub(super) fn spawn_file_writer(
     let writer = std::thread::spawn(move || -> Result<(u64, Checksums)> {
         let f = OutputFile::create(&path, sync, access)
             .with_context(|| format!("creating {}", path.display()))?;
-        let mut s = Sink::new(f, gzip, level);
+        let mut s = Sink::new(f, &enc).with_context(|| format!("writing {}", path.display()))?;
         while let Some(c) = rx.blocking_recv() {
             s.write_all(&c.bytes)
                 .with_context(|| format!("writing {}", path.display()))?;
@@ -60,8 +62,7 @@ pub(super) async fn cursor_to_file(
     let pool = ChunkPool::default();
     let (tx, writer) = spawn_file_writer(
         path.to_path_buf(),
-        opts.gzip,
-        opts.gzip_level,
+        opts.encoding(),
         opts.sync,
         access,
         pool.clone(),
@@ -75,26 +76,52 @@ pub(super) async fn cursor_to_file(
     Ok((docs, bytes, checksums))
 }
 
-/// A file being written: hashed, optionally gzip-compressed.
+/// How a backup's files are encoded: compressed (gzip, level), then encrypted (age, to
+/// these recipients; none: not encrypted).
+#[derive(Clone, Default)]
+pub struct Encoding {
+    pub gzip: bool,
+    pub level: u32,
+    pub encrypt: Recipients,
+}
+
+impl Encoding {
+    /// What a file's name gets after `.bson` / `.metadata.json`: `.gz`, then `.age`.
+    pub fn suffix(&self) -> String {
+        let mut s = String::new();
+        if self.gzip {
+            s.push_str(".gz");
+        }
+        if !self.encrypt.is_empty() {
+            s.push_str(AGE_SUFFIX);
+        }
+        s
+    }
+}
+
+/// A file being written: optionally gzip-compressed, then optionally encrypted, then hashed
+/// (the manifest's checksums are of the bytes on disk, so that a backup's integrity is
+/// checked without its identity).
 pub enum Sink<W: Write> {
-    Plain(HashWriter<W>),
-    Gzip(ParGzWriter<HashWriter<W>>),
+    Plain(Encrypting<HashWriter<W>>),
+    Gzip(ParGzWriter<Encrypting<HashWriter<W>>>),
 }
 
 impl<W: Write> Sink<W> {
-    pub fn new(w: W, gzip: bool, level: u32) -> Self {
-        if gzip {
-            Sink::Gzip(ParGzWriter::new(HashWriter::new(w), level))
+    pub fn new(w: W, enc: &Encoding) -> std::io::Result<Self> {
+        let sealed = enc.encrypt.wrap(HashWriter::new(w))?;
+        Ok(if enc.gzip {
+            Sink::Gzip(ParGzWriter::new(sealed, enc.level))
         } else {
-            Sink::Plain(HashWriter::new(w))
-        }
+            Sink::Plain(sealed)
+        })
     }
 
     /// (writer, bytes, checksums)
     pub fn finish(self) -> std::io::Result<(W, u64, Checksums)> {
         match self {
-            Sink::Plain(h) => h.finish(),
-            Sink::Gzip(g) => g.finish()?.finish(),
+            Sink::Plain(e) => e.finish()?.finish(),
+            Sink::Gzip(g) => g.finish()?.finish()?.finish(),
         }
     }
 }
@@ -122,14 +149,10 @@ pub(super) fn write_file(
 ) -> Result<(u64, Checksums)> {
     let f = OutputFile::create(path, opts.sync, Access::Shared)
         .with_context(|| format!("creating {}", path.display()))?;
-    let mut s = Sink::new(f, opts.gzip, opts.gzip_level);
+    let mut s = Sink::new(f, &opts.encoding())?;
     s.write_all(data)?;
     let (f, n, checksums) = s.finish()?;
     f.finish()
         .with_context(|| format!("writing {}", path.display()))?;
     Ok((n, checksums))
-}
-
-pub(super) fn gz_suffix(gzip: bool) -> &'static str {
-    if gzip { ".gz" } else { "" }
 }

@@ -20,6 +20,7 @@ use anyhow::{Context, Result, bail};
 use bson::{Document, Timestamp};
 use mongodb::Client;
 
+use crate::backup::crypto::{AGE_SUFFIX, Recipients};
 use crate::backup::direct::{Access, OutputFile};
 use crate::backup::events::{Event, Observer, Phase};
 use crate::backup::manifest::{
@@ -31,8 +32,8 @@ use crate::backup::nsmatch::NsRules;
 use archive::{archive_access, dump_archive};
 use directory::{directory_files, dump_directory, prepare_dir};
 pub use drain::{Chunk, ChunkPool, drain};
-pub use files::Sink;
 use files::cursor_to_file;
+pub use files::{Encoding, Sink};
 pub use oplog::{last_oplog_ts, oplog_start};
 use oplog::{oplog_cursor, track_ts};
 pub use targets::{Target, discover, server_version};
@@ -61,6 +62,18 @@ pub struct BackupOptions {
     /// fsync every file before the manifest is written (a complete manifest then means the
     /// data is on disk, not only in the page cache).
     pub sync: bool,
+    /// Encrypt every file (directory) or the archive to these age recipients (none: plain).
+    pub encrypt: Recipients,
+}
+
+impl BackupOptions {
+    pub fn encoding(&self) -> Encoding {
+        Encoding {
+            gzip: self.gzip,
+            level: self.gzip_level,
+            encrypt: self.encrypt.clone(),
+        }
+    }
 }
 
 pub struct BackupSummary {
@@ -158,8 +171,13 @@ pub async fn backup(
             Output::Directory(d) => {
                 observe(Event::Phase(Phase::CopyingOplog));
                 // mongodump names it oplog.bson even when its content is gzip-compressed,
-                // and mongorestore --oplogReplay looks for exactly that name.
-                let name = "oplog.bson".to_string();
+                // and mongorestore --oplogReplay looks for exactly that name (an encrypted
+                // one is no file mongorestore reads: it says so by its .age).
+                let name = if opts.encrypt.is_empty() {
+                    "oplog.bson".to_string()
+                } else {
+                    format!("oplog.bson{AGE_SUFFIX}")
+                };
                 let mut end = start;
                 let (docs, n, checksums) = cursor_to_file(
                     oplog_cursor(client, start).await?,
@@ -178,6 +196,7 @@ pub async fn backup(
                         documents: Some(docs),
                         bytes: n,
                         checksums,
+                        encrypted: !opts.encrypt.is_empty(),
                     }),
                     OplogRange {
                         start: [start.time, start.increment],
@@ -211,6 +230,7 @@ pub async fn backup(
             _ => Layout::Archive,
         },
         gzip: opts.gzip,
+        encryption: opts.encrypt.record(),
         started_at,
         finished_at: chrono::Utc::now(),
         query: opts.query.as_ref().map(|(t, _)| t.clone()),

@@ -13,7 +13,7 @@ use crate::backup::filename::{database_dir, inside};
 use crate::backup::manifest::{FileEntry, FileKind, NamespaceEntry};
 
 use super::BackupOptions;
-use super::files::{cursor_to_file, gz_suffix};
+use super::files::cursor_to_file;
 
 /// What mongodump --dumpDbUsersAndRoles saves per database: `$admin.<coll>` with the
 /// database's users and roles, and all of admin.system.version (the auth schema version that
@@ -52,7 +52,8 @@ pub(super) fn authz_namespace(db: &str, coll: &str, documents: u64) -> Namespace
 }
 
 /// A database's users and roles as mongodump's `--dumpDbUsersAndRoles` writes them:
-/// `<db>/$admin.system.users.bson`, `$admin.system.roles.bson`, `$admin.system.version.bson`.
+/// `<db>/$admin.system.users.bson`, `$admin.system.roles.bson`, `$admin.system.version.bson`
+/// (with the backup's `.gz` and `.age` suffixes).
 pub(super) async fn dump_users_and_roles(
     client: &Client,
     opts: &BackupOptions,
@@ -64,7 +65,7 @@ pub(super) async fn dump_users_and_roles(
         let rel = format!(
             "{}/$admin.{coll}.bson{}",
             database_dir(db)?,
-            gz_suffix(opts.gzip)
+            opts.encoding().suffix()
         );
         let path = inside(dir, Path::new(&rel), &format!("{db}.$admin.{coll}"))?;
         let cursor = authz_cursor(client, db, coll).await?;
@@ -85,6 +86,7 @@ pub(super) async fn dump_users_and_roles(
             documents: Some(n),
             bytes: len,
             checksums,
+            encrypted: !opts.encrypt.is_empty(),
         });
     }
     Ok(out)

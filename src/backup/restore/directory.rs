@@ -3,7 +3,6 @@
 //! write batches.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -12,9 +11,9 @@ use bson::Document;
 use tokio::sync::mpsc;
 
 use crate::backup::bsonio::DocBatch;
+use crate::backup::crypto::{AGE_SUFFIX, Identities, open_decoded};
 use crate::backup::filename::{Stem, decode_stem};
 use crate::backup::format::CollectionMeta;
-use crate::backup::gz::maybe_gunzip;
 use crate::backup::manifest::{FileKind, Manifest};
 use crate::backup::nsmatch::split;
 
@@ -30,11 +29,17 @@ pub(super) struct Scanned {
 }
 
 pub(super) fn strip_suffix<'a>(name: &'a str, suffixes: &[&str]) -> Option<&'a str> {
+    let name = name.strip_suffix(AGE_SUFFIX).unwrap_or(name);
     suffixes.iter().find_map(|s| name.strip_suffix(s))
 }
 
-/// Scans a mongodump-layout directory: `<db>/<coll>.bson[.gz]`, `<db>/<coll>.metadata.json[.gz]`.
-pub(super) fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<Scanned> {
+/// Scans a mongodump-layout directory: `<db>/<coll>.bson[.gz]`, `<db>/<coll>.metadata.json[.gz]`
+/// (each with `.age` when encrypted, read with `ids`).
+pub(super) fn scan_directory(
+    dir: &Path,
+    manifest: Option<&Manifest>,
+    ids: &Identities,
+) -> Result<Scanned> {
     let expected: BTreeMap<String, u64> = manifest
         .map(|m| {
             m.files
@@ -51,7 +56,7 @@ pub(super) fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
         if e.file_type()?.is_file() {
-            if name == "oplog.bson" || name == "oplog.bson.gz" {
+            if ["oplog.bson", "oplog.bson.gz", "oplog.bson.age"].contains(&name.as_str()) {
                 oplog = Some(e.path());
             }
             continue;
@@ -61,7 +66,7 @@ pub(super) fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<
             let f = f?;
             let fname = f.file_name().to_string_lossy().into_owned();
             if let Some(stem) = strip_suffix(&fname, &[".metadata.json", ".metadata.json.gz"]) {
-                let meta = read_metadata(&f.path(), stem)?;
+                let meta = read_metadata(&f.path(), stem, ids)?;
                 match classify(&db, &meta.name) {
                     Some(SystemColl::ServerOwned) => {
                         skipped.insert(format!("{db}.{}", meta.name), SERVER_OWNED.into());
@@ -94,9 +99,9 @@ pub(super) fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<
                     match decode_stem(stem).with_context(|| format!("{}", f.path().display()))? {
                         Stem::Name(n) => n,
                         Stem::Truncated => {
-                            let gz = if fname.ends_with(".gz") { ".gz" } else { "" };
-                            let meta_path = e.path().join(format!("{stem}.metadata.json{gz}"));
-                            read_metadata(&meta_path, stem)?.name
+                            let tail = &fname[stem.len() + ".bson".len()..];
+                            let meta_path = e.path().join(format!("{stem}.metadata.json{tail}"));
+                            read_metadata(&meta_path, stem, ids)?.name
                         }
                     };
                 // `$admin.system.*`: a database's saved users and roles (read_authz_files).
@@ -150,13 +155,13 @@ pub(super) fn scan_directory(dir: &Path, manifest: Option<&Manifest>) -> Result<
 
 /// A metadata file of the directory layout. Its collection is named by the file's (escaped)
 /// stem, or by its `collectionName` when the stem is a long name's truncated one.
-pub(super) fn read_metadata(path: &Path, stem: &str) -> Result<CollectionMeta> {
+pub(super) fn read_metadata(path: &Path, stem: &str, ids: &Identities) -> Result<CollectionMeta> {
     let name = match decode_stem(stem).with_context(|| format!("{}", path.display()))? {
         Stem::Name(n) => Some(n),
         Stem::Truncated => None,
     };
     let mut text = String::new();
-    maybe_gunzip(File::open(path).with_context(|| format!("reading {}", path.display()))?)?
+    open_decoded(path, ids, &path.display().to_string())?
         .read_to_string(&mut text)
         .with_context(|| format!("reading {}", path.display()))?;
     let mut meta = CollectionMeta::from_json(&text, name.as_deref().unwrap_or_default())
@@ -194,11 +199,11 @@ pub(super) fn metadata_origin(dir: &Path, manifest: Option<&Manifest>, ns: &str)
     })
 }
 
-/// Reads a `.bson[.gz]` file into batches.
-pub(super) fn read_file_batches(path: &Path, tx: &mpsc::Sender<Batch>) {
+/// Reads a `.bson[.gz][.age]` file into batches.
+pub(super) fn read_file_batches(path: &Path, tx: &mpsc::Sender<Batch>, ids: &Identities) {
     let result = (|| -> Result<(), String> {
-        let f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut r = maybe_gunzip(f).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut r =
+            open_decoded(path, ids, &path.display().to_string()).map_err(|e| format!("{e:#}"))?;
         let mut offset = 0u64;
         let new_batch = || DocBatch::with_capacity(BATCH_DOCS, BATCH_BYTES + (64 << 10));
         let mut batch = new_batch();

@@ -9,7 +9,9 @@
 //! failure leaves the old data as it was. Duplicate keys are counted and reported, or stop the
 //! restore with `stop_on_error`. `--mode upsert|merge` lays the backup over live data
 //! instead (`overlay`). A mongodump backup is recognised as such (`source`); system
-//! collections are sorted out as mongorestore sorts them (`system`).
+//! collections are sorted out as mongorestore sorts them (`system`). An encrypted backup is
+//! decrypted by the readers themselves (`crypto::decoded`), with `RestoreOptions::identities`
+//! checked against every encrypted file's header before the first write.
 
 mod archive;
 mod directory;
@@ -38,9 +40,9 @@ use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::backup::bsonio::DocBatch;
+use crate::backup::crypto::{Identities, decoded, open_decoded};
 use crate::backup::events::{Event, Observer, Phase};
 use crate::backup::format::CollectionMeta;
-use crate::backup::gz::maybe_gunzip;
 use crate::backup::nsmatch::{NsRules, split};
 use crate::backup::preflight;
 
@@ -83,6 +85,9 @@ pub struct RestoreOptions {
     pub users_and_roles: bool,
     /// Replay oplog entries strictly before this timestamp.
     pub oplog_limit: Option<Timestamp>,
+    /// Secret keys for an encrypted backup (`--identity`): every encrypted file is checked
+    /// to open with one of them before the first write.
+    pub identities: Identities,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -210,13 +215,14 @@ pub async fn restore(
                 source::recognise_directory(dir, opts.force)?;
             report.backup = info;
             observe(Event::Phase(Phase::Verifying));
-            preflight::check_directory(dir, manifest.as_ref())
+            let ids = &opts.identities;
+            preflight::check_directory(dir, manifest.as_ref(), ids)
                 .context("the backup failed its checks; nothing was restored")?;
             let Scanned {
                 mut units,
                 oplog: oplog_file,
                 skipped,
-            } = scan_directory(dir, manifest.as_ref())?;
+            } = scan_directory(dir, manifest.as_ref(), ids)?;
             report.skipped = skipped;
             for u in units.iter_mut() {
                 u.origin = metadata_origin(dir, manifest.as_ref(), &u.source);
@@ -256,13 +262,14 @@ pub async fn restore(
                 });
                 let observe = observe.clone();
                 let ctl = ctl.clone();
+                let ids = ids.clone();
                 tasks.spawn(async move {
                     let _permit = sem.acquire_owned().await;
                     let (tx, rx) = mpsc::channel::<Batch>(2);
                     let reader = u
                         .data
                         .clone()
-                        .map(|p| std::thread::spawn(move || read_file_batches(&p, &tx)));
+                        .map(|p| std::thread::spawn(move || read_file_batches(&p, &tx, &ids)));
                     if reader.is_none() {
                         drop(rx);
                         let (_tx, rx) = mpsc::channel::<Batch>(1);
@@ -296,7 +303,7 @@ pub async fn restore(
             }
             if opts.users_and_roles && report.ok() {
                 observe(Event::Phase(Phase::UsersAndRoles));
-                let authz = read_authz_files(dir, &dbs)?;
+                let authz = read_authz_files(dir, &dbs, ids)?;
                 report.users_and_roles =
                     Some(restore_users_and_roles(client, authz, &dbs, opts).await?);
             }
@@ -306,7 +313,7 @@ pub async fn restore(
                         "--oplog-replay: the backup has no oplog.bson (make it with backup --oplog)"
                     );
                 };
-                let r = maybe_gunzip(File::open(&path)?)?;
+                let r = open_decoded(&path, ids, &path.display().to_string())?;
                 observe(Event::Phase(Phase::ReplayingOplog));
                 replay_oplog(client, r, opts, &mut report).await?;
             }
@@ -315,14 +322,17 @@ pub async fn restore(
             let source::Recognised { manifest, info } = source::recognise_archive(p)?;
             report.backup = info;
             observe(Event::Phase(Phase::Verifying));
-            preflight::check_archive_file(p, manifest.as_ref())
+            preflight::check_archive_file(p, manifest.as_ref(), &opts.identities)
                 .context("the backup failed its checks; nothing was restored")?;
             let f = File::open(p).with_context(|| format!("opening {}", p.display()))?;
-            restore_archive(client, maybe_gunzip(f)?, opts, observe, &mut report).await?;
+            let input = decoded(f, &opts.identities, &p.display().to_string())?;
+            restore_archive(client, input, opts, observe, &mut report).await?;
         }
         Source::Stdin => {
             report.backup = source::stdin_info();
-            let stdin = maybe_gunzip(std::io::stdin())?;
+            // An encrypted stream is authenticated chunk by chunk as it is read: a damaged
+            // chunk fails the namespaces still open, after earlier batches were written.
+            let stdin = decoded(std::io::stdin(), &opts.identities, "standard input")?;
             restore_archive(client, stdin, opts, observe, &mut report).await?;
         }
     }

@@ -2,7 +2,6 @@
 //! merged in the way mongorestore does (temporary collections and `_mergeAuthzCollections`).
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -10,7 +9,7 @@ use bson::{Bson, Document, doc};
 use mongodb::Client;
 
 use crate::backup::bsonio::{Next, read_doc};
-use crate::backup::gz::maybe_gunzip;
+use crate::backup::crypto::{AGE_SUFFIX, Identities, open_decoded};
 use crate::backup::staging::described;
 
 use super::RestoreOptions;
@@ -62,17 +61,25 @@ pub(super) fn authz_kind(coll: &str) -> Option<&'static str> {
     }
 }
 
-/// `<db>/$admin.system.{users,roles}.bson[.gz]` of the source databases of `dbs`.
-pub(super) fn read_authz_files(dir: &Path, dbs: &[(String, String)]) -> Result<Authz> {
+/// `<db>/$admin.system.{users,roles}.bson[.gz][.age]` of the source databases of `dbs`.
+pub(super) fn read_authz_files(
+    dir: &Path,
+    dbs: &[(String, String)],
+    ids: &Identities,
+) -> Result<Authz> {
     let mut out = Authz::new();
     for (src, _) in dbs {
         for kind in ["users", "roles"] {
-            let path = ["", ".gz"]
+            let age = AGE_SUFFIX;
+            let path = ["", ".gz", age, &format!(".gz{age}")]
                 .iter()
-                .map(|gz| dir.join(src).join(format!("$admin.system.{kind}.bson{gz}")))
+                .map(|sfx| {
+                    dir.join(src)
+                        .join(format!("$admin.system.{kind}.bson{sfx}"))
+                })
                 .find(|p| p.exists());
             let Some(path) = path else { continue };
-            let mut r = maybe_gunzip(File::open(&path)?)?;
+            let mut r = open_decoded(&path, ids, &path.display().to_string())?;
             let mut offset = 0;
             let mut docs = Vec::new();
             loop {
