@@ -8,6 +8,7 @@ pub mod bsonio;
 pub mod bulk;
 pub mod checksum;
 pub mod direct;
+pub mod drill;
 pub mod dump;
 pub mod events;
 pub mod filename;
