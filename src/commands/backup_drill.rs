@@ -9,7 +9,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::backup::drill::record::{self, DRILLS_COLLECTION};
-use crate::backup::drill::{DeclaredValidator, DrillOptions, Validators, drill};
+use crate::backup::drill::{DeclaredCollection, DrillOptions, Validators, drill};
 use crate::context::Ctx;
 use crate::exit::{CHANGES_PENDING, ERROR, Reported, SUCCESS};
 use crate::render;
@@ -40,14 +40,16 @@ pub async fn run(a: DrillArgs, ctx: &Ctx) -> Result<u8> {
                 .databases
                 .iter()
                 .flat_map(|db| {
-                    db.collections.iter().filter_map(|c| {
-                        Some(DeclaredValidator {
+                    db.collections
+                        .iter()
+                        .filter(|c| !c.is_view)
+                        .map(|c| DeclaredCollection {
                             domain: db.domain.clone(),
                             database: db.name.clone(),
                             collection: c.name.clone(),
-                            validator: c.validator.clone()?,
+                            validator: c.validator.clone(),
+                            indexes: c.indexes.clone(),
                         })
-                    })
                 })
                 .collect();
             Some(Validators {

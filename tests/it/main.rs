@@ -14,6 +14,7 @@ mod cli;
 mod completions;
 mod contract;
 mod drift;
+mod drill;
 mod examples;
 mod init;
 mod interop;

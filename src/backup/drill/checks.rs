@@ -140,7 +140,7 @@ pub async fn check_namespace(
 }
 
 /// The restored collection's metadata as `backup` reads it (`None`: it does not exist).
-async fn live_meta(client: &Client, db: &str, coll: &str) -> Result<Option<CollectionMeta>> {
+pub async fn live_meta(client: &Client, db: &str, coll: &str) -> Result<Option<CollectionMeta>> {
     let d = client.database(db);
     let entries: Vec<Document> = d
         .run_cursor_command(doc! {"listCollections": 1, "filter": {"name": coll}})

@@ -23,24 +23,28 @@ use crate::backup::manifest::Manifest;
 use crate::backup::nsmatch::{NsRules, split};
 use crate::backup::restore::{RestoreOptions, RestoreReport, Source, WriteMode, restore};
 use crate::conformance::{Conformance, violations};
+use crate::model::IndexDef;
 use crate::spec::Workspace;
 
-use checks::{ContentCheck, Finding, check_namespace};
+use checks::{ContentCheck, Finding, check_namespace, live_meta};
 use report::{DrillReport, Rpo, Rto};
 use scratch::Scratch;
 
-/// A declared validator of the workspace, checked over the restored copy of its collection.
-pub struct DeclaredValidator {
+/// A collection the workspace declares: its validator is run over the restored copy, and
+/// its declared indexes must be there (a backup whose metadata lost an index restores
+/// without it, consistently with itself: only the spec can tell).
+pub struct DeclaredCollection {
     pub domain: String,
     pub database: String,
     pub collection: String,
-    pub validator: Document,
+    pub validator: Option<Document>,
+    pub indexes: Vec<IndexDef>,
 }
 
-/// The workspace's validators, when the drill runs in a workspace.
+/// What the workspace declares, when the drill runs in one.
 pub struct Validators<'a> {
     pub ws: &'a Workspace,
-    pub declared: Vec<DeclaredValidator>,
+    pub declared: Vec<DeclaredCollection>,
     /// Violating documents explained per collection.
     pub samples: usize,
 }
@@ -247,7 +251,7 @@ async fn check_restored(
 }
 
 /// The spec's validators over the restored copies of their collections (a collection the
-/// backup does not hold is skipped, and said so).
+/// backup does not hold is skipped, and said so), and its declared indexes on them.
 async fn check_validators(
     client: &Client,
     v: &Validators<'_>,
@@ -257,8 +261,38 @@ async fn check_validators(
     let mut out = Vec::new();
     for d in &v.declared {
         let source = format!("{}.{}", d.database, d.collection);
+        let restored_ns = restored.namespaces.iter().find(|n| n.source == source);
+        if let Some(n) = restored_ns.filter(|n| n.kind != "view") {
+            let (db, coll) = split(&n.target);
+            let live = live_meta(client, db, coll).await?;
+            let have: Vec<&Document> = live.iter().flat_map(|m| m.indexes.iter()).collect();
+            for want in &d.indexes {
+                let found = have
+                    .iter()
+                    .find(|i| i.get_str("name") == Ok(want.name.as_str()));
+                let message = match found {
+                    None => format!(
+                        "index {} declared in the spec (indexes/{}/{}.json) is not on the restored collection",
+                        want.name, d.domain, d.collection
+                    ),
+                    Some(i) if i.get_document("key").ok() != Some(&want.key) => format!(
+                        "index {}: the restored key {} is not the spec's {}",
+                        want.name,
+                        bson::Bson::Document(i.get_document("key").cloned().unwrap_or_default())
+                            .into_relaxed_extjson(),
+                        bson::Bson::Document(want.key.clone()).into_relaxed_extjson()
+                    ),
+                    Some(_) => continue,
+                };
+                findings.push(Finding {
+                    namespace: source.clone(),
+                    check: "indexes".into(),
+                    message,
+                });
+            }
+        }
         let key = (d.domain.clone(), d.collection.clone());
-        let Some(schema) = v.ws.schemas.get(&key) else {
+        let (Some(schema), Some(validator)) = (v.ws.schemas.get(&key), &d.validator) else {
             continue;
         };
         let mut c = Conformance {
@@ -270,13 +304,13 @@ async fn check_validators(
             skipped: None,
             samples: Vec::new(),
         };
-        match restored.namespaces.iter().find(|n| n.source == source) {
+        match restored_ns {
             None => c.skipped = Some("not in the backup".into()),
             Some(n) if n.kind == "view" => c.skipped = Some("a view in the backup".into()),
             Some(n) => {
                 let (db, coll) = split(&n.target);
                 (c.violating, c.samples) =
-                    violations(client, v.ws, schema, db, coll, &d.validator, v.samples).await?;
+                    violations(client, v.ws, schema, db, coll, validator, v.samples).await?;
                 if c.violating > 0 {
                     findings.push(Finding {
                         namespace: source.clone(),
