@@ -215,7 +215,7 @@ pub fn compare_indexes(backup: &[Document], restored: &[Document]) -> Vec<String
                 "index {name} is in the backup but was not restored"
             )),
             Some(g) => {
-                if w.get("key") != g.get("key") {
+                if !same_key(w.get_document("key").ok(), g.get_document("key").ok()) {
                     out.push(format!(
                         "index {name}: key {} in the backup, {} restored",
                         shown(w.get("key")),
@@ -238,6 +238,15 @@ pub fn compare_indexes(backup: &[Document], restored: &[Document]) -> Vec<String
         ));
     }
     out
+}
+
+/// Index keys compared in order (`{a: 1, b: -1}` is not `{b: -1, a: 1}`; a `Document`'s own
+/// equality ignores order).
+pub fn same_key(a: Option<&Document>, b: Option<&Document>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.len() == b.len() && a.iter().eq(b.iter()),
+        (a, b) => a.is_none() && b.is_none(),
+    }
 }
 
 fn index_options(i: &Document) -> Document {

@@ -26,7 +26,7 @@ use crate::conformance::{Conformance, violations};
 use crate::model::IndexDef;
 use crate::spec::Workspace;
 
-use checks::{ContentCheck, Finding, check_namespace, live_meta};
+use checks::{ContentCheck, Finding, check_namespace, live_meta, same_key};
 use report::{DrillReport, Rpo, Rto};
 use scratch::Scratch;
 
@@ -275,7 +275,7 @@ async fn check_validators(
                         "index {} declared in the spec (indexes/{}/{}.json) is not on the restored collection",
                         want.name, d.domain, d.collection
                     ),
-                    Some(i) if i.get_document("key").ok() != Some(&want.key) => format!(
+                    Some(i) if !same_key(i.get_document("key").ok(), Some(&want.key)) => format!(
                         "index {}: the restored key {} is not the spec's {}",
                         want.name,
                         bson::Bson::Document(i.get_document("key").cloned().unwrap_or_default())
