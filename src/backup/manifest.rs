@@ -72,6 +72,11 @@ pub struct NamespaceEntry {
     #[serde(rename = "type")]
     pub kind: String,
     pub documents: u64,
+    /// The content digest of the documents as dumped (`relocate::digest`: order-independent,
+    /// over the raw BSON, 32 hex digits), which `backup drill` compares with the restored
+    /// collection. Absent in older backups and for views.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -204,8 +209,9 @@ impl Manifest {
     }
 
     /// Files (and anything else) in a directory backup that its manifest does not list,
-    /// relative to the backup; the manifest itself and mongodump's `prelude.json` (server
-    /// and tool versions, mongo-tools 100.x) belong to the format. Symbolic links are not
+    /// relative to the backup; the manifest itself, mongodump's `prelude.json` (server
+    /// and tool versions, mongo-tools 100.x) and the last drill's `drill.json` belong to the
+    /// format. Symbolic links are not
     /// followed.
     pub fn unlisted_files(&self, backup: &Path) -> Result<Vec<String>> {
         if self.layout != Layout::Directory {
@@ -230,7 +236,8 @@ impl Manifest {
                 if ft.is_dir() {
                     dirs.push((e.path(), path));
                 } else if rel.is_empty()
-                    && [MANIFEST_FILE, PRELUDE_FILE, INCOMPLETE_FILE].contains(&name.as_str())
+                    && [MANIFEST_FILE, PRELUDE_FILE, INCOMPLETE_FILE, DRILL_FILE]
+                        .contains(&name.as_str())
                 {
                 } else if !listed.contains(path.as_str()) {
                     out.push(path);
@@ -241,6 +248,10 @@ impl Manifest {
         Ok(out)
     }
 }
+
+/// `backup drill` records its last result there in a directory backup (beside an archive:
+/// `FILE.drill.json`); it is not part of the backup's data.
+pub const DRILL_FILE: &str = "drill.json";
 
 /// mongodump (mongo-tools 100.x) writes its versions there in a directory backup.
 pub const PRELUDE_FILE: &str = "prelude.json";

@@ -10,6 +10,7 @@ pub mod bulk;
 pub mod checksum;
 pub mod crypto;
 pub mod direct;
+pub mod drill;
 pub mod dump;
 pub mod events;
 pub mod filename;

@@ -30,6 +30,8 @@ pub struct BackupEntry {
     pub documents: u64,
     pub bytes: u64,
     pub oplog: bool,
+    /// The last `backup drill` of it (from its `drill.json`).
+    pub last_drill: Option<super::drill::report::LastDrill>,
 }
 
 /// The backups stored directly under a directory.
@@ -56,7 +58,11 @@ pub fn list(dir: &Path) -> Result<Listing> {
             continue;
         }
         let is_dir = kind.is_dir();
-        if !is_dir && (name.ends_with(".manifest.json") || name.ends_with(".tmp")) {
+        if !is_dir
+            && (name.ends_with(".manifest.json")
+                || name.ends_with(".drill.json")
+                || name.ends_with(".tmp"))
+        {
             continue;
         }
         let m = if is_dir || manifest_path(&path).exists() {
@@ -79,6 +85,7 @@ pub fn list(dir: &Path) -> Result<Listing> {
             documents: 0,
             bytes: 0,
             oplog: false,
+            last_drill: super::drill::record::read_last(&path),
         };
         if let Some(m) = m {
             entry.finished_at = Some(m.finished_at);
@@ -127,6 +134,7 @@ pub fn delete(e: &BackupEntry) -> Result<()> {
         std::fs::remove_dir_all(&e.path)
     } else {
         let _ = std::fs::remove_file(manifest_path(&e.path));
+        let _ = std::fs::remove_file(super::drill::record::drill_path(&e.path));
         std::fs::remove_file(&e.path)
     }
     .with_context(|| format!("deleting {}", e.path.display()))
@@ -150,6 +158,7 @@ pub(crate) mod tests {
             documents: 0,
             bytes: 0,
             oplog: false,
+            last_drill: None,
         }
     }
 

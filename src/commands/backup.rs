@@ -103,7 +103,13 @@ pub enum BackupAction {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// The backups in a directory: when, size, documents, complete or not
+    /// Restore a backup into a scratch server (or, with --uri, prefixed scratch databases),
+    /// verify counts, content digests, options, indexes and the spec's validators; RTO, RPO
+    #[command(
+        after_help = "Example:\n  mongoctl backup drill backups/full\n  mongoctl backup drill auth.archive -o json   # exit 2 on a mismatch"
+    )]
+    Drill(super::backup_drill::DrillArgs),
+    /// The backups in a directory: when, size, documents, complete or not, the last drill
     #[command(after_help = "Example:\n  mongoctl backup list backups")]
     List { dir: PathBuf },
     /// Delete old backups by retention rules (restic's): each backup is kept by some rule or
@@ -174,6 +180,7 @@ pub async fn run(args: BackupArgs, ctx: &Ctx) -> Result<u8> {
         Some(BackupAction::Verify { path, identity }) => run_verify(path, identity, ctx),
         Some(BackupAction::Keygen { out }) => run_keygen(out, ctx),
         Some(BackupAction::List { dir }) => run_list(dir, ctx),
+        Some(BackupAction::Drill(a)) => super::backup_drill::run(a, ctx).await,
         Some(BackupAction::Prune(a)) => run_prune(a, ctx).await,
         None => run_backup(args.run, ctx).await,
     }
@@ -354,6 +361,7 @@ fn run_list(dir: PathBuf, ctx: &Ctx) -> Result<u8> {
         "documents",
         "size",
         "status",
+        "last drill",
     ]);
     for e in &list {
         t.add_row(vec![
@@ -374,6 +382,15 @@ fn run_list(dir: PathBuf, ctx: &Ctx) -> Result<u8> {
                 .to_string()
             } else {
                 "INCOMPLETE (no manifest)".into()
+            },
+            match &e.last_drill {
+                None => "-".into(),
+                Some(d) => format!(
+                    "{} {}, RTO {:.1} s",
+                    d.at.format("%Y-%m-%d %H:%M UTC"),
+                    if d.passed { "passed" } else { "FAILED" },
+                    d.restore_secs
+                ),
             },
         ]);
     }

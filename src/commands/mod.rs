@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod audit;
 pub mod backup;
+pub mod backup_drill;
 pub mod check;
 pub mod completions;
 pub mod confirm;

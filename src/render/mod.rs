@@ -18,6 +18,7 @@ use crate::spec::Diagnostic;
 
 pub mod audit;
 pub mod backup;
+pub mod drill;
 pub mod explain;
 pub mod health;
 pub mod init;

@@ -15,6 +15,7 @@ mod cli;
 mod completions;
 mod contract;
 mod drift;
+mod drill;
 mod examples;
 mod fleet_reads;
 mod init;

@@ -200,12 +200,12 @@ pub(super) async fn dump_archive(
             let copied = async {
                 let _permit = sem.acquire_owned().await?;
                 let (ctx, fwd) = forward(tx.clone(), i);
-                let docs = drain(coll, filter, batch, ctx, pool, i, &observe).await?;
+                let drained = drain(coll, filter, batch, ctx, pool, i, &observe).await?;
                 fwd.await?;
                 tx.send(ArchMsg::Eof(i))
                     .await
                     .map_err(|_| anyhow::anyhow!("the archive writer stopped"))?;
-                Ok::<_, anyhow::Error>(docs)
+                Ok::<_, anyhow::Error>(drained)
             }
             .await;
             observe(Event::NamespaceFinished {
@@ -221,8 +221,9 @@ pub(super) async fn dump_archive(
     };
     while let Some(r) = tasks.join_next().await {
         match r.map_err(anyhow::Error::from).and_then(|x| x) {
-            Ok((ns, docs)) => {
-                counts.docs.insert(ns, docs);
+            Ok((ns, drained)) => {
+                counts.docs.insert(ns.clone(), drained.docs);
+                counts.digests.insert(ns, drained.digest.finish().hash);
             }
             Err(e) => {
                 failure.get_or_insert(e);

@@ -140,23 +140,24 @@ pub(super) async fn dump_directory(
                 let written = writer
                     .join()
                     .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
-                let docs = drained?;
+                let drained = drained?;
                 let (bytes, checksums) = written?;
-                Ok::<_, anyhow::Error>((docs, bytes, checksums))
+                Ok::<_, anyhow::Error>((drained, bytes, checksums))
             })();
             observe(Event::NamespaceFinished {
                 index: i,
                 ok: finished.is_ok(),
             });
-            let (docs, bytes, checksums) = finished?;
+            let (drained, bytes, checksums) = finished?;
             Ok::<_, anyhow::Error>((
                 i * 2 + 1,
                 ns.clone(),
+                drained.digest.finish().hash,
                 FileEntry {
                     path: rel,
                     kind: FileKind::Data,
                     namespace: Some(ns),
-                    documents: Some(docs),
+                    documents: Some(drained.docs),
                     bytes,
                     checksums,
                     encrypted,
@@ -166,8 +167,9 @@ pub(super) async fn dump_directory(
     }
     let mut counts = Counts::default();
     while let Some(r) = tasks.join_next().await {
-        let (order, ns, entry) = r??;
-        counts.docs.insert(ns, entry.documents.unwrap_or(0));
+        let (order, ns, digest, entry) = r??;
+        counts.docs.insert(ns.clone(), entry.documents.unwrap_or(0));
+        counts.digests.insert(ns, digest);
         files.push((order, entry));
     }
     files.sort_by_key(|(o, _)| *o);

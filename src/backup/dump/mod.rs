@@ -31,7 +31,7 @@ use crate::backup::nsmatch::NsRules;
 
 use archive::{archive_access, dump_archive};
 use directory::{directory_files, dump_directory, prepare_dir};
-pub use drain::{Chunk, ChunkPool, drain};
+pub use drain::{Chunk, ChunkPool, Drained, drain};
 use files::cursor_to_file;
 pub use files::{Encoding, Sink};
 pub use oplog::{last_oplog_ts, oplog_start};
@@ -241,6 +241,7 @@ pub async fn backup(
                 namespace: t.ns(),
                 kind: t.meta.kind.clone(),
                 documents: counts.docs.get(&t.ns()).copied().unwrap_or(0),
+                digest: counts.digests.get(&t.ns()).cloned(),
             })
             .chain(counts.authz)
             .collect(),
@@ -266,6 +267,8 @@ pub async fn backup(
 #[derive(Default)]
 pub struct Counts {
     pub docs: std::collections::BTreeMap<String, u64>,
+    /// The content digest (32 hex digits) of each collection's documents as drained.
+    pub digests: std::collections::BTreeMap<String, String>,
     /// users, roles and auth schema version saved per database (`--users-and-roles`)
     pub authz: Vec<NamespaceEntry>,
     /// (entries, last timestamp) of the oplog copied into an archive

@@ -48,6 +48,7 @@ pub(super) fn authz_namespace(db: &str, coll: &str, documents: u64) -> Namespace
         namespace: format!("{db}.$admin.{coll}"),
         kind: kind.into(),
         documents,
+        digest: None,
     }
 }
 

@@ -17,6 +17,7 @@ mod archive;
 mod directory;
 mod insert;
 mod journal;
+mod metadata;
 mod oplog;
 mod overlay;
 mod source;
@@ -24,6 +25,7 @@ mod stage;
 mod system;
 mod users_roles;
 
+pub use metadata::backup_metadata;
 pub use overlay::WriteMode;
 pub use source::BackupInfo;
 pub use system::Skipped;
