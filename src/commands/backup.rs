@@ -98,6 +98,9 @@ pub enum BackupAction {
     },
     /// Make a new age X25519 identity for encrypted backups: the secret key goes to FILE
     /// (created 0600, never overwritten), the public recipient (for --encrypt-to) is printed
+    #[command(
+        after_help = "Example:\n  mongoctl backup keygen --out offsite.key > offsite.recipient"
+    )]
     Keygen {
         /// Where to write the identity (secret key); keep it away from the backups
         #[arg(long, value_name = "FILE")]
