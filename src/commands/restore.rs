@@ -85,6 +85,14 @@ pub struct RestoreArgs {
     /// Replay only entries before this timestamp: SECONDS[:INCREMENT]
     #[arg(long, value_name = "TIMESTAMP", requires = "oplog_replay")]
     pub oplog_limit: Option<String>,
+    /// Restore to a point in time, inclusive (RFC 3339, to the second, or SECONDS[:INCREMENT]):
+    /// DIR holds the base backups; the newest consistent at or before T is restored, then
+    /// its oplog and the slices of --oplog-dir up to T are replayed
+    #[arg(long, value_name = "T", conflicts_with = "archive")]
+    pub to_time: Option<String>,
+    /// The slices directory written by `backup oplog --follow` (with --to-time)
+    #[arg(long, value_name = "DIR", requires = "to_time")]
+    pub oplog_dir: Option<PathBuf>,
 }
 
 /// `--mode`: how a document whose `_id` is already in the target is written.
@@ -119,6 +127,9 @@ pub fn parse_timestamp(s: &str) -> Result<bson::Timestamp> {
 }
 
 pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
+    if let Some(t) = &a.to_time {
+        return super::pitr::run_to_time(&a, t, ctx).await;
+    }
     let mut include = a.ns_include.clone();
     let ws = if a.domain.is_empty() {
         crate::spec::load(&ctx.global.spec).workspace

@@ -21,6 +21,7 @@ mod isolation;
 mod migrate;
 mod nilecare;
 mod owned_seeds;
+mod pitr;
 mod relocate;
 mod restore_checks;
 mod restore_modes;
