@@ -60,7 +60,7 @@ pub struct OplogArgs {
 }
 
 pub async fn run_follow(a: OplogArgs, ctx: &Ctx) -> Result<u8> {
-    if !(a.slice_minutes > 0.0) || a.slice_mb == 0 {
+    if a.slice_minutes.is_nan() || a.slice_minutes <= 0.0 || a.slice_mb == 0 {
         bail!("--slice-minutes and --slice-mb must be greater than 0");
     }
     let opts = FollowOptions {

@@ -63,7 +63,7 @@ pub fn parse_time(flag: &str, s: &str) -> Result<Ts> {
         (Ok(t), Ok(i)) => Ok(Ts([t, i])),
         _ => bail!(
             "{flag} {s}: expected an RFC 3339 time (2026-12-02T03:00:00Z) or an oplog \
-             timestamp SECONDS[:INCREMENT] (1764644400:7)"
+             timestamp SECONDS[:INCREMENT] (1796180400:7)"
         ),
     }
 }
@@ -76,11 +76,11 @@ mod tests {
     fn times_parse_as_rfc3339_or_timestamps() {
         assert_eq!(
             parse_time("--to-time", "2026-12-02T03:00:00Z").unwrap(),
-            Ts([1_764_644_400, 0])
+            Ts([1_796_180_400, 0])
         );
         assert_eq!(
             parse_time("--to-time", "2026-12-02T04:00:00.750+01:00").unwrap(),
-            Ts([1_764_644_400, 0])
+            Ts([1_796_180_400, 0])
         );
         assert_eq!(parse_time("--to-time", "17:3").unwrap(), Ts([17, 3]));
         assert_eq!(parse_time("--to-time", "17").unwrap(), Ts([17, 0]));

@@ -113,7 +113,8 @@ pub fn plan(bases: &[Base], m: Option<&SlicesManifest>, t: Ts) -> Result<Plan> {
         let w = window(b.end, m);
         if t <= w.to {
             let mut slices = Vec::new();
-            for s in w.slices {
+            // At the base's end exactly, no slice has an entry to add.
+            for s in w.slices.into_iter().filter(|_| t > b.end) {
                 let past = s.last >= t;
                 slices.push(s);
                 if past {
