@@ -1,6 +1,6 @@
 //! `backup list` and `backup prune`: the backups under a directory (sub-directories and
 //! archive files), complete or not, and deleting one (which to delete is
-//! [`super::retention_policy`]'s pure decision). A symbolic
+//! the pure decision of the `retention_policy` module). A symbolic
 //! link in the directory is never a backup of it: it is skipped (and reported), so that prune
 //! never deletes anything outside the directory it was given.
 

@@ -8,16 +8,13 @@ use std::time::Duration;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use crate::backup::nsmatch::NsRules;
 use crate::backup::pitr::follow::{Event, FollowOptions, Start, follow};
 use crate::backup::pitr::{Ts, parse_time, replay};
-use crate::backup::restore::{RestoreOptions, Source};
+use crate::backup::restore::RestoreOptions;
 use crate::context::Ctx;
 use crate::exit::{ERROR, Reported, SUCCESS};
 use crate::render;
 use crate::render::backup::BackupProgress;
-
-use super::restore::RestoreArgs;
 
 #[derive(Args, Debug, Clone)]
 pub struct OplogArgs {
@@ -164,43 +161,34 @@ pub async fn run_follow(a: OplogArgs, ctx: &Ctx) -> Result<u8> {
     }
 }
 
-/// `restore --to-time T BACKUPS [--oplog-dir DIR]`.
-pub async fn run_to_time(a: &RestoreArgs, to_time: &str, ctx: &Ctx) -> Result<u8> {
-    let target = parse_time("--to-time", to_time)?;
-    let Some(backups) = &a.path else {
+/// `restore --to-time T BACKUPS [--oplog-dir DIR]`: what `restore` hands over.
+pub struct ToTime {
+    pub backups: Option<PathBuf>,
+    pub oplog_dir: Option<PathBuf>,
+    pub time: String,
+}
+
+/// Runs `restore --to-time` with the options `restore` built from its other flags (its
+/// source and oplog settings are replaced by the plan's).
+pub async fn run_to_time(
+    to: ToTime,
+    opts: RestoreOptions,
+    ws: Option<&crate::spec::Workspace>,
+    ctx: &Ctx,
+) -> Result<u8> {
+    let target = parse_time("--to-time", &to.time)?;
+    let Some(backups) = &to.backups else {
         bail!("--to-time needs the directory holding the base backups (not --archive)");
     };
-    if a.resume || a.oplog_limit.is_some() || a.oplog_replay {
+    if opts.resume || opts.oplog_limit.is_some() || opts.oplog_replay {
         bail!(
             "--to-time replays the oplog itself: it cannot be combined with --resume, \
              --oplog-replay or --oplog-limit"
         );
     }
-    let prepared = replay::prepare(backups, a.oplog_dir.as_deref(), target)?;
-    let ws = crate::spec::load(&ctx.global.spec).workspace;
-    let opts = RestoreOptions {
-        source: Source::Directory(prepared.plan.base.path.clone()),
-        rules: NsRules::new(&a.ns_include, &a.ns_exclude, &a.ns_from, &a.ns_to)?,
-        drop: a.drop,
-        dry_run: a.dry_run,
-        stop_on_error: a.stop_on_error,
-        resume: false,
-        force: false,
-        mode: a.mode.into(),
-        jobs: a.jobs.max(1),
-        workers: a.workers.max(1),
-        oplog_replay: true,
-        users_and_roles: a.users_and_roles,
-        oplog_limit: None,
-    };
-    if a.drop && !a.dry_run {
-        super::confirm::require(
-            "Replace every target collection with the backup's (--drop)?",
-            ctx.global.yes,
-        )
-        .await?;
-    }
-    let (client, _) = ctx.connect(ws.as_ref()).await?;
+    let prepared = replay::prepare(backups, to.oplog_dir.as_deref(), target)?;
+    let dry_run = opts.dry_run;
+    let (client, _) = ctx.connect(ws).await?;
     let progress = BackupProgress::new(ctx.show_progress(), "restore");
     let r = replay::restore_to(&client, prepared, opts, &progress.observer()).await?;
     let ok = r.restore.ok();
@@ -223,7 +211,7 @@ pub async fn run_to_time(a: &RestoreArgs, to_time: &str, ctx: &Ctx) -> Result<u8
         );
         if !bad.is_empty() {
             println!("Failed: {}; the oplog was not replayed", bad.join(", "));
-        } else if a.dry_run {
+        } else if dry_run {
             println!(
                 "Dry run: would replay the base's oplog and {} slice(s) up to {}",
                 r.slices.len(),

@@ -127,9 +127,6 @@ pub fn parse_timestamp(s: &str) -> Result<bson::Timestamp> {
 }
 
 pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
-    if let Some(t) = &a.to_time {
-        return super::pitr::run_to_time(&a, t, ctx).await;
-    }
     let mut include = a.ns_include.clone();
     let ws = if a.domain.is_empty() {
         crate::spec::load(&ctx.global.spec).workspace
@@ -177,6 +174,14 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
             ctx.global.yes,
         )
         .await?;
+    }
+    if let Some(t) = &a.to_time {
+        let to = super::pitr::ToTime {
+            backups: a.path.clone(),
+            oplog_dir: a.oplog_dir.clone(),
+            time: t.clone(),
+        };
+        return super::pitr::run_to_time(to, opts, ws.as_ref(), ctx).await;
     }
     let (client, _) = ctx.connect(ws.as_ref()).await?;
     let progress = BackupProgress::new(ctx.show_progress(), "restore");
