@@ -440,6 +440,10 @@ async fn main() {
         eprintln!("backup bench: skipped (run it with `cargo bench --bench backup`)");
         return;
     }
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("follow") {
+        follow_bench().await;
+        return;
+    }
     let env_num = |k: &str, d: u64| {
         std::env::var(k)
             .ok()
@@ -746,6 +750,173 @@ async fn main() {
         mib(restore.rss)
     );
     encryption(&bench, work.path(), rounds, n_docs, bytes).await;
+    client.shutdown().await;
+    drop(cluster);
+    follow_bench().await;
+}
+
+/// `backup oplog --follow` under a sustained insert load (its own single-member replica set:
+/// a follower needs an oplog): `BENCH_FOLLOW_RATE` documents/s (default 20,000) of the
+/// bench's `observations` shape for `BENCH_FOLLOW_SECS` (default 20), inserted in batches of
+/// 1,000 by two paced writers. Prints the achieved insert rate, the follower's lag (its own
+/// status lines: now minus the newest entry read, once a second) max and average, the time it
+/// needs after the load to have read the last entry, its CPU and peak RSS.
+/// `BENCH_ONLY=follow cargo bench --bench backup` runs only this.
+// The follower is reaped by wait4 (for its rusage), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
+async fn follow_bench() {
+    use std::io::BufRead;
+    let env_num = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let rate = env_num("BENCH_FOLLOW_RATE", 20_000);
+    let secs = env_num("BENCH_FOLLOW_SECS", 20);
+    let work = tempfile::Builder::new()
+        .prefix("mongoctl-bench-follow-")
+        .tempdir()
+        .unwrap();
+    let mut opts = mongoctl::mongod::ClusterOptions::replica_set(1);
+    opts.binary =
+        Some(mongoctl::mongod::find_mongod().expect("mongod (scripts/install-mongod or $MONGOD)"));
+    let cluster = mongoctl::mongod::start_cluster(&work.path().join("db"), &opts)
+        .await
+        .unwrap();
+    let client = Client::with_uri_str(cluster.uri()).await.unwrap();
+    let slices = work.path().join("oplog");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mongoctl"))
+        .args(["--uri", &cluster.uri(), "--spec"])
+        .arg(work.path())
+        .args([
+            "backup",
+            "oplog",
+            "--follow",
+            "--from-now",
+            "-o",
+            "json",
+            "--out",
+        ])
+        .arg(&slices)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Ok(v) = serde_json::from_str(&line)
+                && tx.send(v).is_err()
+            {
+                return;
+            }
+        }
+    });
+    // Following has begun once it says where it resumes.
+    while rx.recv().unwrap()["event"] != "resuming" {}
+    let t0 = Instant::now();
+    let mut writers = Vec::new();
+    for w in 0..2u64 {
+        let coll = client
+            .database("followbench")
+            .collection::<Document>("observations");
+        writers.push(tokio::spawn(async move {
+            let mut r = Rng(0x9E37_79B9_7F4A_7C15 ^ (w + 1));
+            let per_writer = rate as f64 / 2.0;
+            let mut sent = 0u64;
+            let mut batch_no = 0u64;
+            while t0.elapsed().as_secs_f64() < secs as f64 {
+                let due = batch_no as f64 * 1000.0 / per_writer;
+                let now = t0.elapsed().as_secs_f64();
+                if due > now {
+                    tokio::time::sleep(std::time::Duration::from_secs_f64(due - now)).await;
+                }
+                let docs: Vec<Document> = (0..1000)
+                    .map(|k| {
+                        let i = (batch_no * 1000 + k) * 2 + w;
+                        generate("observations", i, &mut r)
+                    })
+                    .collect();
+                coll.insert_many(docs).ordered(false).await.unwrap();
+                sent += 1000;
+                batch_no += 1;
+            }
+            sent
+        }));
+    }
+    let mut lags = Vec::new();
+    let mut inserted = 0;
+    let mut done = false;
+    while !done {
+        while let Ok(v) = rx.try_recv() {
+            if v["event"] == "status" {
+                lags.push(v["status"]["lag_secs"].as_f64().unwrap_or(0.0));
+            }
+        }
+        done = writers.iter().all(|w| w.is_finished());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for w in writers {
+        inserted += w.await.unwrap();
+    }
+    let load_secs = t0.elapsed().as_secs_f64();
+    let last = client
+        .database("local")
+        .collection::<Document>("oplog.rs")
+        .find_one(doc! {})
+        .sort(doc! {"$natural": -1})
+        .await
+        .unwrap()
+        .unwrap()
+        .get_timestamp("ts")
+        .unwrap();
+    let t_end = Instant::now();
+    // Caught up: a status line whose newest entry read is at or past the last insert.
+    loop {
+        let v = rx.recv().unwrap();
+        if v["event"] == "status" || v["event"] == "slice" {
+            let r = &v["status"]["last_read"];
+            let read = (r[0].as_u64().unwrap_or(0), r[1].as_u64().unwrap_or(0));
+            if read >= (last.time as u64, last.increment as u64) {
+                break;
+            }
+        }
+    }
+    let catch_up = t_end.elapsed().as_secs_f64();
+    let hwm = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024;
+    // SAFETY: signalling and reaping our own child; rusage is written by the kernel.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let tv = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    let max_lag = lags.iter().cloned().fold(0.0, f64::max);
+    let avg_lag = lags.iter().sum::<f64>() / lags.len().max(1) as f64;
+    println!(
+        "follow: {inserted} docs in {load_secs:.1} s = {:.0} docs/s (target rate {rate}); lag max \
+         {max_lag:.2} s, avg {avg_lag:.2} s over {} status lines (target < 2 s); caught up \
+         {catch_up:.2} s after the load; follower cpu {cpu:.2} s ({:.0} % of one core), peak \
+         RSS {:.0} MiB",
+        inserted as f64 / load_secs,
+        lags.len(),
+        100.0 * cpu / (load_secs + catch_up),
+        mib(hwm)
+    );
     client.shutdown().await;
     drop(cluster);
 }

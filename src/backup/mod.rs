@@ -19,6 +19,7 @@ pub mod gz;
 pub mod manifest;
 pub mod nsmatch;
 mod parallel;
+pub mod pitr;
 pub mod preflight;
 pub mod restore;
 pub mod retention;

@@ -65,6 +65,10 @@ pub fn list(dir: &Path) -> Result<Listing> {
         {
             continue;
         }
+        // Oplog slices (`backup oplog --follow`) are no backup: never listed, never pruned.
+        if is_dir && path.join(super::pitr::slices::MANIFEST).exists() {
+            continue;
+        }
         let m = if is_dir || manifest_path(&path).exists() {
             Manifest::load(&path).ok().flatten()
         } else {
@@ -179,6 +183,15 @@ pub(crate) mod tests {
         let err = delete(&entry).unwrap_err().to_string();
         assert!(err.contains("symbolic link"), "{err}");
         assert!(outside.join(MANIFEST_FILE).exists());
+    }
+
+    #[test]
+    fn a_slices_directory_is_not_a_backup() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sl = tmp.path().join("oplog");
+        std::fs::create_dir_all(&sl).unwrap();
+        std::fs::write(sl.join(crate::backup::pitr::slices::MANIFEST), "{}").unwrap();
+        assert!(list(tmp.path()).unwrap().backups.is_empty());
     }
 
     #[test]

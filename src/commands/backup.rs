@@ -114,7 +114,18 @@ pub enum BackupAction {
     Drill(super::backup_drill::DrillArgs),
     /// The backups in a directory: when, size, documents, complete or not, the last drill
     #[command(after_help = "Example:\n  mongoctl backup list backups")]
-    List { dir: PathBuf },
+    List {
+        dir: PathBuf,
+        /// Also show, per base backup, the oplog window it can be restored to with the
+        /// slices of this directory (`backup oplog --follow --out DIR`)
+        #[arg(long, value_name = "DIR")]
+        oplog_dir: Option<PathBuf>,
+    },
+    /// Save the oplog continuously as slices after a base backup, for restore --to-time
+    #[command(
+        after_help = "Examples:\n  mongoctl backup oplog --follow --out oplog --from backups/full --once\n  mongoctl backup list backups --oplog-dir oplog"
+    )]
+    Oplog(super::pitr::OplogArgs),
     /// Delete old backups by retention rules (restic's): each backup is kept by some rule or
     /// goes; the dry run says which and why
     #[command(
@@ -182,8 +193,9 @@ pub async fn run(args: BackupArgs, ctx: &Ctx) -> Result<u8> {
     match args.action {
         Some(BackupAction::Verify { path, identity }) => run_verify(path, identity, ctx),
         Some(BackupAction::Keygen { out }) => run_keygen(out, ctx),
-        Some(BackupAction::List { dir }) => run_list(dir, ctx),
+        Some(BackupAction::List { dir, oplog_dir }) => run_list(dir, oplog_dir, ctx),
         Some(BackupAction::Drill(a)) => super::backup_drill::run(a, ctx).await,
+        Some(BackupAction::Oplog(a)) => super::pitr::run_follow(a, ctx).await,
         Some(BackupAction::Prune(a)) => run_prune(a, ctx).await,
         None => run_backup(args.run, ctx).await,
     }
@@ -350,13 +362,30 @@ fn list_backups(dir: &std::path::Path) -> Result<Vec<retention::BackupEntry>> {
     Ok(l.backups)
 }
 
-fn run_list(dir: PathBuf, ctx: &Ctx) -> Result<u8> {
+fn run_list(dir: PathBuf, oplog_dir: Option<PathBuf>, ctx: &Ctx) -> Result<u8> {
     let list = list_backups(&dir)?;
+    let windows = match &oplog_dir {
+        Some(o) => Some(crate::backup::pitr::replay::windows(&dir, o)?),
+        None => None,
+    };
+    let window_of = |name: &str| {
+        windows
+            .as_ref()
+            .and_then(|w| w.iter().find(|(n, _)| n == name).map(|(_, w)| w))
+    };
     if ctx.json() {
-        render::json(&serde_json::json!({"backups": list}));
+        let mut v = serde_json::json!({"backups": list});
+        if let Some(w) = &windows {
+            v["restorable"] = serde_json::json!(
+                w.iter()
+                    .map(|(n, w)| serde_json::json!({"backup": n, "window": w}))
+                    .collect::<Vec<_>>()
+            );
+        }
+        render::json(&v);
         return Ok(SUCCESS);
     }
-    let mut t = render::table(&[
+    let mut head = vec![
         "backup",
         "finished",
         "layout",
@@ -365,9 +394,13 @@ fn run_list(dir: PathBuf, ctx: &Ctx) -> Result<u8> {
         "size",
         "status",
         "last drill",
-    ]);
+    ];
+    if windows.is_some() {
+        head.push("restorable to (oplog)");
+    }
+    let mut t = render::table(&head);
     for e in &list {
-        t.add_row(vec![
+        let mut row = vec![
             e.name.clone(),
             e.finished_at
                 .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
@@ -395,7 +428,11 @@ fn run_list(dir: PathBuf, ctx: &Ctx) -> Result<u8> {
                     d.restore_secs
                 ),
             },
-        ]);
+        ];
+        if windows.is_some() {
+            row.push(super::pitr::window_text(window_of(&e.name)));
+        }
+        t.add_row(row);
     }
     println!("{t}");
     Ok(SUCCESS)

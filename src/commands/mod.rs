@@ -12,6 +12,7 @@ pub mod health;
 pub mod init;
 pub mod list;
 pub mod migrate;
+pub mod pitr;
 pub mod plan;
 pub mod profile;
 pub mod restore;

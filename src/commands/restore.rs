@@ -90,6 +90,14 @@ pub struct RestoreArgs {
     /// repeatable): every encrypted file is checked to open before the first write
     #[arg(long, value_name = "FILE")]
     pub identity: Vec<PathBuf>,
+    /// Restore to a point in time, inclusive (RFC 3339, to the second, or SECONDS[:INCREMENT]):
+    /// DIR holds the base backups; the newest consistent at or before T is restored, then
+    /// its oplog and the slices of --oplog-dir up to T are replayed
+    #[arg(long, value_name = "T", conflicts_with = "archive")]
+    pub to_time: Option<String>,
+    /// The slices directory written by `backup oplog --follow` (with --to-time)
+    #[arg(long, value_name = "DIR", requires = "to_time")]
+    pub oplog_dir: Option<PathBuf>,
 }
 
 /// `--mode`: how a document whose `_id` is already in the target is written.
@@ -172,6 +180,14 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
             ctx.global.yes,
         )
         .await?;
+    }
+    if let Some(t) = &a.to_time {
+        let to = super::pitr::ToTime {
+            backups: a.path.clone(),
+            oplog_dir: a.oplog_dir.clone(),
+            time: t.clone(),
+        };
+        return super::pitr::run_to_time(to, opts, ws.as_ref(), ctx).await;
     }
     let (client, _) = ctx.connect(ws.as_ref()).await?;
     let progress = BackupProgress::new(ctx.show_progress(), "restore");

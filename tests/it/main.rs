@@ -24,6 +24,7 @@ mod isolation;
 mod migrate;
 mod nilecare;
 mod owned_seeds;
+mod pitr;
 mod quotas;
 mod relocate;
 mod restore_checks;

@@ -7,7 +7,7 @@ mod archive;
 mod directory;
 mod drain;
 mod files;
-mod oplog;
+pub mod oplog;
 mod targets;
 mod users_roles;
 

@@ -342,6 +342,17 @@ pub async fn restore(
     Ok(report)
 }
 
+/// Applies a stream of oplog entries (BSON, oldest first) as `--oplog-replay` applies the
+/// backup's own: for `restore --to-time`'s slices. Sets `report.oplog_applied`.
+pub async fn replay_oplog_entries<R: std::io::Read>(
+    client: &Client,
+    r: R,
+    opts: &RestoreOptions,
+    report: &mut RestoreReport,
+) -> Result<()> {
+    replay_oplog(client, r, opts, report).await
+}
+
 /// (source, target) database pairs of the selected units.
 fn source_and_target_dbs(units: &[Unit]) -> Vec<(String, String)> {
     let mut dbs: Vec<(String, String)> = units
