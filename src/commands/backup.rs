@@ -123,7 +123,7 @@ pub enum BackupAction {
     },
     /// Save the oplog continuously as slices after a base backup, for restore --to-time
     #[command(
-        after_help = "Examples:\n  mongoctl backup oplog --follow --out oplog --from backups/full --once\n  mongoctl backup list backups --oplog-dir oplog"
+        after_help = "Example:\n  mongoctl backup oplog --follow --out oplog-slices --from backups/full --once\n  mongoctl backup list backups --oplog-dir oplog"
     )]
     Oplog(super::pitr::OplogArgs),
     /// Delete old backups by retention rules (restic's): each backup is kept by some rule or
