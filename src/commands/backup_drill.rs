@@ -63,6 +63,8 @@ pub async fn run(a: DrillArgs, ctx: &Ctx) -> Result<u8> {
             })
         }
     };
+    // Bad identity files are refused before anything connects.
+    let identities = Identities::load(&a.identity)?;
     let into = if ctx.global.uri.is_some() {
         let (client, _) = ctx.connect(ws.as_ref()).await?;
         let prefix = a.prefix.clone().unwrap_or_else(|| {
@@ -79,7 +81,7 @@ pub async fn run(a: DrillArgs, ctx: &Ctx) -> Result<u8> {
         into: into.clone(),
         validators,
         jobs: a.jobs,
-        identities: Identities::load(&a.identity)?,
+        identities,
     };
     let mut report = drill(opts, &progress.observer()).await?;
 
