@@ -77,7 +77,9 @@ pub struct RestoreArgs {
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
     /// Restore the users and roles saved by `backup --users-and-roles` (with --drop, the
-    /// target databases' other users and roles are removed)
+    /// target databases' other users and roles are removed). A full dump's
+    /// `admin.system.users` / `admin.system.roles` are restored without it, as mongorestore
+    /// does (with --drop, every user and role the dump lacks is removed)
     #[arg(long)]
     pub users_and_roles: bool,
     /// Replay the oplog captured by `backup --oplog` after the data
@@ -274,12 +276,12 @@ pub async fn run(a: RestoreArgs, ctx: &Ctx) -> Result<u8> {
                 report.namespaces.len(),
                 report.elapsed_secs
             );
-            if let Some((u, r)) = report.users_and_roles {
-                println!("Users and roles: {u} user(s), {r} role(s) restored");
-            }
-            if let Some(n) = report.oplog_applied {
-                println!("Oplog: {n} entries replayed");
-            }
+        }
+        if let Some((u, r)) = report.users_and_roles {
+            println!("Users and roles: {u} user(s), {r} role(s) restored");
+        }
+        if let Some(n) = report.oplog_applied {
+            println!("Oplog: {n} entries replayed");
         }
     }
     if ok {

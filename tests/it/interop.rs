@@ -655,11 +655,22 @@ async fn our_restore_restores_mongodump_archives_from_file_and_stdin() {
     assert_same(&client, SRC, "d_stdin", false).await;
 }
 
+/// The user document `admin.system.users` holds for `name` (credentials included), if any.
+async fn user_doc(client: &Client, name: &str) -> Option<Document> {
+    client
+        .database("admin")
+        .collection::<Document>("system.users")
+        .find_one(doc! {"user": name, "db": "admin"})
+        .await
+        .unwrap()
+}
+
 /// (e) A full mongodump (no --db: `admin/system.version.bson`, and `admin/system.users.bson`
 /// with a user) restored over the same server, without a flag and with `--drop` (mongorestore
 /// never drops system collections; the server refuses). admin.system.version is skipped and
-/// said so, the users are skipped with a note naming --users-and-roles, and every database
-/// holds what it held.
+/// said so; the users are merged as mongorestore merges them: kept without `--drop`, and with
+/// it a user created after the dump is removed while the dump's user stays, unchanged; every
+/// database holds what it held.
 #[tokio::test]
 async fn our_restore_restores_a_full_mongodump_with_admin() {
     let Some(tools) = tools() else { return };
@@ -681,6 +692,12 @@ async fn our_restore_restores_a_full_mongodump_with_admin() {
     tools.mongodump(&uri, &[&format!("--out={}", s(&out))]);
     assert!(out.join("admin/system.version.bson").is_file());
     assert!(out.join("admin/system.users.bson").is_file());
+    let reader = user_doc(&client, "reader").await.unwrap();
+    client
+        .database("admin")
+        .run_command(doc! {"createUser": "late", "pwd": "also-not-a-secret", "roles": []})
+        .await
+        .unwrap();
     let before = raw_docs(&client, SRC, "things", doc! {"_id": 1}).await;
     let info = coll_info(&client, SRC).await;
     let spec = spec();
@@ -696,8 +713,9 @@ async fn our_restore_restores_a_full_mongodump_with_admin() {
             o.stdout
         );
         assert!(
-            o.stdout.contains("Skipped admin.system.users:")
-                && o.stdout.contains("--users-and-roles"),
+            !o.stdout.contains("Skipped admin.system.users")
+                && o.stdout
+                    .contains("Users and roles: 1 user(s), 0 role(s) restored"),
             "{}",
             o.stdout
         );
@@ -717,14 +735,90 @@ async fn our_restore_restores_a_full_mongodump_with_admin() {
             .await
             .unwrap();
         assert_eq!(js.len(), 1, "{extra:?}");
+        assert_eq!(user_doc(&client, "reader").await.as_ref(), Some(&reader));
+        // Merged, not replaced: without --drop the user the dump lacks stays; --drop removes it.
+        assert_eq!(
+            user_doc(&client, "late").await.is_some(),
+            extra.is_empty(),
+            "{extra:?}"
+        );
     }
-    // The user is still there (the restore neither dropped nor rewrote it).
-    let users = client
+    // Into a fresh server, from the dump renamed: the users are left out, said why.
+    let target = common::standalone().await;
+    let dir = s(&out);
+    let o = mongoctl(
+        spec.path(),
+        &["restore", &dir, "--ns-from", "app.*", "--ns-to", "app2.*"],
+    )
+    .uri(&target.uri())
+    .run();
+    o.expect_code(0);
+    assert!(
+        o.stdout.contains("Skipped admin.system.users: ") && o.stdout.contains("--ns-from"),
+        "{}",
+        o.stdout
+    );
+    assert_eq!(user_doc(&target.client(), "reader").await, None);
+}
+
+/// A full mongodump archive (gzip) restored into a fresh server: the dump's user is there
+/// afterwards with the very credentials it had (the same `admin.system.users` document), and
+/// its custom role with its privileges.
+#[tokio::test]
+async fn our_restore_merges_the_users_of_a_full_mongodump_archive() {
+    let Some(tools) = tools() else { return };
+    let (server, client) = seeded().await;
+    client
         .database("admin")
-        .run_command(doc! {"usersInfo": "reader"})
+        .run_command(doc! {"createRole": "audit_reader", "privileges": [
+            {"resource": {"db": SRC, "collection": ""}, "actions": ["find"]}
+        ], "roles": []})
         .await
         .unwrap();
-    assert_eq!(users.get_array("users").unwrap().len(), 1);
+    client
+        .database("admin")
+        .run_command(
+            doc! {"createUser": "reader", "pwd": "not-a-secret", "roles": ["audit_reader"]},
+        )
+        .await
+        .unwrap();
+    let reader = user_doc(&client, "reader").await.unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("full.archive.gz");
+    tools.mongodump(
+        &server.uri(),
+        &[&format!("--archive={}", s(&archive)), "--gzip"],
+    );
+    let target = common::standalone().await;
+    let spec = spec();
+    let file = s(&archive);
+    let o = mongoctl(spec.path(), &["restore", "--archive", &file])
+        .uri(&target.uri())
+        .run();
+    o.expect_code(0);
+    assert!(
+        o.stdout
+            .contains("Users and roles: 1 user(s), 1 role(s) restored"),
+        "{}",
+        o.stdout
+    );
+    assert!(!o.all().contains("not-a-secret"));
+    let tc = target.client();
+    assert_eq!(user_doc(&tc, "reader").await, Some(reader));
+    let roles = tc
+        .database("admin")
+        .run_command(doc! {"rolesInfo": "audit_reader", "showPrivileges": true})
+        .await
+        .unwrap();
+    let role = roles.get_array("roles").unwrap()[0].as_document().unwrap();
+    assert_eq!(
+        role.get_array("privileges").unwrap()[0]
+            .as_document()
+            .unwrap()
+            .get_document("resource")
+            .unwrap(),
+        &doc! {"db": SRC, "collection": ""}
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -23,8 +23,10 @@ use super::insert::{Ctl, restore_collection, restore_view};
 use super::journal::{Journal, backup_id};
 use super::oplog::replay_oplog;
 use super::stage::{stage, swap_in_staged};
-use super::system::{SERVER_OWNED, Skipped, SystemColl, authz_skipped, classify};
-use super::users_roles::{Authz, authz_kind, restore_users_and_roles};
+use super::system::{SERVER_OWNED, Skipped, SystemColl, classify, full_dump_authz_refusal};
+use super::users_roles::{
+    Authz, EVERY_DATABASE, KeepAuthz, authz_kind, restore_full_dump_authz, restore_users_and_roles,
+};
 use super::{
     BATCH_BYTES, BATCH_DOCS, Batch, RestoreOptions, RestoreReport, Source, Unit, dry_report,
     select, source_and_target_dbs,
@@ -42,6 +44,10 @@ pub(super) async fn restore_archive<R: Read + Send + 'static>(
 ) -> Result<()> {
     let reader = ArchiveReader::open(input)?;
     let mut units: Vec<Unit> = Vec::new();
+    let mut keep = KeepAuthz {
+        saved: opts.users_and_roles,
+        full_dump: false,
+    };
     for e in &reader.entries {
         // mongodump --oplog announces its oplog in the prelude as `{db: "", collection:
         // "oplog", metadata: ""}`: not a collection (its documents are spooled by demultiplex).
@@ -60,10 +66,13 @@ pub(super) async fn restore_archive<R: Read + Send + 'static>(
                 continue;
             }
             Some(SystemColl::Authz(kind)) => {
-                report.skipped.push(Skipped {
-                    namespace: ns,
-                    reason: authz_skipped(kind),
-                });
+                match full_dump_authz_refusal(&opts.rules, kind) {
+                    Some(reason) => report.skipped.push(Skipped {
+                        namespace: ns,
+                        reason,
+                    }),
+                    None => keep.full_dump = true,
+                }
                 continue;
             }
             _ => {}
@@ -144,8 +153,7 @@ pub(super) async fn restore_archive<R: Read + Send + 'static>(
     }
     let oplog_tmp = tempfile_in_tmp()?;
     let oplog_path = oplog_tmp.path().to_path_buf();
-    let keep_authz = opts.users_and_roles;
-    let demux = std::thread::spawn(move || demultiplex(reader, senders, &oplog_path, keep_authz));
+    let demux = std::thread::spawn(move || demultiplex(reader, senders, &oplog_path, keep));
     let mut done = Vec::new();
     while let Some(r) = tasks.join_next().await {
         done.push(r?);
@@ -165,10 +173,18 @@ pub(super) async fn restore_archive<R: Read + Send + 'static>(
             .namespaces
             .push(restore_view(client, &v, opts.drop).await);
     }
-    let (oplog_entries, authz) = demuxed?;
+    let (oplog_entries, mut authz) = demuxed?;
+    let full_dump: Authz = authz
+        .extract_if(.., |(db, _), _| db == EVERY_DATABASE)
+        .collect();
     if opts.users_and_roles && report.ok() {
         observe(Event::Phase(Phase::UsersAndRoles));
         report.users_and_roles = Some(restore_users_and_roles(client, authz, &dbs, opts).await?);
+    }
+    if !full_dump.is_empty() && report.ok() {
+        observe(Event::Phase(Phase::UsersAndRoles));
+        let merged = restore_full_dump_authz(client, full_dump, opts.drop).await?;
+        report.add_users_and_roles(merged);
     }
     if opts.oplog_replay && report.ok() {
         if oplog_entries == 0 {
@@ -207,14 +223,13 @@ impl Drop for TempPath {
 }
 
 /// Routes archive documents to their namespace's channel in batches, checks each
-/// namespace's CRC at its EOF block, spools the oplog to `oplog_path` and, with
-/// `keep_authz`, keeps the saved users and roles. Returns the number of oplog entries and
-/// the users and roles.
+/// namespace's CRC at its EOF block, spools the oplog to `oplog_path` and keeps the users and
+/// roles `keep` asks for. Returns the number of oplog entries and the users and roles.
 pub(super) fn demultiplex<R: Read>(
     mut reader: ArchiveReader<R>,
     mut senders: BTreeMap<String, mpsc::Sender<Batch>>,
     oplog_path: &Path,
-    keep_authz: bool,
+    keep: KeepAuthz,
 ) -> Result<(u64, Authz)> {
     use std::io::Write;
     let mut pending: BTreeMap<String, (DocBatch, Crc64)> = BTreeMap::new();
@@ -245,9 +260,9 @@ pub(super) fn demultiplex<R: Read>(
                     oplog_n += 1;
                     continue;
                 }
-                if let Some(kind) = authz_kind(&coll) {
-                    if keep_authz {
-                        let key = (db, kind.to_string());
+                if let Some((key_db, kind)) = authz_kind(&db, &coll) {
+                    if keep.keeps(&key_db) {
+                        let key = (key_db, kind.to_string());
                         authz_open.entry(key.clone()).or_default().update(&doc);
                         authz.entry(key).or_default().push(doc);
                     }
@@ -278,12 +293,12 @@ pub(super) fn demultiplex<R: Read>(
                 }
             }
             Some(archive::Event::Eof { db, coll, crc }) => {
-                if let Some(kind) = authz_kind(&coll) {
-                    if keep_authz {
-                        let key = (db, kind.to_string());
+                if let Some((key_db, kind)) = authz_kind(&db, &coll) {
+                    if keep.keeps(&key_db) {
+                        let key = (key_db, kind.to_string());
                         let mine = authz_open.remove(&key).unwrap_or_default();
                         if crc != 0 && mine.value() != crc {
-                            let msg = format!("archive: {}.{coll}: CRC mismatch", key.0);
+                            let msg = format!("archive: {db}.{coll}: CRC mismatch");
                             fail_all(&mut senders, msg.clone());
                             bail!(msg);
                         }
@@ -316,8 +331,13 @@ pub(super) fn demultiplex<R: Read>(
         );
     }
     if let Some(((db, kind), _)) = authz_open.first_key_value() {
+        let ns = if db == EVERY_DATABASE {
+            format!("admin.system.{kind}")
+        } else {
+            format!("{db}.$admin.system.{kind}")
+        };
         bail!(
-            "the archive is incomplete: it ends before the EOF block of {db}.$admin.system.{kind} (truncated, or an interrupted backup)"
+            "the archive is incomplete: it ends before the EOF block of {ns} (truncated, or an interrupted backup)"
         );
     }
     Ok((oplog_n, authz))

@@ -17,7 +17,7 @@ use crate::backup::format::CollectionMeta;
 use crate::backup::manifest::{FileKind, Manifest};
 use crate::backup::nsmatch::split;
 
-use super::system::{SERVER_OWNED, Skipped, SystemColl, authz_skipped, classify};
+use super::system::{SERVER_OWNED, Skipped, SystemColl, classify};
 use super::{BATCH_BYTES, BATCH_DOCS, Batch, Unit};
 
 /// What a directory backup holds, as a restore reads it.
@@ -26,6 +26,8 @@ pub(super) struct Scanned {
     pub(super) oplog: Option<PathBuf>,
     /// Namespaces not restored as collections, and why (system collections).
     pub(super) skipped: Vec<Skipped>,
+    /// A full dump's `admin/system.{users,roles}.bson`: (kind, data file).
+    pub(super) full_dump_authz: Vec<(&'static str, PathBuf)>,
 }
 
 pub(super) fn strip_suffix<'a>(name: &'a str, suffixes: &[&str]) -> Option<&'a str> {
@@ -52,6 +54,7 @@ pub(super) fn scan_directory(
     let mut units: BTreeMap<String, Unit> = BTreeMap::new();
     let mut oplog = None;
     let mut skipped: BTreeMap<String, String> = BTreeMap::new();
+    let mut full_dump_authz = Vec::new();
     for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
@@ -72,11 +75,8 @@ pub(super) fn scan_directory(
                         skipped.insert(format!("{db}.{}", meta.name), SERVER_OWNED.into());
                         continue;
                     }
-                    Some(SystemColl::Authz(kind)) => {
-                        let why = authz_skipped(kind);
-                        skipped.insert(format!("{db}.{}", meta.name), why);
-                        continue;
-                    }
+                    // Merged from the data file, never created as a collection.
+                    Some(SystemColl::Authz(_)) => continue,
                     // The collection's own metadata file describes it.
                     Some(SystemColl::Buckets(_)) => continue,
                     Some(SystemColl::Kept) | None => {}
@@ -114,8 +114,7 @@ pub(super) fn scan_directory(
                         continue;
                     }
                     Some(SystemColl::Authz(kind)) => {
-                        let why = authz_skipped(kind);
-                        skipped.insert(format!("{db}.{coll}"), why);
+                        full_dump_authz.push((kind, f.path()));
                         continue;
                     }
                     Some(SystemColl::Buckets(name)) => name,
@@ -150,6 +149,7 @@ pub(super) fn scan_directory(
             .into_iter()
             .map(|(namespace, reason)| Skipped { namespace, reason })
             .collect(),
+        full_dump_authz,
     })
 }
 

@@ -54,7 +54,10 @@ use insert::{Ctl, restore_collection, restore_view};
 use journal::{Journal, backup_id};
 use oplog::replay_oplog;
 use stage::{stage, swap_in_staged};
-use users_roles::{read_authz_files, restore_users_and_roles};
+use users_roles::{
+    Authz, EVERY_DATABASE, read_authz_file, read_authz_files, restore_full_dump_authz,
+    restore_users_and_roles,
+};
 
 const BATCH_DOCS: usize = 1000;
 const BATCH_BYTES: usize = 2 << 20;
@@ -148,6 +151,12 @@ pub struct RestoreReport {
 }
 
 impl RestoreReport {
+    /// Adds merged (users, roles) to the counts (saved per database and a full dump's).
+    fn add_users_and_roles(&mut self, (users, roles): (u64, u64)) {
+        let (u, r) = self.users_and_roles.unwrap_or_default();
+        self.users_and_roles = Some((u + users, r + roles));
+    }
+
     pub fn ok(&self) -> bool {
         self.namespaces
             .iter()
@@ -224,8 +233,19 @@ pub async fn restore(
                 mut units,
                 oplog: oplog_file,
                 skipped,
+                full_dump_authz,
             } = scan_directory(dir, manifest.as_ref(), ids)?;
             report.skipped = skipped;
+            let mut full_dump_authz_files = Vec::new();
+            for (kind, path) in full_dump_authz {
+                match system::full_dump_authz_refusal(&opts.rules, kind) {
+                    Some(reason) => report.skipped.push(system::Skipped {
+                        namespace: format!("admin.system.{kind}"),
+                        reason,
+                    }),
+                    None => full_dump_authz_files.push((kind, path)),
+                }
+            }
             for u in units.iter_mut() {
                 u.origin = metadata_origin(dir, manifest.as_ref(), &u.source);
             }
@@ -308,6 +328,16 @@ pub async fn restore(
                 let authz = read_authz_files(dir, &dbs, ids)?;
                 report.users_and_roles =
                     Some(restore_users_and_roles(client, authz, &dbs, opts).await?);
+            }
+            if !full_dump_authz_files.is_empty() && report.ok() {
+                observe(Event::Phase(Phase::UsersAndRoles));
+                let mut authz = Authz::new();
+                for (kind, path) in &full_dump_authz_files {
+                    let key = (EVERY_DATABASE.to_string(), kind.to_string());
+                    authz.insert(key, read_authz_file(path, ids)?);
+                }
+                let merged = restore_full_dump_authz(client, authz, opts.drop).await?;
+                report.add_users_and_roles(merged);
             }
             if opts.oplog_replay && report.ok() {
                 let Some(path) = oplog_file else {
