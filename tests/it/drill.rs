@@ -422,3 +422,105 @@ fn copy_dir(from: &Path, to: &Path) {
         .unwrap();
     assert!(status.success());
 }
+
+/// `backup keygen --out FILE`: (the identity file, its public recipient).
+fn keygen(ws: &Path, file: &Path) -> String {
+    let out = mongoctl(ws, &["backup", "keygen", "--out", file.to_str().unwrap()]).run();
+    out.expect_code(0);
+    out.stdout.trim().to_string()
+}
+
+/// An encrypted backup drills with its identity (contents checked against the digests of the
+/// plaintext), and is refused before any scratch database exists without one, with the wrong
+/// one, or with a flipped byte; no output holds the secret key.
+#[tokio::test]
+async fn an_encrypted_backup_drills_with_its_identity_only() {
+    let server = common::standalone().await;
+    let ws = applied(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, wrong) = (dir.path().join("ops.key"), dir.path().join("wrong.key"));
+    let recipient = keygen(ws.path(), &key);
+    keygen(ws.path(), &wrong);
+    let secret = std::fs::read_to_string(&key)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap()
+        .to_string();
+    let backup = dir.path().join("enc");
+    mongoctl(
+        ws.path(),
+        &[
+            "backup",
+            "--db",
+            "reminderdb_auth",
+            "--gzip",
+            "--encrypt-to",
+            &recipient,
+            "--out",
+            backup.to_str().unwrap(),
+        ],
+    )
+    .uri(&server.uri())
+    .run()
+    .expect_code(0);
+    let drill = |identity: Option<&Path>| {
+        let mut a = vec![
+            "backup",
+            "drill",
+            backup.to_str().unwrap(),
+            "--prefix",
+            "drill_e_",
+            "-o",
+            "json",
+        ];
+        if let Some(id) = identity {
+            a.extend(["--identity", id.to_str().unwrap()]);
+        }
+        mongoctl(ws.path(), &a).uri(&server.uri()).run()
+    };
+    let no_scratch = || async {
+        let dbs = server.client().list_database_names().await.unwrap();
+        assert!(!dbs.iter().any(|d| d.starts_with("drill_e_")), "{dbs:?}");
+    };
+
+    let out = drill(None);
+    out.expect_code(1);
+    assert!(out.all().contains("--identity"), "{}", out.all());
+    no_scratch().await;
+    let out = drill(Some(&wrong));
+    out.expect_code(1);
+    assert!(out.all().contains("identity"), "{}", out.all());
+    no_scratch().await;
+
+    let out = drill(Some(&key));
+    out.expect_code(0);
+    let r = &out.json()["report"];
+    assert!(findings(r).is_empty(), "{r}");
+    let users = r["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["namespace"] == "reminderdb_auth.users")
+        .unwrap();
+    assert_eq!(users["restored_documents"], 50, "{users}");
+    assert_eq!(users["content"], "digest", "{users}");
+    no_scratch().await;
+    assert!(!out.all().contains(&secret));
+
+    // One flipped byte in the middle of the encrypted users file: refused, nothing restored.
+    let file = std::fs::read_dir(backup.join("reminderdb_auth"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("users.bson.gz.age"))
+        .expect("the encrypted users file");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&file, bytes).unwrap();
+    let out = drill(Some(&key));
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(out.all().contains("users.bson.gz.age"), "{}", out.all());
+    assert!(!out.all().contains(&secret));
+    no_scratch().await;
+}
