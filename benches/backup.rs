@@ -516,8 +516,9 @@ async fn main() {
     }
     let steps = std::env::var("BENCH_STEPS").unwrap_or_else(|_| "all".into());
     if steps == "encryption" {
+        let digest_secs = digest_time(&data);
         drop(data);
-        encryption(&bench, work.path(), rounds, n_docs, bytes).await;
+        encryption(&bench, work.path(), rounds, n_docs, bytes, digest_secs).await;
         client.shutdown().await;
         drop(cluster);
         return;
@@ -671,6 +672,7 @@ async fn main() {
             }
         );
     }
+    let digest_secs = digest_time(&data);
     drop(data);
     println!();
     println!(
@@ -749,7 +751,7 @@ async fn main() {
         mib(gz.rss),
         mib(restore.rss)
     );
-    encryption(&bench, work.path(), rounds, n_docs, bytes).await;
+    encryption(&bench, work.path(), rounds, n_docs, bytes, digest_secs).await;
     client.shutdown().await;
     drop(cluster);
     follow_bench().await;
@@ -921,12 +923,33 @@ async fn follow_bench() {
     drop(cluster);
 }
 
+/// CPU seconds of the drill's content digest (`relocate::digest`, what a backup computes per
+/// namespace for `backup drill`) over the whole data set, on one core.
+fn digest_time(data: &[(String, Vec<RawDocumentBuf>)]) -> f64 {
+    let t = Instant::now();
+    for (_, docs) in data {
+        let mut sum = mongoctl::relocate::digest::DigestSum::default();
+        for d in docs {
+            sum.add(d.as_bytes());
+        }
+        std::hint::black_box(sum.finish());
+    }
+    t.elapsed().as_secs_f64()
+}
+
 /// Client-side encryption and restore modes, interleaved over the rounds as the steps above
 /// are: `backup --encrypt-to` against a plain backup (target <= 1.2x the time), the restore
 /// of each (the encrypted one decrypts every file twice: once in the check before the first
 /// write, once while inserting), and `restore --mode upsert` against the default insert into
 /// an empty target.
-async fn encryption(bench: &Bench, work: &Path, rounds: u64, n_docs: u64, bytes: u64) {
+async fn encryption(
+    bench: &Bench,
+    work: &Path,
+    rounds: u64,
+    n_docs: u64,
+    bytes: u64,
+    digest_secs: f64,
+) {
     let key = work.join("bench.key");
     let out = Command::new(env!("CARGO_BIN_EXE_mongoctl"))
         .args(["backup", "keygen", "--out", key.to_str().unwrap()])
@@ -935,8 +958,15 @@ async fn encryption(bench: &Bench, work: &Path, rounds: u64, n_docs: u64, bytes:
     assert!(out.status.success(), "backup keygen failed");
     let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let ident = key.to_str().unwrap().to_string();
-    let [mut plain, mut enc, mut restore, mut restore_enc, mut upsert] =
-        std::array::from_fn::<Step, 5, _>(|_| Step::default());
+    let [
+        mut plain,
+        mut enc,
+        mut restore,
+        mut restore_enc,
+        mut upsert,
+        mut drill,
+    ] = std::array::from_fn::<Step, 6, _>(|_| Step::default());
+    let mut verify_share = f64::NAN;
     let (plain_dir, enc_dir) = (work.join("enc-plain"), work.join("enc-age"));
     let path = |p: &Path| p.to_str().unwrap().to_string();
     let (mut plain_size, mut enc_size) = (0, 0);
@@ -981,10 +1011,30 @@ async fn encryption(bench: &Bench, work: &Path, rounds: u64, n_docs: u64, bytes:
             step.add(bench.mongoctl(&args).await);
         }
         bench.client.database("encrestored").drop().await.unwrap();
+        // The drill restores into prefixed databases of the same server (no scratch mongod
+        // start in the figure) and then verifies: its share is read from drill.json.
+        warm(&plain_dir);
+        let pd = path(&plain_dir);
+        drill.add(
+            bench
+                .mongoctl(&["backup", "drill", &pd, "--prefix", "drillbench_"])
+                .await,
+        );
+        let recorded: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(plain_dir.join("drill.json")).expect("drill.json"),
+        )
+        .unwrap();
+        assert_eq!(
+            recorded["passed"], true,
+            "the bench's drill failed: {recorded}"
+        );
+        if drill.last <= drill.wall() {
+            verify_share = recorded["verify_share"].as_f64().unwrap_or(f64::NAN);
+        }
         println!(
             "round {round}: backup {:.2} s, --encrypt-to {:.2} s, restore {:.2} s, encrypted {:.2} s, \
-             --mode upsert {:.2} s",
-            plain.last, enc.last, restore.last, restore_enc.last, upsert.last
+             --mode upsert {:.2} s, drill {:.2} s",
+            plain.last, enc.last, restore.last, restore_enc.last, upsert.last, drill.last
         );
     }
     println!();
@@ -1004,6 +1054,10 @@ async fn encryption(bench: &Bench, work: &Path, rounds: u64, n_docs: u64, bytes:
     restore.line("(k) restore (insert) of (i)", "");
     restore_enc.line("(l) restore --identity of (j)", "");
     upsert.line("(m) restore --mode upsert of (i)", "");
+    drill.line(
+        "(n) backup drill --prefix of (i)",
+        &format!(", verification {:.0} % of it", verify_share * 100.0),
+    );
     println!();
     let ratio = |label: &str, v: f64, note: &str| println!("{label:<36}{v:5.2}  {note}");
     ratio(
@@ -1021,13 +1075,25 @@ async fn encryption(bench: &Bench, work: &Path, rounds: u64, n_docs: u64, bytes:
         upsert.wall() / restore.wall(),
         "(empty target)",
     );
+    ratio(
+        "drill time / restore",
+        drill.wall() / restore.wall(),
+        "(restore + counts, digests, validators, indexes)",
+    );
+    let backup_cpu = plain.best.map_or(f64::NAN, |c| c.cpu);
+    ratio(
+        "drill digest CPU / backup CPU",
+        digest_secs / backup_cpu,
+        &format!("({digest_secs:.2} s of one core over the data set at backup time)"),
+    );
     println!(
         "peak RSS: backup {:.0} MiB, --encrypt-to {:.0} MiB, restore {:.0} MiB, encrypted {:.0} \
-         MiB, upsert {:.0} MiB (target < 128)",
+         MiB, upsert {:.0} MiB, drill {:.0} MiB (target < 128)",
         mib(plain.rss),
         mib(enc.rss),
         mib(restore.rss),
         mib(restore_enc.rss),
-        mib(upsert.rss)
+        mib(upsert.rss),
+        mib(drill.rss)
     );
 }
