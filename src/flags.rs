@@ -58,8 +58,14 @@ pub enum OutputFormat {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct ScopeArgs {
-    /// Limit to these domains (repeatable or comma-separated)
-    #[arg(long, short = 'd', value_delimiter = ',', value_name = "DOMAIN")]
+    /// Limit to these domains (repeatable or comma-separated; --service is the same)
+    #[arg(
+        long,
+        short = 'd',
+        visible_alias = "service",
+        value_delimiter = ',',
+        value_name = "DOMAIN"
+    )]
     pub domain: Vec<String>,
 }
 

@@ -42,7 +42,13 @@ pub struct BackupRunArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=9))]
     pub gzip_level: u32,
     /// The databases of these workspace domains (repeatable or comma-separated)
-    #[arg(long, short = 'd', value_delimiter = ',', value_name = "DOMAIN")]
+    #[arg(
+        long,
+        short = 'd',
+        visible_alias = "service",
+        value_delimiter = ',',
+        value_name = "DOMAIN"
+    )]
     pub domain: Vec<String>,
     /// Databases (repeatable or comma-separated); default: all but admin, local, config
     #[arg(long, value_delimiter = ',', value_name = "DB")]

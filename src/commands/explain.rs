@@ -12,7 +12,7 @@ use crate::stats::{self, Unavailable};
 #[derive(Args, Debug, Clone)]
 pub struct ExplainArgs {
     /// Domain whose database holds the collection
-    #[arg(long, short = 'd', value_name = "DOMAIN")]
+    #[arg(long, short = 'd', visible_alias = "service", value_name = "DOMAIN")]
     pub domain: String,
     /// Collection to query
     #[arg(long, short = 'c', value_name = "NAME")]

@@ -37,7 +37,13 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub drop: bool,
     /// Only the databases of these workspace domains (repeatable or comma-separated)
-    #[arg(long, short = 'd', value_delimiter = ',', value_name = "DOMAIN")]
+    #[arg(
+        long,
+        short = 'd',
+        visible_alias = "service",
+        value_delimiter = ',',
+        value_name = "DOMAIN"
+    )]
     pub domain: Vec<String>,
     /// Only namespaces matching this pattern (`db.coll`, `*` wildcards; repeatable)
     #[arg(long, value_name = "PATTERN")]

@@ -38,6 +38,28 @@ pub fn read(r: &mut Reader, v: &Value) -> Vec<IndexDef> {
     out.into_iter().map(|(_, d)| d).collect()
 }
 
+/// A `"commonIndexes"` array of the manifest (the workspace's or a domain's): index
+/// declarations as in an index file, each with its path.
+pub fn read_common(r: &mut Reader, p: &JsonPath, v: &Value) -> Vec<(JsonPath, IndexDef)> {
+    let Some(items) = v.as_array() else {
+        r.error(
+            p.clone(),
+            format!("expected an array of indexes, found {}", json_kind(v)),
+        );
+        return vec![];
+    };
+    let out: Vec<(JsonPath, IndexDef)> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| {
+            let ip = p.index(i);
+            read_index(r, &ip, item).map(|d| (ip, d))
+        })
+        .collect();
+    check_set(r, &out);
+    out
+}
+
 fn read_index(r: &mut Reader, p: &JsonPath, v: &Value) -> Option<IndexDef> {
     let map = r.object(p, v, INDEX_FIELDS, "an index")?;
     let key_v = r.required(p, map, "key", "an index")?;

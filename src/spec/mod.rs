@@ -2,6 +2,7 @@
 //! `seeds/`. Every problem becomes a located [`Diagnostic`]; nothing here touches a cluster.
 
 pub mod access;
+pub mod common_indexes;
 pub mod diag;
 pub mod fields;
 pub mod indexes;
@@ -156,6 +157,7 @@ pub fn load(root: &Path) -> Loaded {
             }
         }
     }
+    common_indexes::expand(&mut ws, &mut Reader::new(&manifest_src, &mut diags));
     check_sharding(&ws, &manifest_src, &mut diags);
     ws.migrations = migrations::load(root, &ws.manifest, &mut diags);
     files += ws.migrations.len();
@@ -625,6 +627,104 @@ mod tests {
                 ("billing", "dev_bills", "environment")
             ]
         );
+    }
+
+    #[test]
+    fn common_indexes_reach_the_collections_that_have_the_fields() {
+        let manifest = r#"{
+  "project": "shop",
+  "commonIndexes": [{"key": {"created_at": 1}}, {"key": {"updated_at": 1}}],
+  "domains": {
+    "sales": {"database": "sales", "commonIndexes": [{"key": {"region": 1}}], "collections": {
+      "orders": {},
+      "events": {"commonIndexes": {"except": ["updated_at_1", "nope_1"]}},
+      "carts": {"commonIndexes": false}
+    }},
+    "billing": {"database": "billing", "collections": {"invoices": {}}}
+  }
+}"#;
+        let schema = r#"{"bsonType": "object", "properties": {"created_at": {"bsonType": "date"}, "updated_at": {"bsonType": "date"}, "region": {"bsonType": "string"}}}"#;
+        let dir = workspace(&[
+            (MANIFEST_FILE, manifest),
+            ("schemas/sales/orders.json", schema),
+            ("schemas/sales/events.json", schema),
+            ("schemas/sales/carts.json", schema),
+            (
+                "schemas/billing/invoices.json",
+                r#"{"bsonType": "object", "properties": {"updated_at": {"bsonType": "date"}}}"#,
+            ),
+            (
+                "indexes/sales/orders.json",
+                r#"{"indexes": [{"key": {"created_at": -1, "status": 1}}]}"#,
+            ),
+        ]);
+        let loaded = load(dir.path());
+        let msgs = messages(&loaded);
+        assert_eq!(loaded.errors(), 0, "{msgs:?}");
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains("except[1]") && m.contains("nope_1")),
+            "{msgs:?}"
+        );
+        let ws = loaded.workspace.unwrap();
+        let names = |d: &str, c: &str| -> Vec<String> {
+            ws.indexes
+                .get(&(d.to_string(), c.to_string()))
+                .map(|l| l.iter().map(|i| i.name.clone()).collect())
+                .unwrap_or_default()
+        };
+        // created_at is served by the collection's own {created_at: -1, status: 1}.
+        assert_eq!(
+            names("sales", "orders"),
+            ["created_at_-1_status_1", "updated_at_1", "region_1"]
+        );
+        assert_eq!(names("sales", "events"), ["created_at_1", "region_1"]);
+        assert!(names("sales", "carts").is_empty());
+        // billing has no domain commons; its schema lacks created_at.
+        assert_eq!(names("billing", "invoices"), ["updated_at_1"]);
+
+        // An own index of the same name but another key is an error at the common index.
+        std::fs::write(
+            dir.path().join("indexes/sales/orders.json"),
+            r#"{"indexes": [{"key": {"updated_at": "hashed"}, "name": "updated_at_1"}]}"#,
+        )
+        .unwrap();
+        let loaded = load(dir.path());
+        let msgs = messages(&loaded);
+        assert!(
+            msgs.iter().any(|m| m.contains("commonIndexes[1]")
+                && m.contains("sales.orders declares its own index named \"updated_at_1\"")),
+            "{msgs:?}"
+        );
+    }
+
+    /// Seed 001's "Common Indexes (All Services)": every collection of the default workspace
+    /// whose schema has `created_at` / `updated_at` gets an index led by it, from the
+    /// manifest's `commonIndexes` (the index files no longer repeat them).
+    #[test]
+    fn the_default_workspace_indexes_created_at_and_updated_at_everywhere() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let loaded = load(root);
+        assert_eq!(loaded.errors(), 0, "{:?}", messages(&loaded));
+        let ws = loaded.workspace.unwrap();
+        assert_eq!(ws.manifest.common_indexes.len(), 2);
+        let mut checked = 0;
+        for (key, schema) in &ws.schemas {
+            for field in ["created_at", "updated_at"] {
+                if !common_indexes::declares(&schema.json, field) {
+                    continue;
+                }
+                checked += 1;
+                let led = ws.indexes.get(key).is_some_and(|l| {
+                    l.iter()
+                        .any(|i| i.key.keys().next().map(String::as_str) == Some(field))
+                });
+                assert!(led, "{key:?} has {field} but no index led by it");
+            }
+        }
+        assert!(checked > 50, "{checked}");
+        let hand_written = std::fs::read_to_string(root.join("indexes/auth/users.json")).unwrap();
+        assert!(!hand_written.contains(r#"{"key": {"created_at": 1}}"#));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod backup_faults;
 mod broken;
 mod chat_platform;
 mod cli;
+mod common_indexes;
 mod completions;
 mod contract;
 mod drift;
