@@ -8,44 +8,60 @@ use bson::{Bson, Document};
 use serde_json::Value;
 
 use super::Workspace;
-use super::fields::Reader;
-use super::manifest::CommonOptOut;
+use super::fields::{Reader, json_kind};
+use super::indexes::read_common;
 use crate::jsonpath::JsonPath;
 use crate::model::IndexDef;
 
-/// Adds the common indexes to `ws.indexes`, reporting conflicts against the manifest.
+/// A collection's opt-out of the common indexes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum CommonOptOut {
+    #[default]
+    None,
+    /// `"commonIndexes": false`.
+    All,
+    /// `"commonIndexes": {"except": ["created_at_1"]}`: these by name.
+    Except(Vec<String>),
+}
+
+/// Reads the manifest's `commonIndexes` (`r` reads `mongoctl.json`, already checked by
+/// `manifest::read`) and adds them to `ws.indexes`, reporting conflicts against the manifest.
 pub fn expand(ws: &mut Workspace, r: &mut Reader) {
+    let manifest = r.src.value.clone();
+    let root = JsonPath::root();
+    let workspace_wide = manifest
+        .get("commonIndexes")
+        .map(|v| read_common(r, &root.key("commonIndexes"), v))
+        .unwrap_or_default();
     for d in &ws.manifest.domains {
-        let commons: Vec<&(JsonPath, IndexDef)> = ws
-            .manifest
-            .common_indexes
-            .iter()
-            .chain(&d.common_indexes)
-            .collect();
-        for (p, own) in &d.common_indexes {
-            if ws
-                .manifest
-                .common_indexes
-                .iter()
-                .any(|(_, w)| w.name == own.name)
-            {
+        let dp = root.key("domains").key(d.name.as_str());
+        let dv = manifest.get("domains").and_then(|m| m.get(&d.name));
+        let own = dv
+            .and_then(|v| v.get("commonIndexes"))
+            .map(|v| read_common(r, &dp.key("commonIndexes"), v))
+            .unwrap_or_default();
+        for (p, idx) in &own {
+            if workspace_wide.iter().any(|(_, w)| w.name == idx.name) {
                 r.error(
                     p.clone(),
                     format!(
                         "the workspace's commonIndexes already declare an index named \"{}\"",
-                        own.name
+                        idx.name
                     ),
                 );
             }
         }
+        let commons: Vec<&(JsonPath, IndexDef)> = workspace_wide.iter().chain(&own).collect();
+        if commons.is_empty() {
+            continue;
+        }
         for c in &d.collections {
-            let cpath = JsonPath::root()
-                .key("domains")
-                .key(d.name.as_str())
-                .key("collections")
-                .key(c.name.as_str())
-                .key("commonIndexes");
-            let except: &[String] = match &c.common_opt_out {
+            let cp = dp.key("collections").key(c.name.as_str());
+            let cv = dv
+                .and_then(|v| v.get("collections"))
+                .and_then(|m| m.get(&c.name));
+            let opt_out = cv.map_or(CommonOptOut::None, |v| read_opt_out(r, &cp, v));
+            let except: &[String] = match &opt_out {
                 CommonOptOut::All => continue,
                 CommonOptOut::None => &[],
                 CommonOptOut::Except(names) => names,
@@ -53,7 +69,7 @@ pub fn expand(ws: &mut Workspace, r: &mut Reader) {
             for (i, name) in except.iter().enumerate() {
                 if !commons.iter().any(|(_, x)| &x.name == name) {
                     r.warn(
-                        cpath.key("except").index(i),
+                        cp.key("commonIndexes").key("except").index(i),
                         format!(
                             "no common index of domain \"{}\" is named \"{name}\"",
                             d.name
@@ -89,6 +105,49 @@ pub fn expand(ws: &mut Workspace, r: &mut Reader) {
                 }
                 list.push(common.clone());
             }
+        }
+    }
+}
+
+/// A collection's `"commonIndexes"`: `false` or `{"except": [index names]}`.
+fn read_opt_out(r: &mut Reader, p: &JsonPath, v: &Value) -> CommonOptOut {
+    let Some(x) = v.get("commonIndexes") else {
+        return CommonOptOut::None;
+    };
+    let p = p.key("commonIndexes");
+    match x {
+        Value::Bool(false) => CommonOptOut::All,
+        Value::Object(_) => {
+            let Some(m) = r.object(&p, x, &["except"], "a common-index opt-out") else {
+                return CommonOptOut::None;
+            };
+            let Some(list) = r.required(&p, m, "except", "a common-index opt-out") else {
+                return CommonOptOut::None;
+            };
+            let ep = p.key("except");
+            match list.as_array() {
+                Some(items) => CommonOptOut::Except(
+                    items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, n)| r.string(&ep.index(i), n))
+                        .collect(),
+                ),
+                None => {
+                    r.error(ep, "expected an array of common index names");
+                    CommonOptOut::None
+                }
+            }
+        }
+        _ => {
+            r.error(
+                p,
+                format!(
+                    "expected false (no common indexes) or {{\"except\": [names]}}, found {}",
+                    json_kind(x)
+                ),
+            );
+            CommonOptOut::None
         }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::access::{self, RoleSpec, UserSpec};
 use super::fields::{Reader, did_you_mean};
 use crate::jsonpath::JsonPath;
-use crate::model::{Capped, CollectionOptions, IndexDef, Timeseries};
+use crate::model::{Capped, CollectionOptions, Timeseries};
 use crate::sharding::model::{CollectionSharding, ShardingDecl};
 
 pub const MANIFEST_FILE: &str = "mongoctl.json";
@@ -28,9 +28,6 @@ pub struct Manifest {
     pub tenants: Option<super::tenants::TenantSource>,
     /// Tenant classes and their quotas (`"tenantClasses"`; `"default"`: tenants without one).
     pub tenant_classes: BTreeMap<String, super::quotas::Quota>,
-    /// `"commonIndexes"`: indexes every collection of every domain gets when it has the fields
-    /// (see `super::common_indexes`), with where each is declared.
-    pub common_indexes: Vec<(JsonPath, IndexDef)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -49,8 +46,6 @@ pub struct Domain {
     /// `"tenancy": "database"`: a template instantiated once per tenant; `database` holds
     /// `{tenant}` (see `crate::tenancy`).
     pub template: bool,
-    /// The domain's `"commonIndexes"` (added to the workspace's).
-    pub common_indexes: Vec<(JsonPath, IndexDef)>,
 }
 
 #[derive(Debug, Clone)]
@@ -59,20 +54,6 @@ pub struct CollectionDecl {
     pub options: CollectionOptions,
     /// `tenantKey`, `shardKey`, `shardOptions`, `zoneRanges`.
     pub sharding: CollectionSharding,
-    /// Which common indexes the collection leaves out (`"commonIndexes": false` or
-    /// `{"except": [names]}`).
-    pub common_opt_out: CommonOptOut,
-}
-
-/// A collection's opt-out of the common indexes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum CommonOptOut {
-    #[default]
-    None,
-    /// `"commonIndexes": false`.
-    All,
-    /// `"commonIndexes": {"except": ["created_at_1"]}`: these by name.
-    Except(Vec<String>),
 }
 
 impl Manifest {
@@ -97,6 +78,7 @@ const TOP: &[&str] = &[
     "defaultEnvironment",
     "environments",
     "domains",
+    // Read by the common-indexes pass (here and in DOMAIN and COLLECTION).
     "commonIndexes",
     "roles",
     "users",
@@ -335,10 +317,6 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
     }
 
     check_templates(r, &domains, &roles, &users, top.contains_key("tenants"));
-    let common_indexes = top
-        .get("commonIndexes")
-        .map(|v| super::indexes::read_common(r, &root_path.key("commonIndexes"), v))
-        .unwrap_or_default();
 
     Some(Manifest {
         project,
@@ -351,7 +329,6 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         sharding,
         tenants,
         tenant_classes,
-        common_indexes,
     })
 }
 
@@ -607,7 +584,6 @@ fn read_domain(r: &mut Reader, p: &JsonPath, name: &str, v: &Value) -> Option<Do
                             name: cname.clone(),
                             options,
                             sharding: super::sharding::read_collection(r, &ccp, c),
-                            common_opt_out: read_opt_out(r, &ccp, c),
                         });
                     }
                 }
@@ -618,61 +594,13 @@ fn read_domain(r: &mut Reader, p: &JsonPath, name: &str, v: &Value) -> Option<Do
             ),
         }
     }
-    let common_indexes = map
-        .get("commonIndexes")
-        .map(|v| super::indexes::read_common(r, &p.key("commonIndexes"), v))
-        .unwrap_or_default();
     Some(Domain {
         name: name.to_string(),
         database,
         database_env,
         collections,
         template,
-        common_indexes,
     })
-}
-
-/// A collection's `"commonIndexes"`: `false` or `{"except": [index names]}`.
-fn read_opt_out(r: &mut Reader, p: &JsonPath, v: &Value) -> CommonOptOut {
-    let Some(x) = v.get("commonIndexes") else {
-        return CommonOptOut::None;
-    };
-    let p = p.key("commonIndexes");
-    match x {
-        Value::Bool(false) => CommonOptOut::All,
-        Value::Object(_) => {
-            let Some(m) = r.object(&p, x, &["except"], "a common-index opt-out") else {
-                return CommonOptOut::None;
-            };
-            let Some(list) = r.required(&p, m, "except", "a common-index opt-out") else {
-                return CommonOptOut::None;
-            };
-            let ep = p.key("except");
-            match list.as_array() {
-                Some(items) => CommonOptOut::Except(
-                    items
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, n)| r.string(&ep.index(i), n))
-                        .collect(),
-                ),
-                None => {
-                    r.error(ep, "expected an array of common index names");
-                    CommonOptOut::None
-                }
-            }
-        }
-        _ => {
-            r.error(
-                p,
-                format!(
-                    "expected false (no common indexes) or {{\"except\": [names]}}, found {}",
-                    super::fields::json_kind(x)
-                ),
-            );
-            CommonOptOut::None
-        }
-    }
 }
 
 fn read_collection_options(r: &mut Reader, p: &JsonPath, v: &Value) -> Option<CollectionOptions> {

@@ -707,7 +707,6 @@ mod tests {
         let loaded = load(root);
         assert_eq!(loaded.errors(), 0, "{:?}", messages(&loaded));
         let ws = loaded.workspace.unwrap();
-        assert_eq!(ws.manifest.common_indexes.len(), 2);
         let mut checked = 0;
         for (key, schema) in &ws.schemas {
             for field in ["created_at", "updated_at"] {
