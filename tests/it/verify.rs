@@ -21,6 +21,7 @@ pub fn collections_only_copy(src: &std::path::Path) -> tempfile::TempDir {
             "defaultEnvironment",
             "environments",
             "domains",
+            "commonIndexes",
             "sharding",
         ]
         .contains(&k.as_str())
