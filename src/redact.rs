@@ -202,10 +202,9 @@ mod tests {
             scrub("auth failed for s3cr%40t and kfp99"),
             "auth failed for **** and ****"
         );
-        assert_eq!(
-            scrub("user admin password s3cr@t"),
-            "user admin password ****"
-        );
+        // No word here may contain a secret another test registers in the same process
+        // ("ssw" from a malformed URI made "password" come out as "pa****ord").
+        assert_eq!(scrub("user admin secret s3cr@t"), "user admin secret ****");
         assert_eq!(
             redact_uri("mongodb://h1:1/?directConnection=true"),
             "mongodb://h1:1/?directConnection=true"
