@@ -6,8 +6,9 @@
 //!   (d) raw unordered bulk insert of pre-encoded documents + building the same indexes,
 //!   (e) `mongoctl restore` of (b),
 //! and prints the ratios and the peak RSS of each mongoctl run; then ([`encryption`])
-//! `backup --encrypt-to` against a plain backup, the restore of each, and `restore --mode
-//! upsert` against `insert` into an empty target.
+//! `backup --encrypt-to` against a plain backup, the restore of each, `restore --mode
+//! upsert` against `insert` into an empty target, `backup drill` against a restore and the
+//! drill digest's CPU against a backup's.
 //!
 //!   cargo bench --bench backup
 //!   BENCH_DOCS=200000 cargo bench --bench backup

@@ -13,7 +13,11 @@ use crate::common;
 use crate::support::{Output, mongoctl};
 
 /// A new identity made by `backup keygen`: (identity file, public recipient, secret line).
-fn keygen(dir: &Path, name: &str, outputs: &mut Vec<String>) -> (PathBuf, String, String) {
+pub(crate) fn keygen(
+    dir: &Path,
+    name: &str,
+    outputs: &mut Vec<String>,
+) -> (PathBuf, String, String) {
     let file = dir.join(name);
     let out = mongoctl(dir, &["backup", "keygen", "--out", file.to_str().unwrap()]).run();
     out.expect_code(0);

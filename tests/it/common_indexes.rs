@@ -3,9 +3,9 @@
 //! (an index dropped out of band is drift); `--service` is `--domain`.
 
 use bson::Document;
-use futures::TryStreamExt;
 use mongodb::Client;
 
+use crate::backup::indexes;
 use crate::common;
 use crate::support::{mongoctl, write};
 
@@ -46,22 +46,14 @@ fn workspace() -> tempfile::TempDir {
     dir
 }
 
+/// The collection's index names but `_id_`, sorted.
 async fn index_names(client: &Client, db: &str, coll: &str) -> Vec<String> {
-    let mut names: Vec<String> = client
-        .database(db)
-        .collection::<Document>(coll)
-        .list_indexes()
+    indexes(client, db, coll)
         .await
-        .unwrap()
-        .try_collect::<Vec<_>>()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter_map(|i| i.options.and_then(|o| o.name))
+        .iter()
+        .map(|i| i.get_str("name").unwrap().to_string())
         .filter(|n| n != "_id_")
-        .collect();
-    names.sort();
-    names
+        .collect()
 }
 
 #[tokio::test]

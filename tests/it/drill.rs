@@ -9,6 +9,7 @@ use std::path::Path;
 use bson::{Document, doc};
 use serde_json::Value;
 
+use crate::backup_crypto::keygen;
 use crate::common;
 use crate::support::{mongoctl, repo};
 use crate::verify::collections_only_copy;
@@ -423,13 +424,6 @@ fn copy_dir(from: &Path, to: &Path) {
     assert!(status.success());
 }
 
-/// `backup keygen --out FILE`: (the identity file, its public recipient).
-fn keygen(ws: &Path, file: &Path) -> String {
-    let out = mongoctl(ws, &["backup", "keygen", "--out", file.to_str().unwrap()]).run();
-    out.expect_code(0);
-    out.stdout.trim().to_string()
-}
-
 /// An encrypted backup drills with its identity (contents checked against the digests of the
 /// plaintext), and is refused before any scratch database exists without one, with the wrong
 /// one, or with a flipped byte; no output holds the secret key.
@@ -438,15 +432,9 @@ async fn an_encrypted_backup_drills_with_its_identity_only() {
     let server = common::standalone().await;
     let ws = applied(&server).await;
     let dir = tempfile::tempdir().unwrap();
-    let (key, wrong) = (dir.path().join("ops.key"), dir.path().join("wrong.key"));
-    let recipient = keygen(ws.path(), &key);
-    keygen(ws.path(), &wrong);
-    let secret = std::fs::read_to_string(&key)
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
-        .unwrap()
-        .to_string();
+    let mut keygen_outputs = Vec::new();
+    let (key, recipient, secret) = keygen(dir.path(), "ops.key", &mut keygen_outputs);
+    let (wrong, _, _) = keygen(dir.path(), "wrong.key", &mut keygen_outputs);
     let backup = dir.path().join("enc");
     mongoctl(
         ws.path(),
