@@ -245,12 +245,39 @@ async fn follow_survives_sigkill_and_restores_to_points_exactly() {
     assert!(!parts.is_empty(), "no open slice at the kill");
     let listed_at_kill = slices(&m).len();
 
-    // A second base backup while the writes go on.
+    // A second base backup while the writes go on. Its reads are held for a second each
+    // (the oplog-start lookup, then the collection's `find`), so writes are sure to land
+    // between its start and its end however fast the dump is.
+    client
+        .database("admin")
+        .run_command(doc! {
+            "configureFailPoint": "failCommand",
+            "mode": {"times": 2},
+            "data": {
+                "failCommands": ["find"],
+                "blockConnection": true,
+                "blockTimeMS": 1000,
+                "appName": format!("mongoctl {}", env!("CARGO_PKG_VERSION")),
+            },
+        })
+        .await
+        .unwrap();
     let (spec_p, b2p, u) = (spec.path().to_path_buf(), backups.join("b2"), uri.clone());
     let b2 = tokio::task::spawn_blocking(move || backup(&spec_p, &u, "pitr", &b2p))
         .await
         .unwrap();
     let (b2_start, b2_end) = (ts_json(&b2["start"]), ts_json(&b2["end"]));
+    client
+        .database("admin")
+        .run_command(doc! {"configureFailPoint": "failCommand", "mode": "off"})
+        .await
+        .unwrap();
+    // Writes after b2 too, for the point restored inside a slice past its end.
+    let live = client.database("pitr").collection::<Document>("live");
+    let at_b2 = live.estimated_document_count().await.unwrap();
+    while live.estimated_document_count().await.unwrap() < at_b2 + 1000 {
+        tokio::task::yield_now().await;
+    }
 
     // Restarted: it resumes after the last durable slice.
     let mut child = mongoctl(spec.path(), &args).uri(&uri).spawn();
