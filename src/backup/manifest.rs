@@ -286,8 +286,12 @@ impl<R: Read> Read for Hashing<'_, R> {
 pub fn check_files(m: &Manifest, backup: &Path, depth: Depth, inspect: &Inspect<'_>) -> Result<()> {
     let check = |f: &FileEntry| -> Result<()> {
         let recorded = &f.checksums;
-        let sha = depth == Depth::Full || recorded.crc32c.is_none();
-        let mut hasher = FileHasher::with(sha, recorded.crc32c.is_some());
+        let full = depth == Depth::Full || recorded.crc32c.is_none();
+        let strong = match full {
+            true => Some(recorded.require_strong(&f.path)?.0),
+            false => None,
+        };
+        let mut hasher = FileHasher::with(strong, recorded.crc32c.is_some());
         let path = m.file_path(backup, f);
         let file = File::open(&path).with_context(|| format!("opening {}", f.path))?;
         let mut r = Hashing {
@@ -301,13 +305,15 @@ pub fn check_files(m: &Manifest, backup: &Path, depth: Depth, inspect: &Inspect<
         if n != f.bytes {
             bail!("{}: {} bytes, the manifest says {}", f.path, n, f.bytes);
         }
-        if sha && got.sha256 != recorded.sha256 {
-            bail!(
-                "{}: SHA-256 mismatch (file {}, manifest {})",
-                f.path,
-                got.sha256,
-                recorded.sha256
-            );
+        if let Some(strong) = strong {
+            let (want, got) = (recorded.same_strong(strong), got.same_strong(strong));
+            if want != got {
+                bail!(
+                    "{}: {} mismatch (file {got}, manifest {want})",
+                    f.path,
+                    strong.name()
+                );
+            }
         }
         if let (Some(want), Some(got)) = (&recorded.crc32c, &got.crc32c)
             && want != got
@@ -526,7 +532,7 @@ pub fn count_archive(p: &Path, ids: &Identities) -> Result<BTreeMap<String, u64>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backup::checksum::hash_file;
+    use crate::backup::checksum::{Strong, hash_file};
 
     #[test]
     fn checksums_are_checked_on_a_bounded_pool_and_the_first_bad_file_is_named() {
@@ -551,7 +557,7 @@ mod tests {
         let mut m = manifest_of(files);
         check_checksums(&m, dir.path(), Depth::Full).unwrap();
         // Two bad files: the error names the one listed first, whichever is hashed first.
-        m.files[33].checksums.sha256 = "0".repeat(64);
+        m.files[33].checksums.blake3 = Some("0".repeat(64));
         m.files[5].bytes += 1;
         let e = check_checksums(&m, dir.path(), Depth::Full)
             .unwrap_err()
@@ -561,7 +567,7 @@ mod tests {
         let e = check_checksums(&m, dir.path(), Depth::Full)
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("db/c33.bson: SHA-256 mismatch"), "{e}");
+        assert!(e.starts_with("db/c33.bson: BLAKE3 mismatch"), "{e}");
     }
 
     fn manifest_of(files: Vec<FileEntry>) -> Manifest {
@@ -583,7 +589,7 @@ mod tests {
     }
 
     #[test]
-    fn a_restore_checks_crc32c_where_recorded_and_sha256_where_not() {
+    fn a_restore_checks_crc32c_where_recorded_and_the_strong_digest_where_not() {
         // The CRC-32C (Castagnoli) check value, as hex in the manifest.
         let mut h = FileHasher::new();
         h.update(b"1234");
@@ -618,23 +624,26 @@ mod tests {
         let e = check_checksums(&m, dir.path(), Depth::Full)
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("c.bson: SHA-256 mismatch"), "{e}");
-        // A manifest from before CRC-32C: the fast check falls back to SHA-256.
+        assert!(e.starts_with("c.bson: BLAKE3 mismatch"), "{e}");
+        // A manifest from before CRC-32C (and BLAKE3): the fast check falls back to SHA-256.
+        let mut old = FileHasher::with(Some(Strong::Sha256), false);
+        old.update(&data);
+        m.files[0].checksums = old.finish().1;
         m.files[0].checksums.crc32c = None;
         let e = check_checksums(&m, dir.path(), Depth::Fast)
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("c.bson: SHA-256 mismatch"), "{e}");
 
-        // An intact file: only the full check reads the (here wrong) SHA-256.
+        // An intact file: only the full check reads the (here wrong) BLAKE3 digest.
         std::fs::write(dir.path().join("c.bson"), &data).unwrap();
         m.files[0].checksums = hash_file(&dir.path().join("c.bson")).unwrap().1;
-        m.files[0].checksums.sha256 = "0".repeat(64);
+        m.files[0].checksums.blake3 = Some("0".repeat(64));
         check_checksums(&m, dir.path(), Depth::Fast).unwrap();
         let e = check_checksums(&m, dir.path(), Depth::Full)
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("c.bson: SHA-256 mismatch"), "{e}");
+        assert!(e.starts_with("c.bson: BLAKE3 mismatch"), "{e}");
     }
 
     #[test]

@@ -488,7 +488,7 @@ async fn damaged_incomplete_and_duplicate_restores_are_reported() {
     let v = mongoctl(spec.path(), &["backup", "verify", dir_s]).run();
     v.expect_code(1);
     assert!(
-        v.stderr.contains("clinic/patients.bson") && v.stderr.contains("SHA-256"),
+        v.stderr.contains("clinic/patients.bson") && v.stderr.contains("BLAKE3"),
         "{}",
         v.stderr
     );

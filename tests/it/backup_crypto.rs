@@ -282,10 +282,9 @@ fn flip_byte(path: &Path, at_fraction: f64) {
     std::fs::write(path, bytes).unwrap();
 }
 
-/// Records `rel`'s new length and SHA-256 in the manifest (no CRC-32C): the manifest's
+/// Records `rel`'s new length and BLAKE3 digest in the manifest (no CRC-32C): the manifest's
 /// checksums then pass, and only age's authentication is left to catch the change.
 fn rehash(dir: &Path, rel: &str) {
-    use sha2::Digest;
     let bytes = std::fs::read(dir.join(rel)).unwrap();
     let mpath = dir.join("manifest.json");
     let mut m: serde_json::Value =
@@ -300,8 +299,8 @@ fn rehash(dir: &Path, rel: &str) {
         .unwrap();
     f.insert("bytes".into(), bytes.len().into());
     f.insert(
-        "sha256".into(),
-        hex::encode(sha2::Sha256::digest(&bytes)).into(),
+        "blake3".into(),
+        blake3::hash(&bytes).to_hex().to_string().into(),
     );
     f.remove("crc32c");
     std::fs::write(&mpath, serde_json::to_string_pretty(&m).unwrap()).unwrap();
@@ -425,7 +424,7 @@ async fn a_missing_or_wrong_identity_or_a_flipped_byte_writes_nothing() {
     let out = run(ws, &uri, &["backup", "verify", d], &mut outputs);
     out.expect_code(1);
     assert!(
-        out.stderr.contains(&format!("{rel}: SHA-256 mismatch")),
+        out.stderr.contains(&format!("{rel}: BLAKE3 mismatch")),
         "{}",
         out.stderr
     );

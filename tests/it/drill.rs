@@ -58,8 +58,9 @@ fn rehash(backup: &Path, rel: &str) {
         .find(|f| f["path"] == rel)
         .unwrap_or_else(|| panic!("{rel} not in the manifest"));
     f["bytes"] = bytes.into();
-    f["sha256"] = sums.sha256.into();
-    f["crc32c"] = serde_json::to_value(&sums.crc32c).unwrap();
+    for (k, v) in serde_json::to_value(&sums).unwrap().as_object().unwrap() {
+        f[k] = v.clone();
+    }
     std::fs::write(&path, serde_json::to_string_pretty(&m).unwrap()).unwrap();
 }
 

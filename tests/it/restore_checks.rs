@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use bson::{Document, doc};
 use futures::TryStreamExt;
 use mongodb::Client;
-use sha2::Digest;
 
 use crate::backup::{all, arm_fail_command, release_commands};
 use crate::common;
@@ -63,7 +62,7 @@ async fn assert_no_temp(client: &Client) {
     );
 }
 
-/// Records `rel`'s new length and SHA-256 in the manifest (no CRC-32C): the checksums pass.
+/// Records `rel`'s new length and BLAKE3 digest in the manifest (no CRC-32C): the checksums pass.
 fn rehash(dir: &Path, rel: &str) {
     let bytes = std::fs::read(dir.join(rel)).unwrap();
     let mpath = dir.join("manifest.json");
@@ -79,8 +78,8 @@ fn rehash(dir: &Path, rel: &str) {
         .unwrap();
     f.insert("bytes".into(), bytes.len().into());
     f.insert(
-        "sha256".into(),
-        hex::encode(sha2::Sha256::digest(&bytes)).into(),
+        "blake3".into(),
+        blake3::hash(&bytes).to_hex().to_string().into(),
     );
     f.remove("crc32c");
     std::fs::write(&mpath, serde_json::to_string_pretty(&m).unwrap()).unwrap();

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::backup::checksum::{Checksums, hash_file};
+use crate::backup::checksum::{Checksums, check_file};
 use crate::backup::gz::{HashWriter, ParGzWriter, maybe_gunzip};
 
 use super::Ts;
@@ -254,21 +254,10 @@ impl SliceWriter {
     }
 }
 
-/// Checks a slice file against its manifest entry (size and SHA-256).
+/// Checks a slice file against its manifest entry (size and strong digest).
 pub fn check(dir: &Path, s: &Slice) -> Result<()> {
     let p = dir.join(&s.file);
-    let (bytes, sums) = hash_file(&p).with_context(|| format!("reading {}", p.display()))?;
-    if bytes != s.bytes || sums.sha256 != s.checksums.sha256 {
-        bail!(
-            "{}: {} bytes, SHA-256 {} — the manifest records {} bytes, SHA-256 {}: the slice is damaged",
-            p.display(),
-            bytes,
-            sums.sha256,
-            s.bytes,
-            s.checksums.sha256
-        );
-    }
-    Ok(())
+    check_file(&p, s.bytes, &s.checksums).map_err(|e| anyhow::anyhow!("{e}: the slice is damaged"))
 }
 
 /// A slice's entries, decompressed.

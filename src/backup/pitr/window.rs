@@ -184,10 +184,7 @@ mod tests {
             last: Ts([last, 1]),
             entries: 1,
             bytes: 1,
-            checksums: Checksums {
-                sha256: String::new(),
-                crc32c: None,
-            },
+            checksums: Checksums::default(),
             written_at: chrono::Utc::now(),
         })
     }

@@ -72,11 +72,11 @@ impl Journal {
     }
 }
 
-/// Identifies a backup across runs: its manifest's SHA-256, else its canonical path.
+/// Identifies a backup across runs: its manifest's digest, else its canonical path.
 pub(super) fn backup_id(path: &Path) -> String {
     let m = manifest_path(path);
     match crate::backup::checksum::hash_file(&m) {
-        Ok((_, sums)) => sums.sha256,
+        Ok((_, sums)) => sums.blake3.unwrap_or_default(),
         Err(_) => std::fs::canonicalize(path)
             .unwrap_or_else(|_| path.to_path_buf())
             .display()
