@@ -86,6 +86,12 @@ pub enum Command {
         after_help = "Example:\n  mongoctl verify\n  mongoctl verify --samples 10 -o json\n  mongoctl verify --output github   # annotations in a GitHub Actions job"
     )]
     Verify(crate::commands::verify::VerifyArgs),
+    /// One self-contained HTML page: cluster, sizes and growth charts, indexes, drift,
+    /// conformance, audit, backups, slow operations, tenants
+    #[command(
+        after_help = "Example:\n  mongoctl report --out report.html\n  mongoctl report --out report.html --backups backups --oplog-dir oplog\n  mongoctl report -o json"
+    )]
+    Report(crate::commands::report::ReportArgs),
     /// Scaffold a new workspace, or write one from a live cluster (--from-cluster)
     #[command(
         after_help = "Example:\n  mongoctl init my-spec --project shop --domain orders --collections orders,carts --yes\n  mongoctl init from-cluster --from-cluster --uri mongodb://127.0.0.1:27017 --prefix reminderdb_"

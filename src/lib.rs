@@ -34,6 +34,7 @@ pub mod private;
 pub mod redact;
 pub mod relocate;
 pub mod render;
+pub mod report;
 pub mod sandbox;
 pub mod secrets;
 pub mod sharding;

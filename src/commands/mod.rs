@@ -15,6 +15,7 @@ pub mod migrate;
 pub mod pitr;
 pub mod plan;
 pub mod profile;
+pub mod report;
 pub mod restore;
 pub mod sandbox;
 pub mod spec_schema;
@@ -55,6 +56,7 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Profile(a) => profile::run(a, ctx).await,
         Command::Explain(a) => explain::run(a, ctx).await,
         Command::Verify(a) => verify::run(a, ctx).await,
+        Command::Report(a) => report::run(a, ctx).await,
         Command::Init(a) => init::run(a, ctx).await,
         Command::Completions(a) => completions::run(a, Cli::command(), ctx).await,
         Command::Man => completions::man(Cli::command(), ctx).await,

@@ -3,11 +3,12 @@
 //! the documents already stored that violate the declared `$jsonSchema` and explains a few of
 //! them (`crate::conformance`), then, when quotas are declared, measures every tenant against
 //! its quota (`stats::tenant_usage`). Exit 2 on drift, violations or a tenant over quota.
-//! Output: `render::verify`.
+//! Output: `render::verify`; with `--report FILE`, also `report`'s HTML page, built from these
+//! same results (for CI to publish as an artifact).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use crate::conformance::conformance;
@@ -33,6 +34,11 @@ pub struct VerifyArgs {
     pub no_data: bool,
     #[command(flatten)]
     pub tenants: TenantArgs,
+    /// Also write `mongoctl report`'s HTML page to FILE (drift and conformance from this run)
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub report_sources: super::report::ReportSources,
 }
 
 pub async fn run(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
@@ -61,7 +67,7 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
     // 2. drift
     let domains = ctx.domains(ws, &args.scope.domain)?;
     let desired = ctx.desired(ws, &domains)?;
-    let (client, _) = ctx.connect(Some(ws)).await?;
+    let (client, choice) = ctx.connect(Some(ws)).await?;
     let (desired, fleet) =
         super::plan::desired_fleet(ctx, ws, &client, desired, &args.tenants).await?;
     let live = live::inspect(&client, &desired).await?;
@@ -81,18 +87,34 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
         classes: ws.manifest.tenant_classes.clone(),
         overrides: ws.tenant_quotas.clone(),
     };
-    let over_quota: Option<Vec<_>> = if quotas.declared() {
-        let report = super::stats::tenant_usage(
-            ctx,
-            ws,
-            &client,
-            &args.scope.domain,
-            fleet.as_ref(),
-            &args.tenants,
+    // (also the report's tenants part: measured once)
+    let wants_report =
+        args.report.is_some() && super::report::has_tenancy(ws, &args.scope.domain, fleet.as_ref());
+    let mut measured = if quotas.declared() || wants_report {
+        Some(
+            super::stats::tenant_usage(
+                ctx,
+                ws,
+                &client,
+                &args.scope.domain,
+                fleet.as_ref(),
+                &args.tenants,
+            )
+            .await,
         )
-        .await
-        .context("measuring the tenants against their quotas")?;
-        Some(report.over_quota().cloned().collect())
+    } else {
+        None
+    };
+    let over_quota: Option<Vec<_>> = if quotas.declared() {
+        match measured.take() {
+            Some(Ok(report)) => {
+                let over = report.over_quota().cloned().collect();
+                measured = Some(Ok(report));
+                Some(over)
+            }
+            Some(Err(e)) => return Err(e.context("measuring the tenants against their quotas")),
+            None => None,
+        }
     } else {
         None
     };
@@ -124,6 +146,35 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
             ctx.global.quiet,
             ctx.global.verbose > 0,
         ),
+    }
+    // 5. the report page, from the results above
+    if let Some(out) = &args.report {
+        use super::report::{Parts, conformance_part, gather, tenants_part, write};
+        let parts = Parts {
+            drift: crate::report::Part::Ok {
+                data: crate::report::drift(&plan),
+            },
+            conformance: if args.no_data {
+                crate::report::Part::no_data("verify --no-data skipped the data step")
+            } else {
+                conformance_part(Ok(conformance.clone()))
+            },
+            tenants: tenants_part(measured),
+        };
+        let report = gather(
+            ctx,
+            ws,
+            &client,
+            &desired,
+            choice.shown.clone(),
+            parts,
+            &args.report_sources,
+        )
+        .await?;
+        write(out, &report)?;
+        if format == OutputFormat::Table && !ctx.global.quiet {
+            render::report::written(out, &report);
+        }
     }
     Ok(if ok { SUCCESS } else { CHANGES_PENDING })
 }

@@ -18,6 +18,7 @@ use crate::spec::Diagnostic;
 
 pub mod audit;
 pub mod backup;
+pub mod charts;
 pub mod drill;
 pub mod explain;
 pub mod health;
@@ -26,6 +27,7 @@ pub mod list;
 pub mod migrate;
 pub mod profile;
 pub mod quotas;
+pub mod report;
 pub mod retention;
 pub mod sandbox;
 pub mod sharding;
