@@ -51,6 +51,8 @@ pub fn html(r: &Report) -> String {
                 meta charset="utf-8";
                 meta http-equiv="Content-Security-Policy" content=(CSP);
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                // An inline icon: browsers would otherwise fetch /favicon.ico.
+                link rel="icon" href="data:,";
                 title { "mongoctl report: " (r.project) }
                 style { (PreEscaped(STYLE)) }
             }

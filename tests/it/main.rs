@@ -28,6 +28,7 @@ mod owned_seeds;
 mod pitr;
 mod quotas;
 mod relocate;
+mod report;
 mod restore_checks;
 mod restore_modes;
 mod retention;

@@ -32,7 +32,7 @@ const MANIFEST: &str = r#"{
 }
 "#;
 
-fn workspace() -> tempfile::TempDir {
+pub(crate) fn workspace() -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
         .prefix("mongoctl-stats-")
         .tempdir()
@@ -54,7 +54,7 @@ fn workspace() -> tempfile::TempDir {
 
 /// `apply` the workspace, then load orders (n), customers (n / 10), events (n / 4) and an
 /// undeclared `scratch` collection.
-async fn load(ws: &Path, uri: &str, client: &Client, n: i32) {
+pub(crate) async fn load(ws: &Path, uri: &str, client: &Client, n: i32) {
     mongoctl(ws, &["apply", "--yes"])
         .uri(uri)
         .run()
