@@ -89,7 +89,7 @@ pub enum Command {
     /// One self-contained HTML page: cluster, sizes and growth charts, indexes, drift,
     /// conformance, audit, backups, slow operations, tenants
     #[command(
-        after_help = "Example:\n  mongoctl report --out report.html\n  mongoctl report --out report.html --backups backups --oplog-dir oplog\n  mongoctl report -o json"
+        after_help = "Example:\n  mongoctl report --out report.html\n  mongoctl report --domain auth -o json"
     )]
     Report(crate::commands::report::ReportArgs),
     /// Scaffold a new workspace, or write one from a live cluster (--from-cluster)

@@ -483,8 +483,8 @@ fn audit(a: &AuditPart) -> Markup {
 fn backups(b: &BackupsPart) -> Markup {
     let newest = b.backups.iter().find(|x| x.complete);
     html! {
-        p {
-            "In " code { (b.directory) } ": " (b.backups.len()) " backup(s)."
+        @if let Some(dir) = &b.directory { p {
+            "In " code { (dir) } ": " (b.backups.len()) " backup(s)."
             @if let Some(n) = newest {
                 " Newest complete: " strong { (n.name) }
                 @if let Some(age) = n.age_hours { ", " (format!("{age:.1}")) " hours old" }
@@ -496,8 +496,10 @@ fn backups(b: &BackupsPart) -> Markup {
             } @else {
                 " " span class="warn" { "No complete backup." }
             }
+        } } @else {
+            p class="note" { "No backup directory given (" code { "--backups DIR" } "): only the drills recorded in the cluster are shown." }
         }
-        table {
+        @if !b.backups.is_empty() { table {
             tr { th { "backup" } th { "finished" } th class="n" { "age (h)" } th { "layout" } th class="n" { "namespaces" } th class="n" { "documents" } th class="n" { "size" } th { "status" } th { "last drill" } @if b.oplog_dir.is_some() { th { "restorable to (PITR)" } } }
             @for x in &b.backups {
                 tr {
@@ -521,6 +523,26 @@ fn backups(b: &BackupsPart) -> Markup {
                     }
                     @if b.oplog_dir.is_some() {
                         td { @match &x.pitr_window { Some((from, to)) => { (from) " … " (to) }, None => "-", } }
+                    }
+                }
+            }
+        }
+        }
+        h3 { "Drills recorded in the cluster" }
+        @if let Some(u) = &b.recorded_drills_unavailable {
+            p class="reason" { (u) }
+        } @else if b.recorded_drills.is_empty() {
+            p class="note" { "None (" code { "mongoctl backup drill" } " records each drill when a cluster is configured)." }
+        } @else {
+            table {
+                tr { th { "drill" } th { "backup" } th { "result" } th class="n" { "RTO (s)" } th class="n" { "RPO (h)" } }
+                @for d in &b.recorded_drills {
+                    tr {
+                        td { (d.at) }
+                        td { (d.backup) }
+                        td { @if d.passed { span class="badge ok" { "passed" } } @else { span class="warn" { "FAILED (" (d.findings) " findings)" } } }
+                        td class="n" { (d.restore_secs.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into())) }
+                        td class="n" { (d.rpo_secs.map(|s| format!("{:.1}", s / 3600.0)).unwrap_or_else(|| "-".into())) }
                     }
                 }
             }

@@ -36,13 +36,14 @@ pub async fn gather(i: Inputs<'_>) -> Report {
         .iter()
         .map(|(d, n, _)| (d.clone(), n.clone()))
         .collect();
-    let (cluster, sizes, growth, indexes, audit, slow_operations) = tokio::join!(
+    let (cluster, sizes, growth, indexes, audit, slow_operations, backups) = tokio::join!(
         cluster(i.client),
         sizes(i.client, &targets),
         growth(i.client, &i.metadata_database, &targets),
         indexes(i.client, &targets, i.desired),
         audit(i.client, &i.declared_access),
         slow(i.client, &profiled, i.slow_limit),
+        backups(i.client, &i.metadata_database, i.backups, i.oplog_dir),
     );
     Report {
         project: i.project,
@@ -56,7 +57,7 @@ pub async fn gather(i: Inputs<'_>) -> Report {
         drift: i.drift,
         conformance: i.conformance,
         audit,
-        backups: backups(i.backups, i.oplog_dir),
+        backups,
         slow_operations,
         tenants: i.tenants,
     }

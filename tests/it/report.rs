@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
 use futures::StreamExt;
-use mongodb::Client;
 use serde_json::Value;
 
 use crate::common;
@@ -160,7 +159,9 @@ async fn the_report_of_a_real_server_opens_in_chromium_with_every_section_and_no
     .uri(&uri)
     .run()
     .expect_code(0);
+    // (MONGODB_URI: the drill restores into a scratch mongod and records itself there.)
     mongoctl(p, &["backup", "drill", shop_backup.to_str().unwrap()])
+        .env("MONGODB_URI", &uri)
         .run()
         .expect_code(0);
 
@@ -302,6 +303,10 @@ async fn the_report_of_a_real_server_opens_in_chromium_with_every_section_and_no
     assert_eq!(row["name"], "shop");
     assert_eq!(row["complete"], true);
     assert_eq!(row["last_drill"]["passed"], true, "{row:#}");
+    let drills = b["recorded_drills"].as_array().unwrap();
+    assert_eq!(drills.len(), 1, "{b:#}");
+    assert_eq!(drills[0]["passed"], true);
+    assert_eq!(drills[0]["backup"], shop_backup.to_str().unwrap());
     assert_eq!(section(&j, "tenants")["status"], "no_data");
 
     // The page itself: self-contained.
@@ -501,6 +506,9 @@ fn chromium_command(chromium: &Path, profile: &Path) -> Command {
     cmd
 }
 
+/// Every request the proxy saw: its request line and its Referer.
+type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// The origin the test's proxy serves the page from.
 const ORIGIN: &str = "http://report.test";
 
@@ -521,7 +529,7 @@ fn open_in_chromium(chromium: &Path, page: &Path, tmp: &Path) -> Browsed {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let html = std::fs::read(page).unwrap();
-    let seen: Arc<Mutex<Vec<(String, Option<String>)>>> = Arc::default();
+    let seen: Seen = Arc::default();
     let log = Arc::clone(&seen);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
