@@ -167,3 +167,36 @@ fn finish(svg: String, drawn: Result<(), Box<dyn Error>>) -> String {
         Err(e) => format!("<p class=\"note\">chart not drawn: {e}</p>"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_growth_chart_has_a_marker_per_point_and_the_bars_a_rect_per_bar() {
+        let recorded = [(-20.0, 1000.0), (-10.0, 2000.0), (0.0, 3000.0)];
+        let projected = [(30.0, 6000.0), (90.0, 12000.0), (365.0, 39500.0)];
+        let svg = growth_line(&GrowthSeries {
+            recorded: &recorded,
+            projected: &projected,
+            date_of: &|d| format!("d{d:.0}"),
+        });
+        assert!(svg.starts_with("<svg"), "{svg}");
+        assert_eq!(svg.matches("<circle").count(), 3);
+        assert_eq!(svg.matches("<polygon").count(), 3);
+        let bars = size_bars(&[
+            Bar {
+                label: "db.a<b".into(),
+                bytes: 4096,
+            },
+            Bar {
+                label: "db.c".into(),
+                bytes: 1024,
+            },
+        ]);
+        // The background and one per bar; labels are escaped.
+        assert_eq!(bars.matches("<rect").count(), 3, "{bars}");
+        assert!(bars.contains("db.a&lt;b") && !bars.contains("db.a<b"));
+        assert!(size_bars(&[]).is_empty());
+    }
+}

@@ -31,6 +31,7 @@ td.n,th.n{text-align:right}
 .note{color:#4a5568;font-size:13px}.reason{font-size:14px;padding:6px 10px;background:#f7fafc;border-left:3px solid #a0aec0}
 .unavailable-list{background:#fff5f5;border:1px solid #feb2b2;padding:8px 14px;font-size:13px}
 code{font-size:12px;background:#edf2f7;padding:0 3px;border-radius:2px}
+header code{background:#2a4365;color:#fff}
 figure{margin:8px 0}figcaption{font-size:13px;color:#4a5568}
 .legend span{margin-right:14px}.rec{color:#2b6cb0}.proj{color:#d97706}
 "#;
@@ -414,6 +415,9 @@ fn unavailable_list(list: &[crate::stats::UnavailableAt]) -> Markup {
     }
 }
 
+/// Changes listed on the page; `plan` has the rest.
+const DRIFT_LINES: usize = 25;
+
 fn drift(d: &Drift) -> Markup {
     html! {
         @if d.in_sync() {
@@ -428,9 +432,12 @@ fn drift(d: &Drift) -> Markup {
             @if !d.lines.is_empty() {
                 table {
                     tr { th { "change" } th { "target" } th { "summary" } }
-                    @for l in &d.lines {
+                    @for l in d.lines.iter().take(DRIFT_LINES) {
                         tr { td { (l.action) @if l.destructive { " ⚠" } } td { (l.target) } td { (l.summary) } }
                     }
+                }
+                @if d.lines.len() > DRIFT_LINES {
+                    p class="note" { "… and " (d.lines.len() - DRIFT_LINES) " more (" code { "mongoctl plan" } " lists them all)." }
                 }
             }
         }
@@ -601,5 +608,60 @@ fn tenants(t: &TenantReport) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Unavailable;
+
+    fn empty_report() -> Report {
+        let denied = Unavailable {
+            error: "not authorized on admin to execute command { serverStatus: 1 }".into(),
+            missing_privilege: Some("serverStatus on the cluster".into()),
+        };
+        Report {
+            project: "p<&>".into(),
+            environment: None,
+            cluster_uri: "mongodb://u:****@h/".into(),
+            generated_at: "2026-01-01T00:00:00Z".into(),
+            cluster: Part::unavailable(&denied),
+            sizes: Part::no_data("none of the declared databases exists yet"),
+            growth: Part::no_data("1 snapshot(s) recorded"),
+            indexes: Part::no_data("no index"),
+            drift: Part::Ok {
+                data: crate::report::drift(&crate::plan::Plan::default()),
+            },
+            conformance: Part::no_data("no schema"),
+            audit: Part::no_data("no access"),
+            backups: Part::no_data("no backup directory given"),
+            slow_operations: Part::no_data("no profiled operation"),
+            tenants: Part::no_data("no tenants"),
+        }
+    }
+
+    #[test]
+    fn every_section_says_why_it_is_empty_and_the_page_lists_the_unavailable_ones() {
+        let page = html(&empty_report());
+        for (id, _) in SECTIONS {
+            assert!(page.contains(&format!("<section id=\"{id}\"")), "{id}");
+        }
+        assert!(page.contains("No data: 1 snapshot(s) recorded"));
+        assert!(page.contains("Unavailable: not authorized: needs serverStatus on the cluster"));
+        assert!(page.contains("id=\"unavailable-sections\""));
+        assert!(page.contains("<section id=\"drift\" data-status=\"ok\""));
+        assert!(page.contains("in sync"));
+        // Escaped, and nothing the page would fetch.
+        assert!(page.contains("p&lt;&amp;&gt;") && !page.contains("p<&>"));
+        assert!(!page.contains("<script") && !page.contains("src=\"http"));
+        assert!(page.contains("default-src 'none'"));
+    }
+
+    #[test]
+    fn a_page_without_unavailable_sections_has_no_such_list() {
+        let mut r = empty_report();
+        r.cluster = Part::no_data("x");
+        assert!(!html(&r).contains("unavailable-sections"));
     }
 }

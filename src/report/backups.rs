@@ -137,7 +137,7 @@ async fn recorded_drills(
             backup: d.get_str("backup").unwrap_or_default().to_string(),
             at: d
                 .get_datetime("at")
-                .map(|t| t.to_chrono().to_rfc3339())
+                .map(|t| t.to_chrono().format("%Y-%m-%dT%H:%M:%SZ").to_string())
                 .unwrap_or_default(),
             passed: d.get_bool("passed").unwrap_or(false),
             restore_secs: num(d, "rto", "restore_secs"),
@@ -159,7 +159,9 @@ fn listed(dir: &Path, oplog_dir: Option<&Path>) -> anyhow::Result<Vec<BackupRow>
         .backups
         .into_iter()
         .map(|e| BackupRow {
-            finished_at: e.finished_at.map(|t| t.to_rfc3339()),
+            finished_at: e
+                .finished_at
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
             age_hours: e
                 .finished_at
                 .map(|t| (now - t).num_seconds().max(0) as f64 / 3600.0),
