@@ -391,15 +391,7 @@ async fn a_partly_privileged_user_gets_the_other_sections_and_the_page_names_the
         "mongodb://shop_reader:reader-pw-456@127.0.0.1:{}/?authSource=admin",
         server.ports()[0]
     );
-    let tmp = tempfile::tempdir().unwrap();
-    let page = tmp.path().join("report.html");
-    let out = mongoctl(
-        ws.path(),
-        &["report", "--out", page.to_str().unwrap(), "-o", "json"],
-    )
-    .uri(&uri)
-    .run();
-    out.expect_code(0);
+    let (out, html) = report_of(ws.path(), &uri);
     assert!(!out.all().contains("reader-pw-456"), "{}", out.all());
     let j = out.json();
     // What it may read: st_shop's sizes.
@@ -422,7 +414,6 @@ async fn a_partly_privileged_user_gets_the_other_sections_and_the_page_names_the
     assert_eq!(growth["status"], "unavailable", "{growth:#}");
     assert_eq!(growth["missing_privilege"], "find on st_meta.stats_history");
 
-    let html = std::fs::read_to_string(&page).unwrap();
     assert!(
         !html.contains("reader-pw-456"),
         "the password is in the page"
@@ -446,6 +437,21 @@ async fn a_partly_privileged_user_gets_the_other_sections_and_the_page_names_the
             "{id} should be {status}"
         );
     }
+}
+
+/// `report --out <tmp>/report.html -o json` (exit 0): its output and the page.
+fn report_of(ws: &Path, uri: &str) -> (crate::support::Output, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let page = tmp.path().join("report.html");
+    let out = mongoctl(
+        ws,
+        &["report", "--out", page.to_str().unwrap(), "-o", "json"],
+    )
+    .uri(uri)
+    .run();
+    out.expect_code(0);
+    let html = std::fs::read_to_string(&page).unwrap();
+    (out, html)
 }
 
 /// Every `http://` / `https://` / `//host` reference in the page.
@@ -642,4 +648,72 @@ fn distinct_colors(png_file: &Path) -> usize {
         .map(|p| (p[0], p[1], p[2]))
         .collect::<BTreeSet<_>>()
         .len()
+}
+
+#[tokio::test]
+async fn a_replica_set_report_shows_its_members_and_oplog_window() {
+    let server = common::replica_set(1).await;
+    let uri = server.uri();
+    let ws = workspace();
+    load(ws.path(), &uri, &server.client(), 100).await;
+    let (out, html) = report_of(ws.path(), &uri);
+    let j = out.json();
+    let c = data(&j, "cluster");
+    let set = c["replication"]["set_name"].as_str().unwrap();
+    assert_eq!(c["topology"], format!("replica set {set}"));
+    let members = c["replication"]["members"].as_array().unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0]["state"], "PRIMARY");
+    assert!(c["replication"]["oplog"]["window_hours"].as_f64().unwrap() >= 0.0);
+    assert!(
+        html.contains(&format!("Members of {set}")),
+        "no members table"
+    );
+    assert!(
+        html.contains("PRIMARY") && html.contains("Window "),
+        "no oplog window"
+    );
+}
+
+#[tokio::test]
+async fn the_tenants_part_lists_the_largest_tenants_and_those_over_quota() {
+    use crate::support::{copy_workspace, repo};
+    let server = common::standalone().await;
+    let ws = copy_workspace(&repo().join("examples/tenants-demo"));
+    let mut manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("mongoctl.json")).unwrap())
+            .unwrap();
+    manifest["tenantClasses"] = serde_json::json!({"default": {"quota": {"maxDocuments": 10}}});
+    crate::support::write(
+        ws.path(),
+        "mongoctl.json",
+        &serde_json::to_string_pretty(&manifest).unwrap(),
+    );
+    crate::support::write(
+        ws.path(),
+        "tenants.json",
+        r#"{"tenants": ["acme", "initech"]}"#,
+    );
+    mongoctl(ws.path(), &["apply", "--yes"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    server
+        .client()
+        .database("tdemo_chat_acme")
+        .collection::<Document>("conversations")
+        .insert_many((0..12).map(|i| doc! {"n": i}))
+        .await
+        .unwrap();
+    let (out, html) = report_of(ws.path(), &server.uri());
+    let j = out.json();
+    let t = data(&j, "tenants");
+    let rows = t["tenants"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{t:#}");
+    assert_eq!(rows[0]["tenant"], "acme", "the largest first: {t:#}");
+    assert!(!rows[0]["over"].as_array().unwrap().is_empty(), "{t:#}");
+    assert!(rows[1]["over"].as_array().unwrap().is_empty(), "{t:#}");
+    let tenants = &html[html.find("<section id=\"tenants\"").unwrap()..];
+    assert!(tenants.contains("1 over quota"), "{tenants}");
+    assert!(tenants.contains("tenant acme"), "{tenants}");
 }
