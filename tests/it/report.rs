@@ -717,3 +717,52 @@ async fn the_tenants_part_lists_the_largest_tenants_and_those_over_quota() {
     assert!(tenants.contains("1 over quota"), "{tenants}");
     assert!(tenants.contains("tenant acme"), "{tenants}");
 }
+
+#[tokio::test]
+async fn verify_writes_the_report_with_its_own_drift_and_conformance() {
+    let server = common::standalone().await;
+    let uri = server.uri();
+    let client = server.client();
+    let ws = workspace();
+    load(ws.path(), &uri, &client, 100).await;
+    // Drift: a declared index dropped out of band; a document violating its schema.
+    let shop = client.database("st_shop");
+    shop.collection::<Document>("orders")
+        .drop_index("status_1")
+        .await
+        .unwrap();
+    shop.run_command(doc! {"collMod": "customers", "validationLevel": "off"})
+        .await
+        .unwrap();
+    shop.collection::<Document>("customers")
+        .insert_one(doc! {"nickname": "no name"})
+        .await
+        .unwrap();
+    shop.run_command(doc! {"collMod": "customers", "validationLevel": "strict"})
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let page = tmp.path().join("verify-report.html");
+    let out = mongoctl(ws.path(), &["verify", "--report", page.to_str().unwrap()])
+        .uri(&uri)
+        .run();
+    out.expect_code(2);
+    assert!(
+        out.stdout.contains(&format!("Wrote {}", page.display())),
+        "{}",
+        out.stdout
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    for id in SECTIONS {
+        assert!(html.contains(&format!("<section id=\"{id}\"")), "{id}");
+    }
+    let drift = &html[html.find("<section id=\"drift\"").unwrap()..];
+    let drift = &drift[..drift.find("</section>").unwrap()];
+    assert!(drift.contains("st_shop.orders index status_1"), "{drift}");
+    let conformance = &html[html.find("<section id=\"conformance\"").unwrap()..];
+    let conformance = &conformance[..conformance.find("</section>").unwrap()];
+    assert!(
+        conformance.contains("1 stored document(s) violate their declared schema"),
+        "{conformance}"
+    );
+}
