@@ -362,6 +362,13 @@ async fn the_report_of_a_real_server_opens_in_chromium_with_every_section_and_no
     // A background and one bar per collection (orders, customers, scratch, events).
     assert_eq!(bars.matches("<rect").count(), 1 + 4, "{bars}");
 
+    let slow = &browsed.dom[browsed.dom.find("<section id=\"slow_operations\"").unwrap()..];
+    let slow = &slow[..slow.find("</section>").unwrap()];
+    assert!(slow.contains("COLLSCAN ⚠"), "{slow}");
+    assert!(slow.contains("{\"note\":1}"), "no suggested index: {slow}");
+    let backups_html = &browsed.dom[browsed.dom.find("<section id=\"backups\"").unwrap()..];
+    assert!(backups_html.contains("last drill"), "{backups_html}");
+
     let shot = tmp.path().join("report.png");
     screenshot(&chromium, &page, &shot, tmp.path());
     let colors = distinct_colors(&shot);
