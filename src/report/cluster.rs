@@ -40,7 +40,15 @@ pub async fn cluster(client: &Client) -> Part<Cluster> {
             .as_ref()
             .is_none_or(|r| matches!(r.members, stats::Section::Unavailable { .. }))
     {
-        return Part::unavailable(unavailable);
+        // What any user may read still says which cluster this is.
+        return Part::Unavailable {
+            reason: format!(
+                "{topology}, version {}: {}",
+                version.as_deref().unwrap_or("unknown"),
+                unavailable.short()
+            ),
+            missing_privilege: unavailable.missing_privilege.clone(),
+        };
     }
     Part::Ok {
         data: Cluster {

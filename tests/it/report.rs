@@ -415,6 +415,13 @@ async fn a_partly_privileged_user_gets_the_other_sections_and_the_page_names_the
     let cluster = section(&j, "cluster");
     assert_eq!(cluster["status"], "unavailable", "{cluster:#}");
     assert_eq!(cluster["missing_privilege"], "serverStatus on the cluster");
+    assert!(
+        cluster["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("standalone, version 6."),
+        "{cluster:#}"
+    );
     let audit = section(&j, "audit");
     assert_eq!(audit["status"], "unavailable", "{audit:#}");
     let growth = section(&j, "growth");
