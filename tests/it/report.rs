@@ -398,7 +398,7 @@ async fn a_partly_privileged_user_gets_the_other_sections_and_the_page_names_the
         "mongodb://shop_reader:reader-pw-456@127.0.0.1:{}/?authSource=admin",
         server.ports()[0]
     );
-    let (out, html) = report_of(ws.path(), &uri);
+    let (out, html) = report_of(ws.path(), &uri, &[]);
     assert!(!out.all().contains("reader-pw-456"), "{}", out.all());
     let j = out.json();
     // What it may read: st_shop's sizes.
@@ -453,16 +453,13 @@ async fn a_partly_privileged_user_gets_the_other_sections_and_the_page_names_the
     }
 }
 
-/// `report --out <tmp>/report.html -o json` (exit 0): its output and the page.
-fn report_of(ws: &Path, uri: &str) -> (crate::support::Output, String) {
+/// `report --out <tmp>/report.html -o json <extra>` (exit 0): its output and the page.
+fn report_of(ws: &Path, uri: &str, extra: &[&str]) -> (crate::support::Output, String) {
     let tmp = tempfile::tempdir().unwrap();
     let page = tmp.path().join("report.html");
-    let out = mongoctl(
-        ws,
-        &["report", "--out", page.to_str().unwrap(), "-o", "json"],
-    )
-    .uri(uri)
-    .run();
+    let mut args = vec!["report", "--out", page.to_str().unwrap(), "-o", "json"];
+    args.extend_from_slice(extra);
+    let out = mongoctl(ws, &args).uri(uri).run();
     out.expect_code(0);
     let html = std::fs::read_to_string(&page).unwrap();
     (out, html)
@@ -669,8 +666,55 @@ async fn a_replica_set_report_shows_its_members_and_oplog_window() {
     let server = common::replica_set(1).await;
     let uri = server.uri();
     let ws = workspace();
-    load(ws.path(), &uri, &server.client(), 100).await;
-    let (out, html) = report_of(ws.path(), &uri);
+    let client = server.client();
+    load(ws.path(), &uri, &client, 100).await;
+    // A base backup with its oplog and slices after it: a point-in-time window.
+    let tmp = tempfile::tempdir().unwrap();
+    let (backups, slices) = (tmp.path().join("backups"), tmp.path().join("oplog"));
+    let base = backups.join("b1");
+    let b = mongoctl(
+        ws.path(),
+        &[
+            "backup",
+            "--db",
+            "st_shop",
+            "--oplog",
+            "--out",
+            base.to_str().unwrap(),
+        ],
+    )
+    .uri(&uri)
+    .run();
+    b.expect_code(0);
+    let follow = |extra: &[&str]| {
+        let mut a = vec![
+            "backup",
+            "oplog",
+            "--follow",
+            "--out",
+            slices.to_str().unwrap(),
+        ];
+        a.extend_from_slice(extra);
+        mongoctl(ws.path(), &a).uri(&uri).run().expect_code(0);
+    };
+    follow(&["--from", base.to_str().unwrap(), "--once"]);
+    client
+        .database("st_shop")
+        .collection::<Document>("orders")
+        .insert_many((0..5).map(|i| doc! {"late": i}))
+        .await
+        .unwrap();
+    follow(&["--once"]);
+    let (out, html) = report_of(
+        ws.path(),
+        &uri,
+        &[
+            "--backups",
+            backups.to_str().unwrap(),
+            "--oplog-dir",
+            slices.to_str().unwrap(),
+        ],
+    );
     let j = out.json();
     let c = data(&j, "cluster");
     let set = c["replication"]["set_name"].as_str().unwrap();
@@ -687,6 +731,13 @@ async fn a_replica_set_report_shows_its_members_and_oplog_window() {
         html.contains("PRIMARY") && html.contains("Window "),
         "no oplog window"
     );
+    let window = &data(&j, "backups")["backups"][0]["pitr_window"];
+    let (from, to) = (window[0].as_str().unwrap(), window[1].as_str().unwrap());
+    assert!(
+        from < to,
+        "the slices extend the base backup's window: {window}"
+    );
+    assert!(html.contains("restorable to (PITR)") && html.contains(&format!("{from} … {to}")));
 }
 
 #[tokio::test]
@@ -719,7 +770,7 @@ async fn the_tenants_part_lists_the_largest_tenants_and_those_over_quota() {
         .insert_many((0..12).map(|i| doc! {"n": i}))
         .await
         .unwrap();
-    let (out, html) = report_of(ws.path(), &server.uri());
+    let (out, html) = report_of(ws.path(), &server.uri(), &[]);
     let j = out.json();
     let t = data(&j, "tenants");
     let rows = t["tenants"].as_array().unwrap();
