@@ -149,7 +149,12 @@ pub async fn run(args: StatsArgs, ctx: &Ctx) -> Result<u8> {
             (
                 d.domain.clone(),
                 d.name.clone(),
-                d.collections.iter().map(|c| c.name.clone()).collect(),
+                // Declared views count as declared rows (they have no sizes).
+                d.collections
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .chain(d.views.iter().filter(|v| !v.absent).map(|v| v.name.clone()))
+                    .collect(),
             )
         })
         .collect();

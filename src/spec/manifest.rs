@@ -46,6 +46,8 @@ pub struct Domain {
     /// `"tenancy": "database"`: a template instantiated once per tenant; `database` holds
     /// `{tenant}` (see `crate::tenancy`).
     pub template: bool,
+    /// `"views"`, filled by `spec::views::read_domains`.
+    pub views: Vec<crate::model::ViewState>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +96,8 @@ const DOMAIN: &[&str] = &[
     "collections",
     "tenancy",
     "commonIndexes",
+    // Read by spec::views::read_domains.
+    "views",
 ];
 const COLLECTION: &[&str] = &[
     "description",
@@ -128,7 +132,7 @@ pub use super::names::database_name_problem;
 /// mongod's limit on `<database>.<collection>` for an unsharded collection.
 pub const MAX_NAMESPACE_BYTES: usize = 255;
 
-fn collection_name_problem(name: &str) -> Option<String> {
+pub(super) fn collection_name_problem(name: &str) -> Option<String> {
     if name.is_empty() || name.contains('$') || name.contains('\0') {
         Some(format!(
             "collection name \"{name}\" is empty or contains '$' or a NUL byte"
@@ -600,6 +604,8 @@ fn read_domain(r: &mut Reader, p: &JsonPath, name: &str, v: &Value) -> Option<Do
         database_env,
         collections,
         template,
+        // Filled in by spec::views::read_domains.
+        views: vec![],
     })
 }
 
@@ -881,7 +887,7 @@ mod tests {
         assert_eq!(d.path.to_string(), "domains.s.zzz");
         assert!(
             d.message.ends_with(
-                "expected one of: database, databaseEnv, description, collections, tenancy, commonIndexes"
+                "expected one of: database, databaseEnv, description, collections, tenancy, commonIndexes, views"
             ),
             "{}",
             d.message

@@ -239,11 +239,13 @@ mod tests {
                     domain: "platform".into(),
                     name: "platform".into(),
                     collections: vec![CollectionState::new("clients")],
+                    views: vec![],
                 },
                 DatabaseState {
                     domain: "chat".into(),
                     name: "staging_chat_{tenant}".into(),
                     collections: vec![CollectionState::new("messages")],
+                    views: vec![],
                 },
             ],
             access: Some(Access {

@@ -38,3 +38,4 @@ mod tenancy;
 mod validator;
 mod validator_impact;
 mod verify;
+mod views;
