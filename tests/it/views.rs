@@ -443,3 +443,68 @@ async fn check_refuses_a_bad_pipeline_and_a_missing_source_at_their_paths() {
         apply.stderr
     );
 }
+
+#[tokio::test]
+async fn a_template_domains_views_are_created_in_every_tenant_database() {
+    let server = common::standalone().await;
+    let client = server.client();
+    let ws = workspace(
+        r#"{
+  "project": "chat",
+  "tenants": {"file": "tenants.json"},
+  "domains": {
+    "chat": {
+      "database": "vw_chat_{tenant}",
+      "tenancy": "database",
+      "collections": {"messages": {}},
+      "views": {"recent": {"viewOn": "messages", "pipeline": [{"$sort": {"at": -1}}, {"$limit": 20}]}}
+    }
+  }
+}"#,
+    );
+    write(
+        ws.path(),
+        "tenants.json",
+        r#"{"tenants": ["acme", "globex"]}"#,
+    );
+    mongoctl(ws.path(), &["check"]).run().expect_code(0);
+    run(ws.path(), &server.uri(), &["apply"]).expect_code(0);
+    for db in ["vw_chat_acme", "vw_chat_globex"] {
+        let specs: Vec<Document> = client
+            .database(db)
+            .run_cursor_command(doc! {"listCollections": 1, "filter": {"name": "recent"}})
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(specs.len(), 1, "{db}");
+        assert_eq!(specs[0].get_str("type"), Ok("view"), "{db}");
+        assert_eq!(
+            specs[0].get_document("options").unwrap().get_str("viewOn"),
+            Ok("messages")
+        );
+    }
+    converged(ws.path(), &server.uri());
+    // Out of band in one tenant: that tenant's plan shows it.
+    client
+        .database("vw_chat_globex")
+        .run_command(doc! {"collMod": "recent", "viewOn": "messages", "pipeline": []})
+        .await
+        .unwrap();
+    let drift = run(
+        ws.path(),
+        &server.uri(),
+        &["plan", "--exit-code", "-o", "json"],
+    );
+    drift.expect_code(2);
+    let changed = &drift.json()["tenants"]["changed"];
+    assert_eq!(changed.as_array().unwrap().len(), 1, "{}", drift.stdout);
+    assert_eq!(changed[0]["tenant"], "globex");
+    assert_eq!(
+        changes_of(&changed[0]["plan"]),
+        [pair("modify_view", "recent")]
+    );
+    run(ws.path(), &server.uri(), &["apply"]).expect_code(0);
+    converged(ws.path(), &server.uri());
+}
