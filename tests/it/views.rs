@@ -222,7 +222,19 @@ async fn views_are_created_changed_by_collmod_and_drift_is_caught() {
         changes_of(&drift.json()),
         [pair("modify_view", "open_orders")]
     );
-    run(ws.path(), &server.uri(), &["verify", "--no-data"]).expect_code(2);
+    let gh = run(
+        ws.path(),
+        &server.uri(),
+        &["verify", "--no-data", "--output", "github"],
+    );
+    gh.expect_code(2);
+    // The annotation points at the view's entry in the manifest.
+    assert!(
+        gh.stdout.contains("mongoctl.json,line=9,")
+            && gh.stdout.contains("drift: modify view vw_shop.open_orders"),
+        "{}",
+        gh.stdout
+    );
     run(ws.path(), &server.uri(), &["apply"]).expect_code(0);
     converged(ws.path(), &server.uri());
 
