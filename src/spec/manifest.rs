@@ -132,7 +132,7 @@ pub use super::names::database_name_problem;
 /// mongod's limit on `<database>.<collection>` for an unsharded collection.
 pub const MAX_NAMESPACE_BYTES: usize = 255;
 
-pub(super) fn collection_name_problem(name: &str) -> Option<String> {
+fn collection_name_problem(name: &str) -> Option<String> {
     if name.is_empty() || name.contains('$') || name.contains('\0') {
         Some(format!(
             "collection name \"{name}\" is empty or contains '$' or a NUL byte"
