@@ -133,22 +133,13 @@ pub use super::names::database_name_problem;
 pub const MAX_NAMESPACE_BYTES: usize = 255;
 
 fn collection_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() || name.contains('$') || name.contains('\0') {
-        Some(format!(
-            "collection name \"{name}\" is empty or contains '$' or a NUL byte"
-        ))
-    } else if name.contains(['/', '\\']) {
+    if name.contains(['/', '\\']) && !name.contains(['$', '\0']) && !name.is_empty() {
         // mongod accepts these, but the name is also a file name: seeds/<domain>/<name>.json.
-        Some(format!(
+        return Some(format!(
             "collection name \"{name}\" contains a path separator; it names the collection's spec files, so use a plain name"
-        ))
-    } else if name.starts_with("system.") {
-        Some(format!(
-            "collection name \"{name}\" is reserved: names starting with \"system.\" belong to MongoDB"
-        ))
-    } else {
-        None
+        ));
     }
+    super::names::namespace_name_problem("collection", name)
 }
 
 fn is_identifier(s: &str) -> bool {

@@ -103,7 +103,8 @@ fn read(r: &mut Reader, p: &JsonPath, v: &Value) -> Vec<ViewState> {
     let mut views = Vec::new();
     for (name, def) in map {
         let vp = p.key(name.as_str());
-        if let Some(problem) = view_name_problem(name) {
+        // A view names no spec file, so `/` is allowed.
+        if let Some(problem) = super::names::namespace_name_problem("view", name) {
             r.error(vp.clone(), problem);
         }
         if let Some(view) = read_view(r, &vp, name, def) {
@@ -111,21 +112,6 @@ fn read(r: &mut Reader, p: &JsonPath, v: &Value) -> Vec<ViewState> {
         }
     }
     views
-}
-
-/// What mongod refuses in a view's name (a view names no spec file, so `/` is allowed).
-fn view_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() || name.contains('$') || name.contains('\0') {
-        Some(format!(
-            "view name \"{name}\" is empty or contains '$' or a NUL byte"
-        ))
-    } else if name.starts_with("system.") {
-        Some(format!(
-            "view name \"{name}\" is reserved: names starting with \"system.\" belong to MongoDB"
-        ))
-    } else {
-        None
-    }
 }
 
 fn read_view(r: &mut Reader, p: &JsonPath, name: &str, v: &Value) -> Option<ViewState> {
