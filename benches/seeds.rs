@@ -37,6 +37,7 @@ fn state(documents: Vec<Document>) -> ClusterState {
             domain: "ref".into(),
             name: "bench_ref".into(),
             collections: vec![coll],
+            views: vec![],
         }],
         access: None,
     }

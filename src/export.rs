@@ -56,6 +56,7 @@ pub struct ExportedDomain {
     pub drafts: usize,
     pub indexes: usize,
     pub seeds: usize,
+    pub views: usize,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -163,6 +164,7 @@ async fn export_database(
         drafts: 0,
         indexes: 0,
         seeds: 0,
+        views: 0,
     };
     let unusable: Vec<String> = specs
         .iter()
@@ -181,6 +183,7 @@ async fn export_database(
         );
     }
     let mut collections = Map::new();
+    let mut views = Map::new();
     for spec in &specs {
         let cname = spec.get_str("name").unwrap_or_default();
         let kind = spec.get_str("type").unwrap_or("collection");
@@ -188,13 +191,15 @@ async fn export_database(
             continue;
         }
         if kind == "view" {
-            out.warnings.push(format!(
-                "{name}.{cname} is a view; mongoctl does not manage views, it was not exported"
-            ));
+            views.insert(
+                cname.to_string(),
+                view_to_spec(&live::views::view_from_spec(spec)),
+            );
+            summary.views += 1;
             continue;
         }
         let options = spec.get_document("options").cloned().unwrap_or_default();
-        let mut coll = live::collection_from_options(cname, kind, &options);
+        let mut coll = live::collection_from_options(cname, &options);
         let raw_indexes: Vec<Document> = db
             .run_cursor_command(doc! {"listIndexes": cname})
             .await
@@ -276,7 +281,10 @@ async fn export_database(
             summary.seeds += 1;
         }
     }
-    let decl = json!({ "database": name, "collections": collections });
+    let mut decl = json!({ "database": name, "collections": collections });
+    if !views.is_empty() {
+        decl["views"] = Value::Object(views);
+    }
     Ok((decl, summary))
 }
 
@@ -350,6 +358,21 @@ pub fn collection_options(c: &CollectionState) -> Value {
     }
     if o.change_stream_pre_and_post_images {
         m.insert("changeStreamPreAndPostImages".into(), json!(true));
+    }
+    Value::Object(m)
+}
+
+/// A view's manifest entry: its source, its pipeline in relaxed Extended JSON (what the
+/// spec reads back to the same BSON, numbers compared by value) and its collation.
+pub fn view_to_spec(v: &crate::model::ViewState) -> Value {
+    let mut m = Map::new();
+    m.insert("viewOn".into(), json!(v.view_on));
+    m.insert(
+        "pipeline".into(),
+        Value::Array(v.pipeline.iter().map(doc_to_json).collect()),
+    );
+    if let Some(c) = &v.collation {
+        m.insert("collation".into(), collation_to_spec(c));
     }
     Value::Object(m)
 }

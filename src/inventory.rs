@@ -35,7 +35,15 @@ pub async fn domains(
         let declared: Vec<String> = ws
             .manifest
             .domain(&r.domain)
-            .map(|d| d.collections.iter().map(|c| c.name.clone()).collect())
+            .map(|d| {
+                // Declared views are listed like collections: present, missing or not.
+                let views = d.views.iter().filter(|v| !v.absent);
+                d.collections
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .chain(views.map(|v| v.name.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         async move {
             let present = if exists {

@@ -4,6 +4,7 @@
 //! `$listCatalog` per database: [`catalog`]) and one `find` per seeded collection.
 
 pub mod catalog;
+pub mod views;
 
 use anyhow::{Context, Result};
 use bson::{Bson, Document, doc};
@@ -71,7 +72,11 @@ async fn inspect_database(
         .try_collect()
         .await
         .with_context(|| format!("listing collections of {}", db.name()))?;
-    let colls = specs.iter().map(|spec| {
+    let (view_specs, specs): (Vec<&Document>, Vec<&Document>) =
+        specs.iter().partition(|s| s.get_str("type") == Ok("view"));
+    let mut views: Vec<_> = view_specs.into_iter().map(views::view_from_spec).collect();
+    views.sort_by(|a, b| a.name.cmp(&b.name));
+    let colls = specs.into_iter().map(|spec| {
         let name = spec.get_str("name").unwrap_or_default();
         let known = catalog
             .and_then(|c| c.indexes(db.name(), name))
@@ -84,6 +89,7 @@ async fn inspect_database(
         domain: desired.domain.clone(),
         name: db.name().to_string(),
         collections,
+        views,
     })
 }
 
@@ -96,10 +102,9 @@ async fn inspect_collection(
     known: Option<Vec<Document>>,
 ) -> Result<CollectionState> {
     let name = spec.get_str("name").unwrap_or_default().to_string();
-    let kind = spec.get_str("type").unwrap_or("collection");
     let options = spec.get_document("options").cloned().unwrap_or_default();
-    let mut state = collection_from_options(&name, kind, &options);
-    if state.is_view || name.starts_with("system.") {
+    let mut state = collection_from_options(&name, &options);
+    if name.starts_with("system.") {
         return Ok(state);
     }
     let indexes: Vec<Document> = match known {
@@ -175,10 +180,9 @@ async fn find_owned_documents(db: &Database, domain: &str, coll: &str) -> Result
     Ok(docs)
 }
 
-/// Parses `listCollections` options into the model.
-pub fn collection_from_options(name: &str, kind: &str, o: &Document) -> CollectionState {
+/// Parses a collection's (not a view's: [`views`]) `listCollections` options into the model.
+pub fn collection_from_options(name: &str, o: &Document) -> CollectionState {
     let mut c = CollectionState::new(name);
-    c.is_view = kind == "view";
     if let Ok(v) = o.get_document("validator") {
         match v.get_document("$jsonSchema") {
             Ok(schema) if v.len() == 1 => c.validator = Some(schema.clone()),
@@ -436,7 +440,7 @@ mod tests {
             "collation": {"locale": "fr", "strength": 2},
             "changeStreamPreAndPostImages": {"enabled": true},
         };
-        let c = collection_from_options("c", "collection", &o);
+        let c = collection_from_options("c", &o);
         assert_eq!(
             c.validator,
             Some(doc! {"bsonType": "object", "required": ["a"]})
@@ -457,27 +461,23 @@ mod tests {
             Some(doc! {"locale": "fr", "strength": 2})
         );
         assert!(c.options.change_stream_pre_and_post_images);
-        assert!(!c.is_view && !c.options.clustered && c.options.timeseries.is_none());
+        assert!(!c.options.clustered && c.options.timeseries.is_none());
     }
 
     #[test]
-    fn query_validators_views_timeseries_and_clustered_collections() {
+    fn query_validators_timeseries_and_clustered_collections() {
         // A validator with query operators beside $jsonSchema is kept whole, as drift.
         let v = doc! {"validator": {"$jsonSchema": {"bsonType": "object"}, "a": {"$gt": 1}}};
-        let c = collection_from_options("c", "collection", &v);
+        let c = collection_from_options("c", &v);
         assert_eq!(c.validator, None);
         assert!(c.other_validator.is_some());
         assert_eq!(
-            collection_from_options("c", "collection", &doc! {"validator": {}}).other_validator,
+            collection_from_options("c", &doc! {"validator": {}}).other_validator,
             None
         );
 
-        let view = collection_from_options("v", "view", &doc! {"viewOn": "c", "pipeline": []});
-        assert!(view.is_view);
-
         let ts = collection_from_options(
             "t",
-            "timeseries",
             &doc! {"timeseries": {"timeField": "ts", "metaField": "m", "granularity": "hours"},
             "expireAfterSeconds": 86400_i64, "clusteredIndex": true},
         );
@@ -492,7 +492,6 @@ mod tests {
         assert!(!ts.options.clustered);
         let clustered = collection_from_options(
             "k",
-            "collection",
             &doc! {"clusteredIndex": {"key": {"_id": 1}, "unique": true}},
         );
         assert!(clustered.options.clustered);

@@ -127,13 +127,27 @@ impl UserDef {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct DatabaseState {
     /// The manifest's domain name (`auth`); the live side copies it from the desired side.
     pub domain: String,
     /// The resolved database name (`reminderdb_auth`).
     pub name: String,
+    /// Collections proper (time series included); views are in `views`, never here.
     pub collections: Vec<CollectionState>,
+    pub views: Vec<ViewState>,
+}
+
+/// A read-only view: `viewOn` (a collection or another view of the same database), its
+/// aggregation pipeline and its default collation, as `create` takes them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ViewState {
+    pub name: String,
+    pub view_on: String,
+    pub pipeline: Vec<Document>,
+    pub collation: Option<Document>,
+    /// Desired only: declared `"absent": true`, so a live view of that name is dropped.
+    pub absent: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -148,8 +162,6 @@ pub struct CollectionState {
     pub indexes: Vec<IndexDef>,
     /// Desired: the seed set. Live: the documents found for the seed set's keys.
     pub seeds: Option<SeedSet>,
-    /// Live only: `view` collections are listed but never managed.
-    pub is_view: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -233,6 +245,9 @@ impl DatabaseState {
     pub fn collection(&self, name: &str) -> Option<&CollectionState> {
         self.collections.iter().find(|c| c.name == name)
     }
+    pub fn view(&self, name: &str) -> Option<&ViewState> {
+        self.views.iter().find(|v| v.name == name)
+    }
 }
 
 impl CollectionState {
@@ -244,7 +259,6 @@ impl CollectionState {
             other_validator: None,
             indexes: Vec::new(),
             seeds: None,
-            is_view: false,
         }
     }
 

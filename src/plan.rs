@@ -22,6 +22,13 @@ pub enum Action {
     DeleteSeed,
     DropIndex,
     DropCollection,
+    CreateView,
+    /// `collMod` of a view's `viewOn` and pipeline.
+    ModifyView,
+    /// Drop and create: a view's collation cannot be changed by `collMod`.
+    ReplaceView,
+    /// Drops a view declared `"absent": true`, or (`--prune`) one not declared.
+    DropView,
     CreateRole,
     UpdateRole,
     CreateUser,
@@ -50,6 +57,10 @@ impl Action {
             Action::DeleteSeed => "delete seed",
             Action::DropIndex => "drop index",
             Action::DropCollection => "drop collection",
+            Action::CreateView => "create view",
+            Action::ModifyView => "modify view",
+            Action::ReplaceView => "replace view",
+            Action::DropView => "drop view",
             Action::CreateRole => "create role",
             Action::UpdateRole => "update role",
             Action::CreateUser => "create user",
@@ -70,17 +81,19 @@ impl Action {
             Action::UpdateValidator | Action::UpdateOptions => Phase::CollectionOptions,
             Action::CreateIndex | Action::ModifyIndex | Action::ReplaceIndex => Phase::Indexes,
             Action::InsertSeeds | Action::UpdateSeed | Action::DeleteSeed => Phase::Seeds,
+            Action::CreateView | Action::ModifyView | Action::ReplaceView => Phase::Views,
             Action::CreateRole | Action::UpdateRole => Phase::Roles,
             Action::CreateUser | Action::UpdateUser => Phase::Users,
             Action::DropIndex
             | Action::DropCollection
+            | Action::DropView
             | Action::DropUser
             | Action::DropRole
             | Action::DropDatabase => Phase::Prune,
         }
     }
 
-    /// Whether the change deletes something (data, an index, a user or a role).
+    /// Whether the change deletes something (data, an index, a view, a user or a role).
     pub fn is_destructive(self) -> bool {
         matches!(
             self,
@@ -88,6 +101,8 @@ impl Action {
                 | Action::DeleteSeed
                 | Action::DropIndex
                 | Action::DropCollection
+                | Action::ReplaceView
+                | Action::DropView
                 | Action::DropUser
                 | Action::DropRole
                 | Action::DropDatabase
@@ -96,7 +111,8 @@ impl Action {
 }
 
 /// The order a plan runs in: collections and validators first, then indexes, then seeds
-/// (which the new validator and unique indexes then check), then access, then drops.
+/// (which the new validator and unique indexes then check), then views (on the collections
+/// now there), then access, then drops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     Database,
@@ -106,6 +122,8 @@ pub enum Phase {
     CollectionOptions,
     Indexes,
     Seeds,
+    /// Views, each after the view it is defined on.
+    Views,
     /// Roles before users, so a created user's roles exist.
     Roles,
     Users,

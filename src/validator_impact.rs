@@ -54,7 +54,6 @@ pub fn candidates(plan: &Plan, desired: &ClusterState, live: &ClusterState) -> V
         let Some(l) = live
             .database(&c.database)
             .and_then(|l| l.collection(coll_name))
-            .filter(|l| !l.is_view)
         else {
             continue;
         };

@@ -44,16 +44,13 @@ pub async fn run(a: DrillArgs, ctx: &Ctx) -> Result<u8> {
                 .databases
                 .iter()
                 .flat_map(|db| {
-                    db.collections
-                        .iter()
-                        .filter(|c| !c.is_view)
-                        .map(|c| DeclaredCollection {
-                            domain: db.domain.clone(),
-                            database: db.name.clone(),
-                            collection: c.name.clone(),
-                            validator: c.validator.clone(),
-                            indexes: c.indexes.clone(),
-                        })
+                    db.collections.iter().map(|c| DeclaredCollection {
+                        domain: db.domain.clone(),
+                        database: db.name.clone(),
+                        collection: c.name.clone(),
+                        validator: c.validator.clone(),
+                        indexes: c.indexes.clone(),
+                    })
                 })
                 .collect();
             Some(Validators {

@@ -125,18 +125,6 @@ pub(super) fn diff_collection(
     out: &mut Vec<Change>,
 ) {
     let name = d.name.as_str();
-    if l.is_view {
-        let mut c = Change::new(
-            Action::Blocked,
-            db,
-            Some(name),
-            "a view of that name exists".into(),
-        );
-        c.details
-            .push("drop the view or rename the declared collection".into());
-        out.push(c);
-        return;
-    }
     let (o, lo) = (&d.options, &l.options);
 
     // Options MongoDB cannot change in place.

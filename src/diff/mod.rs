@@ -9,6 +9,7 @@ mod collections;
 mod indexes;
 mod json_diff;
 pub mod seeds;
+pub mod views;
 
 use bson::doc;
 use serde::Serialize;
@@ -16,12 +17,13 @@ use serde::Serialize;
 use access::diff_access;
 use collections::{create_collection, diff_collection};
 use indexes::{is_id_index, matched_by_key};
+use views::{diff_views, drop_view};
 
 use crate::model::{ClusterState, DatabaseState};
 use crate::plan::{Action, Change, Plan, Unmanaged, UnmanagedKind};
 
 /// Computes what must change for `live` to match `desired`. With `prune`, unmanaged
-/// collections and indexes become drop changes; without it they are only listed.
+/// collections, views and indexes become drop changes; without it they are only listed.
 pub fn diff(desired: &ClusterState, live: &ClusterState, prune: bool) -> Plan {
     let mut plan = Plan::default();
     let mut changes: Vec<Change> = Vec::new();
@@ -67,27 +69,37 @@ fn diff_database(
     }
     for coll in &db.collections {
         match live_db.and_then(|l| l.collection(&coll.name)) {
+            None if live_db.and_then(|l| l.view(&coll.name)).is_some() => {
+                let mut c = Change::new(
+                    Action::Blocked,
+                    &db.name,
+                    Some(&coll.name),
+                    "a view of that name exists".into(),
+                );
+                c.details
+                    .push("drop the view or rename the declared collection".into());
+                out.push(c);
+            }
             None => create_collection(&db.name, coll, out),
             Some(l) => diff_collection(&db.name, coll, l, out),
         }
     }
+    diff_views(db, live_db, out, unmanaged);
     let Some(live_db) = live_db else { return };
     for l in &live_db.collections {
         if l.name.starts_with("system.") {
             continue;
         }
         match db.collection(&l.name) {
+            // A collection in a declared view's place is reported as blocked there.
+            None if db.view(&l.name).is_some_and(|v| !v.absent) => {}
             None => unmanaged.push(Unmanaged::collection(
-                if l.is_view {
-                    UnmanagedKind::View
-                } else {
-                    UnmanagedKind::Collection
-                },
+                UnmanagedKind::Collection,
                 &db.name,
                 &l.name,
                 None,
             )),
-            Some(d) if !l.is_view => {
+            Some(d) => {
                 for idx in &l.indexes {
                     if !is_id_index(idx)
                         && !d.indexes.iter().any(|x| x.name == idx.name)
@@ -102,7 +114,6 @@ fn diff_database(
                     }
                 }
             }
-            Some(_) => {}
         }
     }
 }
@@ -122,6 +133,9 @@ fn prune_change(u: &Unmanaged) -> Option<Change> {
             c.index = Some(name.clone());
             c.commands.push(doc! {"dropIndexes": coll, "index": name});
             c
+        }
+        (Some(coll), None, _) if u.kind == UnmanagedKind::View => {
+            drop_view(&u.database, coll, "not declared")
         }
         (Some(coll), None, _) => {
             let mut c = Change::new(
@@ -191,6 +205,7 @@ pub(crate) mod fixtures {
                 domain: "auth".into(),
                 name: "db".into(),
                 collections: colls,
+                views: vec![],
             }],
         }
     }

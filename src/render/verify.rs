@@ -297,7 +297,12 @@ fn annotate_change(
     let line = match (manifest, domain_of.get(c.database.as_str())) {
         (Some(m), Some(domain)) if file == Path::new(MANIFEST_FILE) => {
             let p = JsonPath::root().key("domains").key(*domain);
+            let is_view = matches!(
+                c.action,
+                Action::CreateView | Action::ModifyView | Action::ReplaceView | Action::DropView
+            );
             let p = match &c.collection {
+                Some(coll) if is_view => p.key("views").key(coll.as_str()),
                 Some(coll) => p.key("collections").key(coll.as_str()),
                 None => p,
             };

@@ -46,6 +46,8 @@ pub struct Domain {
     /// `"tenancy": "database"`: a template instantiated once per tenant; `database` holds
     /// `{tenant}` (see `crate::tenancy`).
     pub template: bool,
+    /// `"views"`, filled by `spec::views::read_domains`.
+    pub views: Vec<crate::model::ViewState>,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +96,8 @@ const DOMAIN: &[&str] = &[
     "collections",
     "tenancy",
     "commonIndexes",
+    // Read by spec::views::read_domains.
+    "views",
 ];
 const COLLECTION: &[&str] = &[
     "description",
@@ -129,22 +133,13 @@ pub use super::names::database_name_problem;
 pub const MAX_NAMESPACE_BYTES: usize = 255;
 
 fn collection_name_problem(name: &str) -> Option<String> {
-    if name.is_empty() || name.contains('$') || name.contains('\0') {
-        Some(format!(
-            "collection name \"{name}\" is empty or contains '$' or a NUL byte"
-        ))
-    } else if name.contains(['/', '\\']) {
+    if name.contains(['/', '\\']) && !name.contains(['$', '\0']) && !name.is_empty() {
         // mongod accepts these, but the name is also a file name: seeds/<domain>/<name>.json.
-        Some(format!(
+        return Some(format!(
             "collection name \"{name}\" contains a path separator; it names the collection's spec files, so use a plain name"
-        ))
-    } else if name.starts_with("system.") {
-        Some(format!(
-            "collection name \"{name}\" is reserved: names starting with \"system.\" belong to MongoDB"
-        ))
-    } else {
-        None
+        ));
     }
+    super::names::namespace_name_problem("collection", name)
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -600,6 +595,8 @@ fn read_domain(r: &mut Reader, p: &JsonPath, name: &str, v: &Value) -> Option<Do
         database_env,
         collections,
         template,
+        // Filled in by spec::views::read_domains.
+        views: vec![],
     })
 }
 
@@ -881,7 +878,7 @@ mod tests {
         assert_eq!(d.path.to_string(), "domains.s.zzz");
         assert!(
             d.message.ends_with(
-                "expected one of: database, databaseEnv, description, collections, tenancy, commonIndexes"
+                "expected one of: database, databaseEnv, description, collections, tenancy, commonIndexes, views"
             ),
             "{}",
             d.message

@@ -15,6 +15,7 @@ pub mod seeds;
 pub mod sharding;
 pub mod source;
 pub mod tenants;
+pub mod views;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -111,6 +112,8 @@ pub fn load(root: &Path) -> Loaded {
             files,
         };
     };
+    let mut manifest = manifest;
+    views::read_domains(&mut Reader::new(&manifest_src, &mut diags), &mut manifest);
 
     let mut ws = Workspace {
         root: root.to_path_buf(),
@@ -397,6 +400,7 @@ impl Workspace {
                         cs
                     })
                     .collect(),
+                views: d.views.clone(),
             })
             .collect();
         // Users and roles are cluster-wide: a run scoped to some domains leaves them alone.

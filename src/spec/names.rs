@@ -1,4 +1,21 @@
-//! MongoDB's database name rules, shared by the manifest and the tenant list.
+//! MongoDB's database and collection name rules, shared by the manifest (collections and
+//! views) and the tenant list.
+
+/// What mongod refuses in the name of a collection or a view (`what`): empty, `$`, NUL, or
+/// the reserved `system.` prefix.
+pub fn namespace_name_problem(what: &str, name: &str) -> Option<String> {
+    if name.is_empty() || name.contains('$') || name.contains('\0') {
+        Some(format!(
+            "{what} name \"{name}\" is empty or contains '$' or a NUL byte"
+        ))
+    } else if name.starts_with("system.") {
+        Some(format!(
+            "{what} name \"{name}\" is reserved: names starting with \"system.\" belong to MongoDB"
+        ))
+    } else {
+        None
+    }
+}
 
 /// Checks a database name against MongoDB's rules (so the error surfaces here, not at apply).
 pub fn database_name_problem(name: &str) -> Option<String> {

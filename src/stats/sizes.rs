@@ -121,7 +121,12 @@ pub fn targets(desired: &crate::model::ClusterState) -> Vec<Target> {
             (
                 d.domain.clone(),
                 d.name.clone(),
-                d.collections.iter().map(|c| c.name.clone()).collect(),
+                // Declared views count as declared rows (they have no sizes).
+                d.collections
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .chain(d.views.iter().filter(|v| !v.absent).map(|v| v.name.clone()))
+                    .collect(),
             )
         })
         .collect()

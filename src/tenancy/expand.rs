@@ -239,11 +239,19 @@ mod tests {
                     domain: "platform".into(),
                     name: "platform".into(),
                     collections: vec![CollectionState::new("clients")],
+                    views: vec![],
                 },
                 DatabaseState {
                     domain: "chat".into(),
                     name: "staging_chat_{tenant}".into(),
                     collections: vec![CollectionState::new("messages")],
+                    views: vec![crate::model::ViewState {
+                        name: "recent".into(),
+                        view_on: "messages".into(),
+                        pipeline: vec![doc! {"$limit": 10}],
+                        collation: None,
+                        absent: false,
+                    }],
                 },
             ],
             access: Some(Access {
@@ -294,6 +302,9 @@ mod tests {
         let dbs = databases(&t, "acme");
         assert_eq!(dbs[0].name, "staging_chat_acme");
         assert_eq!(dbs[0].domain, "chat");
+        // Views come with the template: viewOn names a collection of the same database.
+        assert_eq!(dbs[0].views[0].name, "recent");
+        assert_eq!(dbs[0].views[0].view_on, "messages");
         let (roles, users) = access(&t, "acme");
         assert_eq!(roles[0].name, "chat_acme_rw");
         assert_eq!(

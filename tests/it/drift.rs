@@ -11,7 +11,7 @@ use crate::support::{mongoctl, repo};
 /// seeds/auth/roles.json's admin display name.
 const ADMIN_DISPLAY_NAME: &str = "Administrator";
 
-fn changes(plan: &serde_json::Value) -> Vec<(String, String, String)> {
+pub(crate) fn changes(plan: &serde_json::Value) -> Vec<(String, String, String)> {
     plan["changes"]
         .as_array()
         .unwrap()

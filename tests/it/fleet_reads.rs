@@ -95,6 +95,7 @@ fn desired() -> Vec<DatabaseState> {
             domain: "chat".into(),
             name: db_name(t),
             collections: vec![],
+            views: vec![],
         })
         .collect()
 }

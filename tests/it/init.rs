@@ -229,7 +229,16 @@ async fn from_cluster_exports_hand_made_options_and_indexes_exactly_and_drafts_t
     assert_eq!(colls["ledger"]["changeStreamPreAndPostImages"], true);
     assert_eq!(colls["people"]["validationLevel"], "moderate");
     assert_eq!(colls["people"]["validationAction"], "warn");
-    assert!(colls.get("v_people").is_none(), "views are not exported");
+    assert!(
+        colls.get("v_people").is_none(),
+        "a view is not a collection"
+    );
+    let view = &m["domains"]["handmade"]["views"]["v_people"];
+    assert_eq!(view["viewOn"], "people");
+    assert_eq!(
+        view["pipeline"],
+        serde_json::json!([{"$match": {"age": {"$gte": 18}}}])
+    );
     let idx = read("indexes/handmade/people.json");
     let by_name = |n: &str| {
         idx["indexes"]

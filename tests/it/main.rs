@@ -39,3 +39,4 @@ mod tenancy;
 mod validator;
 mod validator_impact;
 mod verify;
+mod views;
