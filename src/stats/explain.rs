@@ -43,15 +43,6 @@ impl Explain {
     }
 }
 
-pub async fn explain(
-    db: &Database,
-    collection: &str,
-    filter: &Document,
-    sort: Option<&Document>,
-) -> mongodb::error::Result<Explain> {
-    explain_find(db, collection, filter, sort, None).await
-}
-
 /// A find with an optional projection, explained.
 pub async fn explain_find(
     db: &Database,
