@@ -594,6 +594,31 @@ mod tests {
     }
 
     #[test]
+    fn a_pipeline_is_served_through_its_leading_match_and_sort() {
+        let mut c = contract(doc! {}, None, None);
+        c.query = Query::Aggregate {
+            pipeline: vec![
+                doc! {"$match": {"status": "open"}},
+                doc! {"$sort": {"at": -1}},
+                doc! {"$group": {"_id": "$customer"}},
+            ],
+        };
+        assert_eq!(
+            serve(&c, &[ix("s_a", doc! {"status": 1, "at": -1})]),
+            Ok("s_a".into())
+        );
+        assert!(serve(&c, &[ix("s", doc! {"status": 1})]).is_err());
+        c.query = Query::Aggregate {
+            pipeline: vec![doc! {"$group": {"_id": "$status"}}],
+        };
+        let u = serve(&c, &[ix("s", doc! {"status": 1})]).unwrap_err();
+        assert!(u.no_index.unwrap().contains("starts with $group"));
+        // An empty find reads everything: no index can serve it.
+        let all = contract(doc! {}, None, None);
+        assert!(serve(&all, &[]).unwrap_err().no_index.is_some());
+    }
+
+    #[test]
     fn needed_indexes_map_each_contract_to_its_index() {
         let key = ("d".to_string(), "c".to_string());
         let queries = BTreeMap::from([(key.clone(), vec![contract(doc! {"a": 1}, None, None)])]);
