@@ -101,12 +101,22 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
     };
     let over = over_quota.as_deref();
 
-    // 5. query contracts, on the databases in scope
-    let databases = desired
+    // 5. query contracts, on the databases in scope (a template domain's: every tenant's)
+    let mut databases: Vec<(String, String)> = desired
         .databases
         .iter()
         .map(|d| (d.domain.clone(), d.name.clone()))
         .collect();
+    if let Some(f) = &fleet {
+        for t in &f.selected {
+            databases.extend(
+                crate::tenancy::expand::databases(&f.templates, &t.id)
+                    .into_iter()
+                    .filter(|d| domains.is_empty() || domains.contains(&d.domain))
+                    .map(|d| (d.domain, d.name)),
+            );
+        }
+    }
     let contracts = check_contracts(&client, &ws.queries, &databases).await?;
     let ok = plan.is_empty()
         && violating == 0

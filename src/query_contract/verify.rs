@@ -31,19 +31,20 @@ impl ContractCheck {
     }
 }
 
-/// Explains each contract of the given domains (domain → database name).
+/// Explains each contract on every database of its domain (`databases`: (domain, database)
+/// pairs; a template domain has one per tenant).
 pub async fn check_contracts(
     client: &Client,
     queries: &BTreeMap<(String, String), Vec<QueryContract>>,
-    databases: &BTreeMap<String, String>,
+    databases: &[(String, String)],
 ) -> Result<Vec<ContractCheck>> {
     let mut out = Vec::new();
-    for ((domain, collection), contracts) in queries {
-        let Some(database) = databases.get(domain) else {
-            continue;
-        };
+    for (domain, database) in databases {
         let db = client.database(database);
-        for c in contracts {
+        let of_domain = queries.iter().filter(|((d, _), _)| d == domain);
+        for (c, collection) in
+            of_domain.flat_map(|((_, coll), cs)| cs.iter().map(move |c| (c, coll)))
+        {
             let shape = c.query.shape();
             let explained = match &c.query {
                 Query::Find {

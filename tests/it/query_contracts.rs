@@ -453,3 +453,56 @@ async fn the_carechat_example_contracts_hold_on_a_real_server() {
     );
     assert_eq!(report["breached_contracts"], 0);
 }
+
+/// A template domain's contract is explained on every tenant's database, and a breach names
+/// the tenant database it is on.
+#[tokio::test]
+async fn a_template_domain_contract_is_verified_on_every_tenant() {
+    let server = common::standalone().await;
+    let ws = copy_workspace(&repo().join("examples/tenants-demo"));
+    write(
+        ws.path(),
+        "tenants.json",
+        r#"{"tenants": ["acme", "globex", "initech"]}"#,
+    );
+    write(
+        ws.path(),
+        "queries/chat/messages.json",
+        r#"{"queries": {"conversation_latest": {
+  "filter": {"conversation_id": "c1"}, "sort": {"created_at": -1},
+  "expect": {"index": "conversation_time"}}}}"#,
+    );
+    mongoctl(ws.path(), &["apply"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    let report = verify_json(&ws, &server, 0);
+    let mut dbs: Vec<&str> = report["query_contracts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["database"].as_str().unwrap())
+        .collect();
+    dbs.sort();
+    assert_eq!(
+        dbs,
+        ["tdemo_chat_acme", "tdemo_chat_globex", "tdemo_chat_initech"],
+        "{report:#}"
+    );
+    server
+        .client()
+        .database("tdemo_chat_globex")
+        .collection::<Document>("messages")
+        .drop_index("conversation_time")
+        .await
+        .unwrap();
+    let report = verify_json(&ws, &server, 2);
+    let breached: Vec<&str> = report["query_contracts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| !c["breaches"].as_array().unwrap().is_empty())
+        .map(|c| c["database"].as_str().unwrap())
+        .collect();
+    assert_eq!(breached, ["tdemo_chat_globex"], "{report:#}");
+}
