@@ -304,6 +304,25 @@ pub struct Plan {
     /// shared databases' and the cluster-wide ones.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenants: Option<FleetPlan>,
+    /// Query contracts the plan's index changes (or the spec's indexes) would break
+    /// (see `contract_impact.rs`); warnings, not changes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contract_warnings: Vec<ContractWarning>,
+}
+
+/// A query contract that would lose its index.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContractWarning {
+    pub contract: String,
+    pub database: String,
+    pub collection: String,
+    /// The queries file and the contract's line in it.
+    pub file: String,
+    pub line: usize,
+    /// The index that serves it now, when one does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
+    pub message: String,
 }
 
 impl Plan {

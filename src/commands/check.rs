@@ -1,18 +1,22 @@
-//! `check`: the offline lint. Prints every diagnostic; exit 1 when any is an error.
+//! `check`: the offline lint. Prints every diagnostic; exit 1 when any is an error. Besides
+//! what `spec::load` finds, every query contract must be servable by a declared index.
+
+use std::path::Path;
 
 use anyhow::Result;
 use clap::Args;
 
 use crate::context::Ctx;
 use crate::exit::{ERROR, SUCCESS};
+use crate::query_contract::serve;
 use crate::render;
-use crate::spec;
+use crate::spec::{self, Loaded};
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct CheckArgs {}
 
 pub fn run(_args: CheckArgs, ctx: &Ctx) -> Result<u8> {
-    let loaded = spec::load(&ctx.global.spec);
+    let loaded = load_with_contracts(&ctx.global.spec);
     let errors = loaded.errors();
     let warnings = loaded.diagnostics.len() - errors;
     if ctx.json() {
@@ -34,4 +38,16 @@ pub fn run(_args: CheckArgs, ctx: &Ctx) -> Result<u8> {
     } else {
         ERROR
     })
+}
+
+/// The workspace as `spec::load` reads it, plus an error for every query contract no declared
+/// index can serve (`check` and `verify`; `plan` shows those as warnings instead).
+pub(crate) fn load_with_contracts(root: &Path) -> Loaded {
+    let mut loaded = spec::load(root);
+    if let Some(ws) = &loaded.workspace {
+        loaded
+            .diagnostics
+            .extend(serve::diagnostics(&ws.queries, &ws.indexes));
+    }
+    loaded
 }

@@ -23,6 +23,9 @@ pub struct ExplainArgs {
     /// Sort as JSON, e.g. '{"created_at": -1}'
     #[arg(long, value_name = "JSON")]
     pub sort: Option<String>,
+    /// Projection as JSON, e.g. '{"email": 1, "_id": 0}' (a covered query shows no FETCH)
+    #[arg(long, value_name = "JSON")]
+    pub projection: Option<String>,
 }
 
 pub async fn run(args: ExplainArgs, ctx: &Ctx) -> Result<u8> {
@@ -31,6 +34,11 @@ pub async fn run(args: ExplainArgs, ctx: &Ctx) -> Result<u8> {
         .sort
         .as_deref()
         .map(|s| parse_json_flag("sort", s))
+        .transpose()?;
+    let projection = args
+        .projection
+        .as_deref()
+        .map(|s| parse_json_flag("projection", s))
         .transpose()?;
     let ws = super::workspace(ctx)?;
     ctx.domains(&ws, std::slice::from_ref(&args.domain))?;
@@ -43,14 +51,20 @@ pub async fn run(args: ExplainArgs, ctx: &Ctx) -> Result<u8> {
     let (client, _) = ctx.connect(Some(&ws)).await?;
     let db = client.database(&database);
     let ns = format!("{database}.{}", args.collection);
-    let e = stats::explain(&db, &args.collection, &filter, sort.as_ref())
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "explain on {ns}: {}",
-                Unavailable::new(&e, "find", &ns).short()
-            )
-        })?;
+    let e = stats::explain_find(
+        &db,
+        &args.collection,
+        &filter,
+        sort.as_ref(),
+        projection.as_ref(),
+    )
+    .await
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "explain on {ns}: {}",
+            Unavailable::new(&e, "find", &ns).short()
+        )
+    })?;
     if ctx.json() {
         render::json(&e);
     } else {

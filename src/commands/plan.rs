@@ -5,6 +5,7 @@ use clap::Args;
 use mongodb::Client;
 
 use crate::context::Ctx;
+use crate::contract_impact;
 use crate::diff;
 use crate::exit::{CHANGES_PENDING, SUCCESS};
 use crate::flags::{LockArgs, ScopeArgs, TenantArgs};
@@ -193,7 +194,8 @@ pub(crate) async fn with_migrations(
     Ok(())
 }
 
-/// The plan with the stored documents each validator change would leave violating.
+/// The plan with the stored documents each validator change would leave violating, and the
+/// query contracts its index changes would break.
 async fn with_impact(
     client: &Client,
     ws: &Workspace,
@@ -204,6 +206,7 @@ async fn with_impact(
     validator_impact::annotate(client, ws, desired, live, &mut plan)
         .await
         .context("counting the stored documents that violate the planned validators")?;
+    plan.contract_warnings = contract_impact::warnings(&ws.queries, desired, live, &plan.changes);
     Ok(plan)
 }
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::context::Ctx;
 use crate::exit::SUCCESS;
 
-const SCHEMAS: [(SchemaKind, &str, &str); 4] = [
+const SCHEMAS: [(SchemaKind, &str, &str); 5] = [
     (
         SchemaKind::Manifest,
         "manifest.schema.json",
@@ -28,6 +28,11 @@ const SCHEMAS: [(SchemaKind, &str, &str); 4] = [
         "migration.schema.json",
         include_str!("../../spec-schema/migration.schema.json"),
     ),
+    (
+        SchemaKind::Queries,
+        "queries.schema.json",
+        include_str!("../../spec-schema/queries.schema.json"),
+    ),
 ];
 
 #[derive(Args, Debug, Clone)]
@@ -46,6 +51,7 @@ pub enum SchemaKind {
     Indexes,
     Seeds,
     Migration,
+    Queries,
 }
 
 pub fn run(args: SpecSchemaArgs, ctx: &Ctx) -> Result<u8> {

@@ -10,6 +10,7 @@ use crate::context::Ctx;
 use crate::exit::SUCCESS;
 use crate::flags::ScopeArgs;
 use crate::flags::TenantArgs;
+use crate::query_contract::serve;
 use crate::render;
 use crate::render::stats::WatchMode;
 use crate::spec::Workspace;
@@ -148,6 +149,10 @@ pub async fn run(args: StatsArgs, ctx: &Ctx) -> Result<u8> {
 
     if args.indexes {
         let mut report = stats::index_usage(&client, &targets, &desired).await;
+        stats::mark_contract_use(
+            &mut report,
+            &serve::needed_indexes(&ws.queries, &ws.indexes),
+        );
         if args.flagged {
             report.indexes.retain(|i| !i.flags.is_empty());
         }

@@ -2,7 +2,9 @@
 //! the cluster with the spec like `plan` (drift), then counts, for every validated collection,
 //! the documents already stored that violate the declared `$jsonSchema` and explains a few of
 //! them (`crate::conformance`), then, when quotas are declared, measures every tenant against
-//! its quota (`stats::tenant_usage`). Exit 2 on drift, violations or a tenant over quota.
+//! its quota (`stats::tenant_usage`), then explains every query contract on the cluster and
+//! holds its winning plan against the contract (`query_contract::verify`). Exit 2 on drift,
+//! violations, a tenant over quota or a breached contract.
 //! Output: `render::verify`; with `--report FILE`, also `report`'s HTML page, built from these
 //! same results (for CI to publish as an artifact).
 
@@ -16,11 +18,12 @@ use crate::context::Ctx;
 use crate::exit::{CHANGES_PENDING, ERROR, SUCCESS};
 use crate::flags::{OutputFormat, ScopeArgs, TenantArgs};
 use crate::live;
+use crate::query_contract::verify::check_contracts;
 use crate::render;
 use crate::render::verify::AnnotationSources;
+use crate::spec::MANIFEST_FILE;
 use crate::spec::quotas::Quotas;
 use crate::spec::source::SourceFile;
-use crate::spec::{self, MANIFEST_FILE};
 
 #[derive(Args, Debug, Clone)]
 pub struct VerifyArgs {
@@ -55,7 +58,7 @@ pub async fn run(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
 async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
     let format = ctx.global.output;
     // 1. check
-    let loaded = spec::load(&ctx.global.spec);
+    let loaded = super::check::load_with_contracts(&ctx.global.spec);
     let ws = match &loaded.workspace {
         Some(ws) if loaded.errors() == 0 => ws,
         _ => {
@@ -119,10 +122,31 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
         None
     };
     let over = over_quota.as_deref();
-    let ok = plan.is_empty() && violating == 0 && over.is_none_or(|o| o.is_empty());
+
+    // 5. query contracts, on the databases in scope (a template domain's: every tenant's)
+    let mut databases: Vec<(String, String)> = desired
+        .databases
+        .iter()
+        .map(|d| (d.domain.clone(), d.name.clone()))
+        .collect();
+    if let Some(f) = &fleet {
+        for t in &f.selected {
+            databases.extend(
+                crate::tenancy::expand::databases(&f.templates, &t.id)
+                    .into_iter()
+                    .filter(|d| domains.is_empty() || domains.contains(&d.domain))
+                    .map(|d| (d.domain, d.name)),
+            );
+        }
+    }
+    let contracts = check_contracts(&client, &ws.queries, &databases).await?;
+    let ok = plan.is_empty()
+        && violating == 0
+        && over.is_none_or(|o| o.is_empty())
+        && contracts.iter().all(|c| c.ok());
 
     match format {
-        OutputFormat::Json => render::verify::json(&loaded, &plan, &conformance, over),
+        OutputFormat::Json => render::verify::json(&loaded, &plan, &conformance, over, &contracts),
         OutputFormat::Github => {
             let sources = AnnotationSources {
                 spec: &ctx.global.spec,
@@ -135,13 +159,22 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
                     .ok()
                     .map(|(s, _)| s),
             };
-            render::verify::github(&sources, &loaded, &plan, &conformance, over, !args.no_data);
+            render::verify::github(
+                &sources,
+                &loaded,
+                &plan,
+                &conformance,
+                over,
+                &contracts,
+                !args.no_data,
+            );
         }
         OutputFormat::Table => render::verify::table(
             &loaded,
             &plan,
             &conformance,
             over,
+            &contracts,
             !args.no_data,
             ctx.global.quiet,
             ctx.global.verbose > 0,

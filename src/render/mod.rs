@@ -26,6 +26,7 @@ pub mod init;
 pub mod list;
 pub mod migrate;
 pub mod profile;
+pub mod query_contracts;
 pub mod quotas;
 pub mod report;
 pub mod retention;
@@ -164,6 +165,7 @@ pub fn plan_text(plan: &Plan, prune: bool, verbose: bool) -> String {
     if let Some(fleet) = &plan.tenants {
         out.push_str(&tenants::fleet_text(fleet, prune, verbose));
     }
+    out.push_str(&query_contracts::warnings_text(&plan.contract_warnings));
     out
 }
 

@@ -220,6 +220,12 @@ pub fn indexes(r: &IndexReport) {
         if let Some(w) = &i.redundant_with {
             flags.push_str(&format!(" (prefix of {w})"));
         }
+        if !i.contracts.is_empty() {
+            if !flags.is_empty() {
+                flags.push_str(", ");
+            }
+            flags.push_str(&format!("used by contract {}", i.contracts.join(", ")));
+        }
         t.add_row(vec![
             i.database.clone(),
             i.collection.clone(),

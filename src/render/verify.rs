@@ -10,6 +10,7 @@ use crate::conformance::{Conformance, Sample, slash_path};
 use crate::flags::OutputFormat;
 use crate::jsonpath::JsonPath;
 use crate::plan::{Action, Change, Plan};
+use crate::query_contract::verify::ContractCheck;
 use crate::spec::source::SourceFile;
 use crate::spec::{Diagnostic, Loaded, MANIFEST_FILE};
 use crate::stats::TenantUsage;
@@ -25,6 +26,9 @@ struct Report<'a> {
     /// The tenants over quota (absent when the workspace declares no quota).
     #[serde(skip_serializing_if = "Option::is_none")]
     over_quota: Option<&'a [TenantUsage]>,
+    /// Every query contract with its winning plan and breaches.
+    query_contracts: &'a [ContractCheck],
+    breached_contracts: usize,
 }
 
 #[derive(Serialize)]
@@ -56,6 +60,8 @@ pub fn check_failed(format: OutputFormat, spec: &Path, loaded: &Loaded) {
             conformance: &[],
             violating_documents: 0,
             over_quota: None,
+            query_contracts: &[],
+            breached_contracts: 0,
         }),
         OutputFormat::Github => {
             for d in &loaded.diagnostics {
@@ -78,15 +84,22 @@ pub fn json(
     plan: &Plan,
     conformance: &[Conformance],
     over_quota: Option<&[TenantUsage]>,
+    contracts: &[ContractCheck],
 ) {
     let violating: u64 = conformance.iter().map(|c| c.violating).sum();
+    let breached = contracts.iter().filter(|c| !c.ok()).count();
     super::json(&Report {
-        ok: plan.is_empty() && violating == 0 && over_quota.is_none_or(|o| o.is_empty()),
+        ok: plan.is_empty()
+            && violating == 0
+            && over_quota.is_none_or(|o| o.is_empty())
+            && breached == 0,
         check: CheckPart::of(loaded),
         drift: Some(plan),
         conformance,
         violating_documents: violating,
         over_quota,
+        query_contracts: contracts,
+        breached_contracts: breached,
     });
 }
 
@@ -105,6 +118,7 @@ pub fn github(
     plan: &Plan,
     conformance: &[Conformance],
     over_quota: Option<&[TenantUsage]>,
+    contracts: &[ContractCheck],
     data: bool,
 ) {
     for d in &loaded.diagnostics {
@@ -130,16 +144,34 @@ pub fn github(
             escape_data(&line)
         );
     }
-    println!("{}", summary(plan, conformance, over_quota, data));
+    for c in contracts.iter().filter(|c| !c.ok()) {
+        println!(
+            "{}",
+            annotation(
+                "error",
+                &repo_file(sources.spec, Path::new(&c.file)),
+                c.line,
+                None,
+                "mongoctl verify: query contract breached",
+                &super::query_contracts::breach_message(c),
+            )
+        );
+    }
+    println!(
+        "{}",
+        summary(plan, conformance, over_quota, contracts, data)
+    );
 }
 
 /// Diagnostics, the check line, the drift (as a plan table), the conformance table and the
 /// summary; `quiet` keeps only what is wrong.
+#[allow(clippy::too_many_arguments)]
 pub fn table(
     loaded: &Loaded,
     plan: &Plan,
     conformance: &[Conformance],
     over_quota: Option<&[TenantUsage]>,
+    contracts: &[ContractCheck],
     data: bool,
     quiet: bool,
     verbose: bool,
@@ -173,7 +205,11 @@ pub fn table(
         }
         _ => {}
     }
-    println!("{}", summary(plan, conformance, over_quota, data));
+    super::query_contracts::table(contracts, quiet);
+    println!(
+        "{}",
+        summary(plan, conformance, over_quota, contracts, data)
+    );
 }
 
 /// A failure of the command itself, as one annotation (with `-o github`).
@@ -412,17 +448,26 @@ fn summary(
     plan: &Plan,
     conformance: &[Conformance],
     over_quota: Option<&[TenantUsage]>,
+    contracts: &[ContractCheck],
     data: bool,
 ) -> String {
     let violating: u64 = conformance.iter().map(|c| c.violating).sum();
     let bad = conformance.iter().filter(|c| c.violating > 0).count();
     let checked = conformance.iter().filter(|c| c.skipped.is_none()).count();
     let over = over_quota.map_or(0, <[_]>::len);
-    if plan.is_empty() && violating == 0 && over == 0 {
-        return if data {
-            format!("verify ok: spec clean, no drift, {checked} validated collection(s) conform.")
+    let breached = contracts.iter().filter(|c| !c.ok()).count();
+    if plan.is_empty() && violating == 0 && over == 0 && breached == 0 {
+        let met = if contracts.is_empty() {
+            String::new()
         } else {
-            "verify ok: spec clean, no drift (data not checked: --no-data).".to_string()
+            format!(", {} query contract(s) met", contracts.len())
+        };
+        return if data {
+            format!(
+                "verify ok: spec clean, no drift, {checked} validated collection(s) conform{met}."
+            )
+        } else {
+            format!("verify ok: spec clean, no drift{met} (data not checked: --no-data).")
         };
     }
     let mut parts = Vec::new();
@@ -453,6 +498,9 @@ fn summary(
     }
     if over > 0 {
         parts.push(format!("{over} tenant(s) over quota"));
+    }
+    if breached > 0 {
+        parts.push(format!("{breached} query contract(s) breached"));
     }
     format!("verify FAILED: {}.", parts.join("; "))
 }

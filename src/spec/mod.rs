@@ -1,5 +1,5 @@
-//! Reading and checking a spec workspace: the manifest plus `schemas/`, `indexes/` and
-//! `seeds/`. Every problem becomes a located [`Diagnostic`]; nothing here touches a cluster.
+//! Reading and checking a spec workspace: the manifest plus `schemas/`, `indexes/`,
+//! `seeds/` and `queries/`. Every problem becomes a located [`Diagnostic`]; nothing here touches a cluster.
 
 pub mod access;
 pub mod common_indexes;
@@ -10,6 +10,7 @@ pub mod manifest;
 pub mod migrations;
 pub mod mql;
 pub mod names;
+pub mod queries;
 pub mod quotas;
 pub mod seeds;
 pub mod sharding;
@@ -60,6 +61,8 @@ pub struct Workspace {
     pub tenants: Option<Vec<tenants::Tenant>>,
     /// The tenants file's per-tenant quota overrides (tenant id → quota).
     pub tenant_quotas: BTreeMap<String, quotas::Quota>,
+    /// `queries/<domain>/<collection>.json`: the query contracts.
+    pub queries: BTreeMap<CollKey, Vec<crate::query_contract::QueryContract>>,
 }
 
 pub struct Loaded {
@@ -123,6 +126,7 @@ pub fn load(root: &Path) -> Loaded {
         migrations: Vec::new(),
         tenants: None,
         tenant_quotas: BTreeMap::new(),
+        queries: BTreeMap::new(),
         manifest,
     };
     // Schemas first: seeds are validated against them.
@@ -161,6 +165,15 @@ pub fn load(root: &Path) -> Loaded {
         }
     }
     common_indexes::expand(&mut ws, &mut Reader::new(&manifest_src, &mut diags));
+    for (key, rel) in collection_files(root, "queries", &ws.manifest, &mut diags) {
+        let Some(src) = read_file(root, &rel, &mut diags) else {
+            continue;
+        };
+        files += 1;
+        let schema = ws.schemas.get(&key).map(|s| &s.json);
+        let contracts = queries::read(&mut Reader::new(&src, &mut diags), &src.value, &key, schema);
+        ws.queries.insert(key, contracts);
+    }
     check_sharding(&ws, &manifest_src, &mut diags);
     ws.migrations = migrations::load(root, &ws.manifest, &mut diags);
     files += ws.migrations.len();

@@ -32,26 +32,78 @@ pub struct Explain {
     pub suggested_index: Option<serde_json::Value>,
 }
 
-pub async fn explain(
+impl Explain {
+    /// The indexes the winning plan reads, the `_id` index of an IDHACK lookup included.
+    pub fn used_indexes(&self) -> Vec<String> {
+        let mut v = self.indexes.clone();
+        if self.stages.iter().any(|s| s == "IDHACK") && !v.iter().any(|i| i == "_id_") {
+            v.push("_id_".into());
+        }
+        v
+    }
+}
+
+/// A find with an optional projection, explained.
+pub async fn explain_find(
     db: &Database,
     collection: &str,
     filter: &Document,
     sort: Option<&Document>,
+    projection: Option<&Document>,
 ) -> mongodb::error::Result<Explain> {
     let mut find = doc! {"find": collection, "filter": filter.clone()};
     if let Some(s) = sort {
         find.insert("sort", s.clone());
     }
+    if let Some(p) = projection {
+        find.insert("projection", p.clone());
+    }
+    run_explain(db, collection, find, filter, sort).await
+}
+
+/// An aggregation explained; `filter` and `sort` are its leading `$match` and `$sort` (for
+/// the summary's index suggestion).
+pub async fn explain_aggregate(
+    db: &Database,
+    collection: &str,
+    pipeline: &[Document],
+    filter: &Document,
+    sort: Option<&Document>,
+) -> mongodb::error::Result<Explain> {
+    let aggregate = doc! {"aggregate": collection, "pipeline": pipeline.to_vec(), "cursor": {}};
+    run_explain(db, collection, aggregate, filter, sort).await
+}
+
+async fn run_explain(
+    db: &Database,
+    collection: &str,
+    command: Document,
+    filter: &Document,
+    sort: Option<&Document>,
+) -> mongodb::error::Result<Explain> {
     let reply = db
-        .run_command(doc! {"explain": find, "verbosity": "executionStats"})
+        .run_command(doc! {"explain": command, "verbosity": "executionStats"})
         .await?;
     Ok(summarize_explain(
         db.name(),
         collection,
         filter,
         sort,
-        &reply,
+        &cursor_stage(&reply),
     ))
+}
+
+/// An aggregation's explain holds the query layer's plan in its first stage (`$cursor`)
+/// unless the whole pipeline was pushed down into it.
+fn cursor_stage(reply: &Document) -> Document {
+    reply
+        .get_array("stages")
+        .ok()
+        .and_then(|s| s.first())
+        .and_then(|s| s.as_document())
+        .and_then(|s| s.get_document("$cursor").ok())
+        .cloned()
+        .unwrap_or_else(|| reply.clone())
 }
 
 /// Reads an explain reply (classic or SBE shapes); pure.
@@ -166,7 +218,7 @@ pub fn suggest_index(filter: &Document, sort: Option<&Document>) -> Document {
     key
 }
 
-fn classify_fields(filter: &Document, equality: &mut Vec<String>, range: &mut Vec<String>) {
+pub fn classify_fields(filter: &Document, equality: &mut Vec<String>, range: &mut Vec<String>) {
     for (k, v) in filter {
         if k == "$and" {
             for c in v.as_array().map(|a| a.as_slice()).unwrap_or_default() {
@@ -198,6 +250,20 @@ fn classify_fields(filter: &Document, equality: &mut Vec<String>, range: &mut Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn an_aggregation_explain_is_read_from_its_cursor_stage() {
+        let reply = doc! {"stages": [
+            {"$cursor": {"queryPlanner": {"winningPlan": {"stage": "COLLSCAN"}}, "executionStats": {"nReturned": 4}}},
+            {"$group": {}}
+        ]};
+        let e = summarize_explain("d", "c", &doc! {}, None, &cursor_stage(&reply));
+        assert!(e.collscan);
+        assert_eq!(e.returned, 4);
+        let pushed = doc! {"queryPlanner": {"winningPlan": {"stage": "IDHACK"}}};
+        let e = summarize_explain("d", "c", &doc! {}, None, &cursor_stage(&pushed));
+        assert_eq!(e.used_indexes(), ["_id_"]);
+    }
+
     #[test]
     fn esr_suggestion() {
         let k = suggest_index(

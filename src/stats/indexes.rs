@@ -29,6 +29,9 @@ pub struct IndexUsage {
     /// The index whose key this one's key is a prefix of.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redundant_with: Option<String>,
+    /// The query contracts that need this index (then it is never flagged unused).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub contracts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -159,6 +162,7 @@ async fn collection_index_usage(
                 declared: false,
                 flags: vec![],
                 redundant_with: None,
+                contracts: vec![],
                 name,
             };
             let mut spec = spec;
@@ -168,6 +172,21 @@ async fn collection_index_usage(
         .collect();
     rows.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     Ok(rows)
+}
+
+/// Records which query contracts need each index, `needed` keyed by (domain, collection,
+/// index): an index a contract needs is used by it, whatever `$indexStats` counted.
+pub fn mark_contract_use(
+    report: &mut IndexReport,
+    needed: &std::collections::BTreeMap<(String, String, String), Vec<String>>,
+) {
+    for u in &mut report.indexes {
+        let key = (u.domain.clone(), u.collection.clone(), u.name.clone());
+        if let Some(names) = needed.get(&key) {
+            u.contracts = names.clone();
+            u.flags.retain(|f| f != "unused");
+        }
+    }
 }
 
 /// Marks unused indexes (no operation since the server started counting) and redundant ones

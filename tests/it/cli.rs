@@ -184,6 +184,7 @@ fn spec_schema_prints_and_writes_the_editor_schemas() {
         "indexes.schema.json",
         "seeds.schema.json",
         "migration.schema.json",
+        "queries.schema.json",
     ] {
         let text = std::fs::read_to_string(dir.path().join(f)).unwrap();
         serde_json::from_str::<serde_json::Value>(&text).unwrap();

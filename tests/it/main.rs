@@ -26,6 +26,7 @@ mod migrate;
 mod nilecare;
 mod owned_seeds;
 mod pitr;
+mod query_contracts;
 mod quotas;
 mod relocate;
 mod report;
