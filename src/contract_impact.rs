@@ -154,6 +154,7 @@ mod tests {
                 domain: "shop".into(),
                 name: "shop_db".into(),
                 collections: vec![c],
+                views: vec![],
             }],
             ..Default::default()
         }
