@@ -142,17 +142,7 @@ pub async fn run(args: StatsArgs, ctx: &Ctx) -> Result<u8> {
         }
         return Ok(SUCCESS);
     }
-    let targets: Vec<Target> = desired
-        .databases
-        .iter()
-        .map(|d| {
-            (
-                d.domain.clone(),
-                d.name.clone(),
-                d.collections.iter().map(|c| c.name.clone()).collect(),
-            )
-        })
-        .collect();
+    let targets: Vec<Target> = stats::targets(&desired);
     let (client, _) = ctx.connect(Some(&ws)).await?;
     let metadata = ws.manifest.metadata_database.clone();
 

@@ -16,6 +16,7 @@ use crate::apply::{ApplyReport, Event, StepStatus};
 use crate::plan::{Action, Plan, Violations};
 use crate::spec::Diagnostic;
 
+pub mod alerts;
 pub mod audit;
 pub mod backup;
 pub mod drill;

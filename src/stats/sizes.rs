@@ -112,6 +112,21 @@ pub enum SortBy {
 /// (domain, database name, declared collection names)
 pub type Target = (String, String, Vec<String>);
 
+/// The databases of a desired state, as targets.
+pub fn targets(desired: &crate::model::ClusterState) -> Vec<Target> {
+    desired
+        .databases
+        .iter()
+        .map(|d| {
+            (
+                d.domain.clone(),
+                d.name.clone(),
+                d.collections.iter().map(|c| c.name.clone()).collect(),
+            )
+        })
+        .collect()
+}
+
 /// dbStats of every target database, and with `collections` one $collStats per collection.
 pub async fn database_stats(
     client: &Client,
