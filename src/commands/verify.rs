@@ -115,7 +115,7 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
             };
             render::verify::github(&sources, &loaded, &plan, &conformance, over, !args.no_data);
         }
-        OutputFormat::Table => render::verify::table(
+        OutputFormat::Table | OutputFormat::Prometheus => render::verify::table(
             &loaded,
             &plan,
             &conformance,

@@ -26,6 +26,7 @@ pub mod init;
 pub mod list;
 pub mod migrate;
 pub mod profile;
+pub mod prometheus;
 pub mod quotas;
 pub mod retention;
 pub mod sandbox;

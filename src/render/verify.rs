@@ -63,7 +63,7 @@ pub fn check_failed(format: OutputFormat, spec: &Path, loaded: &Loaded) {
             }
             println!("verify FAILED: check found {errors} error(s)");
         }
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Prometheus => {
             for d in &loaded.diagnostics {
                 println!("{d}");
             }

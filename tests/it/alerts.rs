@@ -92,6 +92,24 @@ async fn release(client: &Client, failpoint: &str) {
     .await;
 }
 
+/// `$collStats` index sizes of the orders collection, by index name.
+async fn index_sizes(client: &Client) -> Document {
+    let stats: Vec<Document> = client
+        .database(DB)
+        .collection::<Document>("orders")
+        .aggregate(vec![doc! {"$collStats": {"storageStats": {}}}])
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    stats[0]
+        .get_document("storageStats")
+        .and_then(|s| s.get_document("indexSizes"))
+        .unwrap()
+        .clone()
+}
+
 fn health(ws: &Path, uri: &str, extra: &[&str]) -> Output {
     let mut args = vec!["health", "--check"];
     args.extend_from_slice(extra);
@@ -259,23 +277,7 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
         .await
         .unwrap();
     let total_size = num(&db_stats, "totalSize");
-    let coll_stats: Vec<Document> = client
-        .database(DB)
-        .collection::<Document>("orders")
-        .aggregate(vec![doc! {"$collStats": {"storageStats": {}}}])
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    let status_index = num(
-        coll_stats[0]
-            .get_document("storageStats")
-            .unwrap()
-            .get_document("indexSizes")
-            .unwrap(),
-        "status_1",
-    );
+    let status_index = num(&index_sizes(&client).await, "status_1");
     let oplog = client.database("local").collection::<Document>("oplog.rs");
     let ts = |d: Option<Document>| d.unwrap().get_timestamp("ts").unwrap().time as f64;
     let first = ts(oplog
@@ -605,4 +607,199 @@ fn bad_thresholds_are_rejected_with_their_location_before_the_cluster() {
         "{}",
         out.stderr
     );
+}
+
+/// The one sample of `metric` whose labels include `labels`.
+#[track_caller]
+fn sample<'a>(
+    scrape: &'a prometheus_parse::Scrape,
+    metric: &str,
+    labels: &[(&str, &str)],
+) -> &'a prometheus_parse::Sample {
+    let found: Vec<&prometheus_parse::Sample> = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(v)))
+        .collect();
+    assert_eq!(found.len(), 1, "{metric} {labels:?}: {found:#?}");
+    found[0]
+}
+
+#[track_caller]
+fn gauge(s: &prometheus_parse::Sample) -> f64 {
+    match s.value {
+        prometheus_parse::Value::Gauge(v) => v,
+        ref other => panic!("{} is not a gauge: {other:?}", s.metric),
+    }
+}
+
+#[track_caller]
+fn counter(s: &prometheus_parse::Sample) -> f64 {
+    match s.value {
+        prometheus_parse::Value::Counter(v) => v,
+        ref other => panic!("{} is not a counter: {other:?}", s.metric),
+    }
+}
+
+#[tokio::test]
+async fn stats_prometheus_is_parsed_back_to_the_servers_numbers() {
+    let server = common::replica_set(1).await;
+    let uri = server.uri();
+    let client = server.client();
+    let ws = workspace(r#"{"replicationLagSeconds": {"warn": 10}}"#);
+    let ws = ws.path();
+    mongoctl(ws, &["apply", "--yes"])
+        .uri(&uri)
+        .run()
+        .expect_code(0);
+    insert(&client, 0, 1500).await;
+    // Sizes on disk settle at a checkpoint and stay put while checkpoints are paused.
+    admin(&client, doc! {"fsync": 1}).await;
+    hold(&client, "pauseCheckpointThread").await;
+
+    let out = mongoctl(ws, &["stats", "-o", "prometheus"]).uri(&uri).run();
+    out.expect_code(0);
+    let scrape =
+        prometheus_parse::Scrape::parse(out.stdout.lines().map(|l| Ok(l.to_string()))).unwrap();
+    // Every sample line was read (the parser skips what it cannot read).
+    let sample_lines = out
+        .stdout
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .count();
+    assert_eq!(scrape.samples.len(), sample_lines, "{}", out.stdout);
+    assert!(
+        scrape.docs.contains_key("mongoctl_collection_documents"),
+        "{:?}",
+        scrape.docs
+    );
+
+    let orders = [
+        ("domain", "shop"),
+        ("database", DB),
+        ("collection", "orders"),
+    ];
+    let count = client
+        .database(DB)
+        .collection::<Document>("orders")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(count, 1500);
+    assert_eq!(
+        gauge(sample(&scrape, "mongoctl_collection_documents", &orders)),
+        count as f64
+    );
+    let db = [("domain", "shop"), ("database", DB)];
+    let db_stats = client
+        .database(DB)
+        .run_command(doc! {"dbStats": 1})
+        .await
+        .unwrap();
+    for (metric, field) in [
+        ("mongoctl_database_documents", "objects"),
+        ("mongoctl_database_data_size_bytes", "dataSize"),
+        ("mongoctl_database_storage_size_bytes", "storageSize"),
+        ("mongoctl_database_index_size_bytes", "indexSize"),
+        ("mongoctl_database_total_size_bytes", "totalSize"),
+        ("mongoctl_database_indexes", "indexes"),
+    ] {
+        assert_eq!(
+            gauge(sample(&scrape, metric, &db)),
+            num(&db_stats, field),
+            "{metric} vs dbStats {field}"
+        );
+    }
+    let sizes = index_sizes(&client).await;
+    for index in ["_id_", "status_1"] {
+        let l = [("database", DB), ("collection", "orders"), ("index", index)];
+        assert_eq!(
+            gauge(sample(&scrape, "mongoctl_index_size_bytes", &l)),
+            num(&sizes, index),
+            "{index}"
+        );
+    }
+    let status_1 = [("collection", "orders"), ("index", "status_1")];
+    assert_eq!(
+        gauge(sample(&scrape, "mongoctl_index_unused", &status_1)),
+        1.0
+    );
+    assert_eq!(
+        counter(sample(&scrape, "mongoctl_index_accesses_total", &status_1)),
+        0.0
+    );
+
+    // Server counters: at least what the test did, at most what the server says after.
+    let status = admin(&client, doc! {"serverStatus": 1}).await;
+    let inserts = counter(sample(
+        &scrape,
+        "mongoctl_opcounters_total",
+        &[("op", "insert")],
+    ));
+    let server_inserts = num(status.get_document("opcounters").unwrap(), "insert");
+    assert!(
+        (1500.0..=server_inserts).contains(&inserts),
+        "{inserts} vs {server_inserts}"
+    );
+    let current = gauge(sample(
+        &scrape,
+        "mongoctl_connections",
+        &[("state", "current")],
+    ));
+    let conn = status.get_document("connections").unwrap();
+    assert!(current >= 1.0, "{current}");
+    assert_eq!(
+        current
+            + gauge(sample(
+                &scrape,
+                "mongoctl_connections",
+                &[("state", "available")]
+            )),
+        num(conn, "current") + num(conn, "available"),
+        "current + available is the server's limit"
+    );
+
+    // Replication: the one member, its lag and the oplog window.
+    let member = format!("127.0.0.1:{}", server.ports()[0]);
+    let m = [
+        ("set", "rs0"),
+        ("member", member.as_str()),
+        ("state", "PRIMARY"),
+    ];
+    assert_eq!(
+        gauge(sample(&scrape, "mongoctl_replset_member_health", &m)),
+        1.0
+    );
+    assert_eq!(
+        gauge(sample(&scrape, "mongoctl_replset_member_lag_seconds", &m)),
+        0.0
+    );
+    let oplog = client.database("local").collection::<Document>("oplog.rs");
+    let first = oplog
+        .find_one(doc! {})
+        .sort(doc! {"$natural": 1})
+        .await
+        .unwrap()
+        .unwrap()
+        .get_timestamp("ts")
+        .unwrap()
+        .time as f64;
+    let window = gauge(sample(
+        &scrape,
+        "mongoctl_oplog_window_seconds",
+        &[("set", "rs0")],
+    ));
+    let last_now = status
+        .get_document("repl")
+        .ok()
+        .and_then(|r| r.get_document("lastWrite").ok())
+        .and_then(|w| w.get_document("opTime").ok())
+        .and_then(|t| t.get_timestamp("ts").ok())
+        .map(|t| t.time as f64)
+        .unwrap();
+    assert!(
+        window >= 0.0 && window <= last_now - first,
+        "{window} within the oplog's span now ({first}..{last_now})"
+    );
+    release(&client, "pauseCheckpointThread").await;
 }
