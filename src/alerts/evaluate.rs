@@ -79,6 +79,10 @@ pub struct Observations {
     pub oplog_window_hours: Observed<f64>,
     pub connections: Observed<Connections>,
     pub cache_dirty_percent: Observed<f64>,
+    pub cache_hit_percent: Observed<f64>,
+    /// Averages since the server started.
+    pub read_latency_ms: Observed<f64>,
+    pub write_latency_ms: Observed<f64>,
     pub growth: Observed<Vec<DatabaseGrowth>>,
     pub storage: Observed<Vec<DomainStorage>>,
     pub unused_indexes: Observed<Vec<UnusedIndex>>,
@@ -98,6 +102,9 @@ impl Observations {
             oplog_window_hours: Observed::Missing,
             connections: Observed::Missing,
             cache_dirty_percent: Observed::Missing,
+            cache_hit_percent: Observed::Missing,
+            read_latency_ms: Observed::Missing,
+            write_latency_ms: Observed::Missing,
             growth: Observed::Missing,
             storage: Observed::Missing,
             unused_indexes: Observed::Missing,
@@ -169,6 +176,9 @@ impl Evaluation {
     }
 }
 
+/// What the cache hit rate and the latencies are averaged over.
+const SINCE_START: &str = "average since the server started";
+
 /// Holds every declared threshold against the observations.
 pub fn evaluate(t: &Thresholds, o: &Observations) -> Evaluation {
     let mut ev = Evaluation {
@@ -197,6 +207,15 @@ pub fn evaluate(t: &Thresholds, o: &Observations) -> Evaluation {
                 (pct, Some(format!("{} of {all}", c.current)))
             }),
             Kind::CacheDirty => out.each_one(&o.cache_dirty_percent, |p| (*p, None)),
+            Kind::CacheHit => out.each_one(&o.cache_hit_percent, |p| {
+                (*p, Some(SINCE_START.to_string()))
+            }),
+            Kind::ReadLatency => out.each_one(&o.read_latency_ms, |ms| {
+                (*ms, Some(SINCE_START.to_string()))
+            }),
+            Kind::WriteLatency => out.each_one(&o.write_latency_ms, |ms| {
+                (*ms, Some(SINCE_START.to_string()))
+            }),
             Kind::GrowthPerDay => out.each(&o.growth, |g| {
                 g.bytes_per_day.map(|b| {
                     (
@@ -411,6 +430,7 @@ pub fn crossed(kind: Kind, level: &Level, value: f64) -> Option<(Severity, f64)>
 /// A value in its unit, to three significant digits: `12s`, `0.0125h`, `87.5%`, `1.50 MiB`.
 pub fn show(x: f64, unit: Unit) -> String {
     match unit {
+        Unit::Milliseconds => format!("{}ms", sig3(x)),
         Unit::Seconds => format!("{}s", sig3(x)),
         Unit::Hours => format!("{}h", sig3(x)),
         Unit::Days => format!("{}d", sig3(x)),
@@ -660,6 +680,28 @@ mod tests {
             lines(&evaluate(&t, &o))
                 .contains(&"CRITICAL - last drill age: no drill recorded in backups".to_string())
         );
+    }
+
+    #[test]
+    fn a_cache_hit_rate_alerts_when_it_drops_and_latencies_when_they_rise() {
+        let t = levels(&[
+            (Kind::CacheHit, Some(99.0), Some(80.0)),
+            (Kind::ReadLatency, Some(20.0), Some(50.0)),
+            (Kind::WriteLatency, Some(20.0), Some(100.0)),
+        ]);
+        let mut o = Observations::new(at("2026-12-02T12:00:00Z"));
+        o.cache_hit_percent = Observed::Value(97.25);
+        o.read_latency_ms = Observed::Value(51.0);
+        o.write_latency_ms = Observed::NotApplicable("no write since the server started".into());
+        let ev = evaluate(&t, &o);
+        assert_eq!(
+            lines(&ev),
+            [
+                "CRITICAL - read latency 51ms >= 50ms (average since the server started)",
+                "WARNING - cache hit 97.2% <= 99% (average since the server started)",
+            ]
+        );
+        assert_eq!(ev.not_applicable.len(), 1);
     }
 
     #[test]

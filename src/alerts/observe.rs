@@ -41,6 +41,9 @@ pub async fn observe(
         Kind::OplogWindow,
         Kind::ConnectionsUsed,
         Kind::CacheDirty,
+        Kind::CacheHit,
+        Kind::ReadLatency,
+        Kind::WriteLatency,
     ];
     if server_kinds.iter().any(|&k| t.declares(k)) {
         let report = stats::server_report(client).await?;
@@ -48,15 +51,39 @@ pub async fn observe(
             current: s.connections.current,
             available: s.connections.available,
         });
-        o.cache_dirty_percent = match &report.server {
-            Section::Ok(s) => match &s.cache {
-                Some(c) => Observed::Value(c.dirty_percent),
-                None => {
-                    Observed::NotApplicable("the storage engine has no WiredTiger cache".into())
-                }
-            },
-            Section::Unavailable { unavailable } => Observed::Unavailable(unavailable.short()),
-        };
+        let no_cache =
+            || Observed::NotApplicable("the storage engine has no WiredTiger cache".into());
+        let none_yet =
+            |what: &str| Observed::NotApplicable(format!("no {what} since the server started"));
+        match &report.server {
+            Section::Ok(s) => {
+                o.cache_dirty_percent = s
+                    .cache
+                    .as_ref()
+                    .map_or_else(no_cache, |c| Observed::Value(c.dirty_percent));
+                o.cache_hit_percent = match &s.cache {
+                    None => no_cache(),
+                    Some(c) => c
+                        .hit_percent
+                        .map_or_else(|| none_yet("cache request"), Observed::Value),
+                };
+                o.read_latency_ms = s
+                    .latency
+                    .reads_ms
+                    .map_or_else(|| none_yet("read"), Observed::Value);
+                o.write_latency_ms = s
+                    .latency
+                    .writes_ms
+                    .map_or_else(|| none_yet("write"), Observed::Value);
+            }
+            Section::Unavailable { unavailable } => {
+                let why = Observed::Unavailable(unavailable.short());
+                o.cache_dirty_percent = why.clone();
+                o.cache_hit_percent = why.clone();
+                o.read_latency_ms = why.clone();
+                o.write_latency_ms = why;
+            }
+        }
         match &report.replication {
             None => {
                 let why = "not a replica set".to_string();

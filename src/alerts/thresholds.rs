@@ -18,6 +18,12 @@ pub enum Kind {
     ConnectionsUsed,
     #[serde(rename = "cacheDirtyPercent")]
     CacheDirty,
+    #[serde(rename = "cacheHitPercent")]
+    CacheHit,
+    #[serde(rename = "readLatencyMs")]
+    ReadLatency,
+    #[serde(rename = "writeLatencyMs")]
+    WriteLatency,
     #[serde(rename = "growthPerDay")]
     GrowthPerDay,
     #[serde(rename = "storageBudget")]
@@ -33,6 +39,7 @@ pub enum Kind {
 /// How a threshold's values are written and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
+    Milliseconds,
     Seconds,
     Hours,
     Days,
@@ -44,11 +51,14 @@ pub enum Unit {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 12] = [
         Kind::ReplicationLag,
         Kind::OplogWindow,
         Kind::ConnectionsUsed,
         Kind::CacheDirty,
+        Kind::CacheHit,
+        Kind::ReadLatency,
+        Kind::WriteLatency,
         Kind::GrowthPerDay,
         Kind::StorageBudget,
         Kind::UnusedIndexSize,
@@ -63,6 +73,9 @@ impl Kind {
             Kind::OplogWindow => "oplogWindowHours",
             Kind::ConnectionsUsed => "connectionsUsedPercent",
             Kind::CacheDirty => "cacheDirtyPercent",
+            Kind::CacheHit => "cacheHitPercent",
+            Kind::ReadLatency => "readLatencyMs",
+            Kind::WriteLatency => "writeLatencyMs",
             Kind::GrowthPerDay => "growthPerDay",
             Kind::StorageBudget => "storageBudget",
             Kind::UnusedIndexSize => "unusedIndexSize",
@@ -82,6 +95,9 @@ impl Kind {
             Kind::OplogWindow => "oplog window",
             Kind::ConnectionsUsed => "connections in use",
             Kind::CacheDirty => "cache dirty",
+            Kind::CacheHit => "cache hit",
+            Kind::ReadLatency => "read latency",
+            Kind::WriteLatency => "write latency",
             Kind::GrowthPerDay => "growth per day",
             Kind::StorageBudget => "storage against budget",
             Kind::UnusedIndexSize => "unused index size",
@@ -94,7 +110,10 @@ impl Kind {
         match self {
             Kind::ReplicationLag => Unit::Seconds,
             Kind::OplogWindow => Unit::Hours,
-            Kind::ConnectionsUsed | Kind::CacheDirty | Kind::StorageBudget => Unit::Percent,
+            Kind::ConnectionsUsed | Kind::CacheDirty | Kind::CacheHit | Kind::StorageBudget => {
+                Unit::Percent
+            }
+            Kind::ReadLatency | Kind::WriteLatency => Unit::Milliseconds,
             Kind::GrowthPerDay => Unit::BytesPerDay,
             Kind::UnusedIndexSize => Unit::Bytes,
             Kind::BackupAge => Unit::Hours,
@@ -102,9 +121,10 @@ impl Kind {
         }
     }
 
-    /// An oplog window alerts when it gets short; everything else when it gets large.
+    /// An oplog window alerts when it gets short, a cache hit rate when it drops; everything
+    /// else when it gets large.
     pub fn lower_is_worse(self) -> bool {
-        self == Kind::OplogWindow
+        matches!(self, Kind::OplogWindow | Kind::CacheHit)
     }
 
     /// Kinds read from the backup store rather than the cluster.

@@ -140,6 +140,7 @@ fn value(kind: Kind, v: &Value) -> Result<f64, String> {
         Unit::Bytes | Unit::BytesPerDay => super::quotas::size(v).map(|n| n as f64),
         unit => {
             let what = match unit {
+                Unit::Milliseconds => "a number of milliseconds",
                 Unit::Seconds => "a number of seconds",
                 Unit::Hours => "a number of hours",
                 Unit::Days => "a number of days",

@@ -179,6 +179,9 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
     "replicationLagSeconds": {"warn": 3600},
     "connectionsUsedPercent": {"warn": 90, "critical": 99},
     "cacheDirtyPercent": {"warn": 90},
+    "cacheHitPercent": {"warn": 1},
+    "readLatencyMs": {"warn": 60000},
+    "writeLatencyMs": {"warn": 60000},
     "growthPerDay": {"warn": "500TiB"},
     "storageBudget": {"warn": 80, "total": "1TiB", "domains": {"shop": "1TiB"}},
     "unusedIndexSize": {"warn": "1GiB"},
@@ -222,7 +225,7 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
     let out = health(ws, &uri, &[]);
     out.expect_code(0);
     assert_eq!(
-        out.stdout, "OK - 8 threshold(s) checked, none crossed\n",
+        out.stdout, "OK - 11 threshold(s) checked, none crossed\n",
         "{}",
         out.stderr
     );
@@ -271,6 +274,14 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
         dirty_pct > 0.0,
         "writes with checkpoints paused leave the cache dirty"
     );
+    let requested = num(cache, "pages requested from the cache");
+    let hit_pct = (requested - num(cache, "pages read into cache")) * 100.0 / requested;
+    let latencies = status.get_document("opLatencies").unwrap();
+    let avg_ms = |kind: &str| {
+        let k = latencies.get_document(kind).unwrap();
+        num(k, "latency") / num(k, "ops") / 1000.0
+    };
+    let (read_ms, write_ms) = (avg_ms("reads"), avg_ms("writes"));
     let db_stats = client
         .database(DB)
         .run_command(doc! {"dbStats": 1})
@@ -324,6 +335,9 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
     "oplogWindowHours": {{"warn": 48, "critical": 24}},
     "connectionsUsedPercent": {{"warn": {}}},
     "cacheDirtyPercent": {{"warn": {}}},
+    "cacheHitPercent": {{"warn": 100, "critical": 0}},
+    "readLatencyMs": {{"warn": {}}},
+    "writeLatencyMs": {{"warn": {}}},
     "growthPerDay": {{"warn": "1KiB"}},
     "storageBudget": {{"warn": 80, "critical": 100, "domains": {{"shop": "1KiB"}}}},
     "unusedIndexSize": {{"warn": "1KiB"}},
@@ -331,12 +345,15 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
     "drillAgeDays": {{"warn": 7, "critical": 31}}
   }}"#,
         conn_pct / 2.0,
-        dirty_pct / 2.0
+        dirty_pct / 2.0,
+        read_ms / 10.0,
+        write_ms / 10.0
     );
     write(ws, "mongoctl.json", &manifest(&crossing));
     let store = old.to_str().unwrap();
     let out = health(ws, &uri, &["--backups", store]);
     out.expect_code(2);
+    eprintln!("health --check:\n{}", out.stdout);
     let j = {
         let o = health(ws, &uri, &["--backups", store, "-o", "json"]);
         o.expect_code(2);
@@ -344,7 +361,7 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
     };
     assert_eq!(j["ok"], false);
     assert_eq!(j["status"], "CRITICAL");
-    assert_eq!(j["checked"].as_array().unwrap().len(), 9, "{j:#}");
+    assert_eq!(j["checked"].as_array().unwrap().len(), 12, "{j:#}");
 
     let lag = finding(
         &j,
@@ -384,6 +401,28 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
     assert_eq!(dirty["severity"], "WARNING");
     assert!(value(dirty) >= dirty_pct / 2.0, "{dirty} vs {dirty_pct}");
     line(&out, "WARNING - cache dirty ");
+
+    let hit = finding(&j, "cacheHitPercent", None);
+    assert_eq!(hit["severity"], "WARNING");
+    close(value(hit), hit_pct, 0.01, "cache hit");
+    assert!(
+        line(&out, "WARNING - cache hit ")
+            .ends_with("% <= 100% (average since the server started)"),
+        "{}",
+        out.stdout
+    );
+    for (kind, words, avg) in [
+        ("readLatencyMs", "WARNING - read latency ", read_ms),
+        ("writeLatencyMs", "WARNING - write latency ", write_ms),
+    ] {
+        let f = finding(&j, kind, None);
+        assert!(value(f) >= avg / 10.0, "{f} vs the server's {avg} ms");
+        assert!(
+            line(&out, words).ends_with("ms (average since the server started)"),
+            "{}",
+            out.stdout
+        );
+    }
 
     let growth = finding(
         &j,
@@ -439,8 +478,8 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
         format!("CRITICAL - last drill age 40d >= 31d (backup aged in {store})")
     );
     // Nothing else: the primary's own lag is 0, the _id index is not "unused".
-    assert_eq!(lines(&out).len(), 9, "{}", out.stdout);
-    assert_eq!(j["findings"].as_array().unwrap().len(), 9, "{j:#}");
+    assert_eq!(lines(&out).len(), 12, "{}", out.stdout);
+    assert_eq!(j["findings"].as_array().unwrap().len(), 12, "{j:#}");
 
     // GitHub annotations: one per finding, on the manifest line of the level it reached.
     let gh = health(ws, &uri, &["--backups", store, "-o", "github"]);
@@ -453,7 +492,7 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
             .unwrap()
     };
     let annotations: Vec<&str> = gh.stdout.lines().filter(|l| l.starts_with("::")).collect();
-    assert_eq!(annotations.len(), 9, "{}", gh.stdout);
+    assert_eq!(annotations.len(), 12, "{}", gh.stdout);
     let file = ws.join("mongoctl.json");
     for (level, key, words) in [
         ("error", "backupAgeHours", "CRITICAL - backup age 72h"),
@@ -477,7 +516,7 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
             gh.stdout
         );
     }
-    assert_eq!(gh.stdout.lines().last(), Some("CRITICAL - 9 finding(s)"));
+    assert_eq!(gh.stdout.lines().last(), Some("CRITICAL - 12 finding(s)"));
 
     release(&secondary_client, "stopReplProducer").await;
     release(&client, "pauseCheckpointThread").await;
