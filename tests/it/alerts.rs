@@ -842,3 +842,69 @@ async fn stats_prometheus_is_parsed_back_to_the_servers_numbers() {
     );
     release(&client, "pauseCheckpointThread").await;
 }
+
+#[tokio::test]
+async fn a_measurement_the_user_may_not_take_is_unknown_and_exits_1_unless_a_level_is_crossed() {
+    let server = common::auth_standalone().await;
+    let client = server.client();
+    let ws = workspace(
+        r#"{
+    "cacheDirtyPercent": {"warn": 5},
+    "storageBudget": {"critical": 100, "domains": {"shop": "1KiB"}}
+  }"#,
+    );
+    mongoctl(ws.path(), &["apply", "--yes"])
+        .uri(&server.uri())
+        .run()
+        .expect_code(0);
+    insert(&client, 0, 500).await;
+    admin(&client, doc! {"fsync": 1}).await;
+    admin(
+        &client,
+        doc! {
+            "createUser": "shop_reader",
+            "pwd": "reader-pw-123",
+            "roles": [{"role": "read", "db": DB}],
+        },
+    )
+    .await;
+    let uri = format!(
+        "mongodb://shop_reader:reader-pw-123@127.0.0.1:{}/?authSource=admin",
+        server.ports()[0]
+    );
+
+    // dbStats is allowed (the budget is crossed), serverStatus is not.
+    let out = health(ws.path(), &uri, &[]);
+    out.expect_code(2);
+    let lines = lines(&out);
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(
+        lines[0].starts_with("CRITICAL - storage against budget "),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        lines[1],
+        "UNKNOWN - cache dirty: not authorized: needs serverStatus on the cluster"
+    );
+    let j = health(ws.path(), &uri, &["-o", "json"]).json();
+    assert_eq!(j["status"], "CRITICAL");
+    assert_eq!(
+        finding(&j, "cacheDirtyPercent", None)["severity"],
+        "UNKNOWN"
+    );
+
+    // Nothing crossed, one measurement not taken: exit 1, the check is incomplete.
+    write(
+        ws.path(),
+        "mongoctl.json",
+        &manifest(r#"{"cacheDirtyPercent": {"warn": 5}}"#),
+    );
+    let out = health(ws.path(), &uri, &[]);
+    out.expect_code(1);
+    assert_eq!(
+        out.stdout,
+        "UNKNOWN - cache dirty: not authorized: needs serverStatus on the cluster\n"
+    );
+    assert!(!out.all().contains("reader-pw-123"), "{}", out.all());
+}
