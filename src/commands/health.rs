@@ -78,7 +78,9 @@ async fn check(args: &HealthArgs, ctx: &Ctx) -> Result<u8> {
     }
     let domains = ctx.domains(&ws, &[])?;
     let desired = ctx.desired(&ws, &domains)?;
-    let targets = stats::targets(&desired);
+    let mut targets = stats::targets(&desired);
+    // A template's tenants are held against their quotas (`verify`), not these thresholds.
+    targets.retain(|(domain, _, _)| ws.manifest.domain(domain).is_none_or(|d| !d.template));
     let (client, _) = ctx.connect(Some(&ws)).await?;
 
     let mut o = Observations::new(chrono::Utc::now());

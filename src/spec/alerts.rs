@@ -14,13 +14,15 @@ use crate::jsonpath::JsonPath;
 const LEVEL: &[&str] = &["warn", "critical", "description"];
 const BUDGET: &[&str] = &["warn", "critical", "description", "total", "domains"];
 
-/// Reads `"alerts"`; `domains` are the declared domain names (budgets name them), `root`
-/// the workspace (a relative `backups` directory is inside it).
+/// Reads `"alerts"`; `plain` are the declared domains that are not tenant templates (budgets
+/// name them) among all the `declared` ones, `root` the workspace (a relative `backups`
+/// directory is inside it).
 pub fn read(
     r: &mut Reader,
     p: &JsonPath,
     v: &Value,
-    domains: &[String],
+    plain: &[String],
+    declared: &[String],
     root: &Path,
 ) -> Thresholds {
     let mut t = Thresholds::default();
@@ -48,7 +50,7 @@ pub fn read(
         };
         let level = read_level(r, &kp, m, kind);
         if kind == Kind::StorageBudget {
-            t.budgets = read_budgets(r, &kp, m, domains);
+            t.budgets = read_budgets(r, &kp, m, plain, declared);
         }
         if let Some(level) = level {
             t.levels.insert(kind, level);
@@ -166,6 +168,7 @@ fn read_budgets(
     p: &JsonPath,
     m: &Map<String, Value>,
     domains: &[String],
+    declared: &[String],
 ) -> Budgets {
     let mut b = Budgets::default();
     let budget = |r: &mut Reader, bp: JsonPath, x: &Value| match super::quotas::size(x) {
@@ -188,6 +191,13 @@ fn read_budgets(
             Some(map) => {
                 for (name, bv) in map {
                     let np = dp.key(name.as_str());
+                    if declared.contains(name) && !domains.contains(name) {
+                        r.error(
+                            np,
+                            format!("\"{name}\" is a tenant template: its tenants are held against tenant quotas (\"tenantClasses\"), not a storage budget"),
+                        );
+                        continue;
+                    }
                     if !domains.contains(name) {
                         let hint = did_you_mean(name, domains.iter().map(String::as_str))
                             .map(|s| format!("; did you mean \"{s}\"?"))
@@ -232,6 +242,7 @@ mod tests {
             &JsonPath::root().key("alerts"),
             &src.value["alerts"],
             &["auth".to_string(), "chat".to_string()],
+            &["auth".to_string(), "chat".to_string(), "tenant".to_string()],
             Path::new("/ws"),
         );
         (t, diags.iter().map(ToString::to_string).collect())
@@ -339,11 +350,20 @@ mod tests {
     }
 
     #[test]
-    fn a_budget_threshold_needs_budgets() {
+    fn a_budget_threshold_needs_budgets_of_plain_domains() {
         let (_, diags) = read_text(r#"{"alerts": {"storageBudget": {"warn": 80}}}"#);
         assert_eq!(diags.len(), 1, "{diags:#?}");
         assert!(
             diags[0].contains("storageBudget needs the budgets"),
+            "{diags:#?}"
+        );
+        let (_, diags) = read_text(
+            r#"{"alerts": {"storageBudget": {"warn": 80, "domains": {"tenant": "1GB"}}}}"#,
+        );
+        assert_eq!(diags.len(), 1, "{diags:#?}");
+        assert!(
+            diags[0]
+                .contains("alerts.storageBudget.domains.tenant: \"tenant\" is a tenant template"),
             "{diags:#?}"
         );
     }

@@ -322,7 +322,7 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
     check_templates(r, &domains, &roles, &users, top.contains_key("tenants"));
     let alerts = top
         .get("alerts")
-        .map(|v| super::alerts::read(r, &root_path.key("alerts"), v, &domain_names, root))
+        .map(|v| super::alerts::read(r, &root_path.key("alerts"), v, &plain, &domain_names, root))
         .unwrap_or_default();
 
     Some(Manifest {
