@@ -39,6 +39,7 @@ pub fn observe(dir: &Path, o: &mut Observations) {
                     at: d.at,
                     passed: d.passed,
                     findings: d.findings,
+                    error: d.error.clone(),
                 })
             })
             .max_by_key(|d| d.at),

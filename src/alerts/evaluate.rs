@@ -69,6 +69,8 @@ pub struct LastDrill {
     pub at: DateTime<Utc>,
     pub passed: bool,
     pub findings: usize,
+    /// Why the drill could not run, when it failed before checking anything.
+    pub error: Option<String>,
 }
 
 /// Everything the thresholds are held against, at one moment.
@@ -234,13 +236,13 @@ pub fn evaluate(t: &Thresholds, o: &Observations) -> Evaluation {
                     None,
                     format!("backup age: no complete backup in {}", o.backup_store),
                 ),
-                other => out.each_one(other, |b| {
-                    let b = b.as_ref().expect("None is handled above");
-                    (
-                        hours_between(b.finished_at, o.now),
-                        Some(format!("backup {} in {}", b.name, o.backup_store)),
-                    )
-                }),
+                Observed::Value(Some(b)) => out.compare(
+                    hours_between(b.finished_at, o.now),
+                    Some(format!("backup {} in {}", b.name, o.backup_store)),
+                ),
+                other => {
+                    out.gate(other);
+                }
             },
             Kind::DrillAge => match &o.last_drill {
                 Observed::Value(None) => out.push(
@@ -252,20 +254,23 @@ pub fn evaluate(t: &Thresholds, o: &Observations) -> Evaluation {
                     Severity::Critical,
                     Some(format!("backup {}", d.backup)),
                     format!(
-                        "last drill failed with {} finding(s) at {} (backup {} in {})",
-                        d.findings,
+                        "last drill failed {} at {} (backup {} in {})",
+                        match &d.error {
+                            Some(e) => format!("({e})"),
+                            None => format!("with {} finding(s)", d.findings),
+                        },
                         d.at.format("%Y-%m-%d %H:%M:%S UTC"),
                         d.backup,
                         o.backup_store
                     ),
                 ),
-                other => out.each_one(other, |d| {
-                    let d = d.as_ref().expect("None is handled above");
-                    (
-                        hours_between(d.at, o.now) / 24.0,
-                        Some(format!("backup {} in {}", d.backup, o.backup_store)),
-                    )
-                }),
+                Observed::Value(Some(d)) => out.compare(
+                    hours_between(d.at, o.now) / 24.0,
+                    Some(format!("backup {} in {}", d.backup, o.backup_store)),
+                ),
+                other => {
+                    out.gate(other);
+                }
             },
         }
     }
@@ -653,6 +658,7 @@ mod tests {
             at: at("2026-11-22T00:00:00Z"),
             passed: true,
             findings: 0,
+            error: None,
         }));
         assert_eq!(
             lines(&evaluate(&t, &o)),
@@ -667,6 +673,7 @@ mod tests {
             at: at("2026-12-02T11:00:00Z"),
             passed: false,
             findings: 2,
+            error: None,
         }));
         assert_eq!(
             lines(&evaluate(&t, &o)),

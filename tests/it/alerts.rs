@@ -518,6 +518,21 @@ async fn every_threshold_kind_crossed_on_a_replica_set_and_a_clean_declaration()
     }
     assert_eq!(gh.stdout.lines().last(), Some("CRITICAL - 12 finding(s)"));
 
+    // A failed last drill is critical whatever its age.
+    drill["last"]["passed"] = false.into();
+    drill["last"]["findings"] = 3.into();
+    std::fs::write(&drill_file, drill.to_string()).unwrap();
+    let j = health(ws, &uri, &["--backups", store, "-o", "json"]).json();
+    let failed = finding(&j, "drillAgeDays", None);
+    assert_eq!(failed["severity"], "CRITICAL");
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("last drill failed with 3 finding(s) at "),
+        "{failed}"
+    );
+
     release(&secondary_client, "stopReplProducer").await;
     release(&client, "pauseCheckpointThread").await;
 }
