@@ -695,6 +695,44 @@ fn counter(s: &prometheus_parse::Sample) -> f64 {
     }
 }
 
+/// `promtool check metrics`: Prometheus's own parser and linter accept the exposition.
+/// promtool comes from `$PROMTOOL` (scripts/test sets it), `scripts/install-promtool`'s copy
+/// or PATH; without one the test fails.
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    let installed = crate::support::repo().join(".promtool/usr/bin/promtool");
+    let promtool = std::env::var_os("PROMTOOL")
+        .map(std::path::PathBuf::from)
+        .or_else(|| installed.exists().then_some(installed))
+        .unwrap_or_else(|| "promtool".into());
+    let mut child = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "running {}: {e}; run scripts/install-promtool (or set PROMTOOL)",
+                promtool.display()
+            )
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test]
 async fn stats_prometheus_is_parsed_back_to_the_servers_numbers() {
     let server = common::replica_set(1).await;
@@ -713,6 +751,7 @@ async fn stats_prometheus_is_parsed_back_to_the_servers_numbers() {
 
     let out = mongoctl(ws, &["stats", "-o", "prometheus"]).uri(&uri).run();
     out.expect_code(0);
+    promtool_check(&out.stdout);
     let scrape =
         prometheus_parse::Scrape::parse(out.stdout.lines().map(|l| Ok(l.to_string()))).unwrap();
     // Every sample line was read (the parser skips what it cannot read).
