@@ -41,8 +41,10 @@ pub enum Command {
     #[command(after_help = "Example:\n  mongoctl list\n  mongoctl list -o json")]
     List(crate::commands::list::ListArgs),
     /// Ping, server version, topology, latency, authenticated user
-    #[command(after_help = "Example:\n  mongoctl health --uri mongodb://127.0.0.1:27017")]
-    Health,
+    #[command(
+        after_help = "Example:\n  mongoctl health --uri mongodb://127.0.0.1:27017\n  mongoctl health --check   # the manifest's alert thresholds: exit 2 when one is crossed"
+    )]
+    Health(crate::commands::health::HealthArgs),
     /// Print (or write) the JSON Schemas of the workspace file kinds, for editors
     #[command(
         after_help = "Example:\n  mongoctl spec-schema manifest\n  mongoctl spec-schema --write .mongoctl/schema"

@@ -52,8 +52,11 @@ pub struct GlobalArgs {
 pub enum OutputFormat {
     Table,
     Json,
-    /// GitHub Actions annotations (`::error file=…::…`; `verify` only, others print tables)
+    /// GitHub Actions annotations (`::error file=…::…`; `verify` and `health --check`, others
+    /// print tables)
     Github,
+    /// Prometheus text exposition format (`stats` only, others print tables)
+    Prometheus,
 }
 
 #[derive(Args, Debug, Clone, Default)]

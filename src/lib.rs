@@ -4,6 +4,7 @@
 //!                  │
 //!                diff (pure) ──► Plan ──► apply ──► render
 
+pub mod alerts;
 pub mod apply;
 pub mod audit;
 pub mod backup;

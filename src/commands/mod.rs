@@ -47,7 +47,7 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Plan(a) => plan::run(a, ctx).await,
         Command::Apply(a) => apply::run(a, ctx).await,
         Command::List(a) => list::run(a, ctx).await,
-        Command::Health => health::run(ctx).await,
+        Command::Health(a) => health::run(a, ctx).await,
         Command::Audit(a) => audit::run(a, ctx).await,
         Command::Users(a) => users::run(a, ctx).await,
         Command::SpecSchema(a) => spec_schema::run(a, ctx),

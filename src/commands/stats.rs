@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::context::Ctx;
 use crate::exit::SUCCESS;
-use crate::flags::ScopeArgs;
 use crate::flags::TenantArgs;
+use crate::flags::{OutputFormat, ScopeArgs};
 use crate::query_contract::serve;
 use crate::render;
 use crate::render::stats::WatchMode;
@@ -99,6 +99,9 @@ impl From<SortArg> for SortBy {
 }
 
 pub async fn run(args: StatsArgs, ctx: &Ctx) -> Result<u8> {
+    if ctx.global.output == OutputFormat::Prometheus {
+        return prometheus(&args, ctx).await;
+    }
     if args.server || args.watch.is_some() {
         // Like `health`: a workspace is optional (it may only name the URI variable).
         let ws = crate::spec::load(&ctx.global.spec).workspace;
@@ -283,6 +286,30 @@ pub(crate) async fn tenant_usage(
         without_tenant: totals.without_tenant,
         quotas_declared: quotas.declared(),
     })
+}
+
+/// `-o prometheus`: sizes per database and collection, indexes, server and replication, in
+/// one exposition.
+async fn prometheus(args: &StatsArgs, ctx: &Ctx) -> Result<u8> {
+    if args.watch.is_some() || args.growth || args.tenants || args.record {
+        bail!(
+            "-o prometheus prints the sizes, indexes, server and replication metrics of one moment; it does not combine with --watch, --growth, --tenants or --record"
+        );
+    }
+    let ws = super::workspace(ctx)?;
+    let domains = ctx.domains(&ws, &args.scope.domain)?;
+    let desired = ctx.desired(&ws, &domains)?;
+    let targets = stats::targets(&desired);
+    let (client, _) = ctx.connect(Some(&ws)).await?;
+    let databases = stats::database_stats(&client, &targets, true).await;
+    let indexes = stats::index_usage(&client, &targets, &desired).await;
+    let server = stats::server_report(&client).await?;
+    render::prometheus::print(&render::prometheus::Scrape {
+        databases: &databases,
+        indexes: &indexes,
+        server: &server,
+    })?;
+    Ok(SUCCESS)
 }
 
 /// The live view: one row per interval until Ctrl-C, SIGTERM, or `count` rows.

@@ -169,7 +169,7 @@ async fn verify(args: VerifyArgs, ctx: &Ctx) -> Result<u8> {
                 !args.no_data,
             );
         }
-        OutputFormat::Table => render::verify::table(
+        OutputFormat::Table | OutputFormat::Prometheus => render::verify::table(
             &loaded,
             &plan,
             &conformance,

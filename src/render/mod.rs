@@ -16,6 +16,7 @@ use crate::apply::{ApplyReport, Event, StepStatus};
 use crate::plan::{Action, Plan, Violations};
 use crate::spec::Diagnostic;
 
+pub mod alerts;
 pub mod audit;
 pub mod backup;
 pub mod charts;
@@ -26,6 +27,7 @@ pub mod init;
 pub mod list;
 pub mod migrate;
 pub mod profile;
+pub mod prometheus;
 pub mod query_contracts;
 pub mod quotas;
 pub mod report;

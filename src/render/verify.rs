@@ -69,7 +69,7 @@ pub fn check_failed(format: OutputFormat, spec: &Path, loaded: &Loaded) {
             }
             println!("verify FAILED: check found {errors} error(s)");
         }
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::Prometheus => {
             for d in &loaded.diagnostics {
                 println!("{d}");
             }
@@ -218,7 +218,7 @@ pub fn github_error(message: &str) {
 }
 
 /// A workspace file as the repository sees it (`--spec` joined, without a leading `./`).
-fn repo_file(spec: &Path, rel: &Path) -> String {
+pub(super) fn repo_file(spec: &Path, rel: &Path) -> String {
     repo_file_under(
         spec,
         rel,
@@ -248,7 +248,7 @@ fn repo_file_under(spec: &Path, rel: &Path, checkout: Option<&Path>) -> String {
 }
 
 /// Escapes an annotation message (`%`, CR, LF) as the GitHub Actions runner expects.
-fn escape_data(s: &str) -> String {
+pub(super) fn escape_data(s: &str) -> String {
     s.replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
@@ -259,7 +259,8 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-fn annotation(
+/// One `::level file=…,line=…::message` line (`health --check` uses it too).
+pub(super) fn annotation(
     level: &str,
     file: &str,
     line: usize,

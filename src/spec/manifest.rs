@@ -28,6 +28,8 @@ pub struct Manifest {
     pub tenants: Option<super::tenants::TenantSource>,
     /// Tenant classes and their quotas (`"tenantClasses"`; `"default"`: tenants without one).
     pub tenant_classes: BTreeMap<String, super::quotas::Quota>,
+    /// Alert thresholds, budgets and the backup directory (`"alerts"`).
+    pub alerts: crate::alerts::Thresholds,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -87,6 +89,7 @@ const TOP: &[&str] = &[
     "sharding",
     "tenants",
     "tenantClasses",
+    "alerts",
 ];
 const ENV: &[&str] = &["uriEnv", "databasePrefix", "databases", "description"];
 const DOMAIN: &[&str] = &[
@@ -312,6 +315,10 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
     }
 
     check_templates(r, &domains, &roles, &users, top.contains_key("tenants"));
+    let alerts = top
+        .get("alerts")
+        .map(|v| super::alerts::read(r, &root_path.key("alerts"), v, &plain, &domain_names, root))
+        .unwrap_or_default();
 
     Some(Manifest {
         project,
@@ -324,6 +331,7 @@ pub fn read(r: &mut Reader, v: &Value, root: &std::path::Path) -> Option<Manifes
         sharding,
         tenants,
         tenant_classes,
+        alerts,
     })
 }
 

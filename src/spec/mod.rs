@@ -2,6 +2,7 @@
 //! `seeds/` and `queries/`. Every problem becomes a located [`Diagnostic`]; nothing here touches a cluster.
 
 pub mod access;
+pub mod alerts;
 pub mod common_indexes;
 pub mod diag;
 pub mod fields;

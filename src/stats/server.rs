@@ -53,6 +53,33 @@ pub struct Cache {
     pub dirty_bytes: i64,
     pub used_percent: f64,
     pub dirty_percent: f64,
+    /// Pages found in the cache per page requested, since the server started (null before
+    /// the first request).
+    pub hit_percent: Option<f64>,
+}
+
+/// Average milliseconds per operation since the server started (serverStatus opLatencies);
+/// null before the first operation of the kind.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Latencies {
+    pub reads_ms: Option<f64>,
+    pub writes_ms: Option<f64>,
+    pub commands_ms: Option<f64>,
+}
+
+impl Latencies {
+    fn from(d: Option<&Document>) -> Self {
+        let avg = |kind: &str| {
+            let k = d.and_then(|d| sub(d, kind))?;
+            let ops = num(k, "ops");
+            (ops > 0.0).then(|| num(k, "latency") / ops / 1000.0)
+        };
+        Latencies {
+            reads_ms: avg("reads"),
+            writes_ms: avg("writes"),
+            commands_ms: avg("commands"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +94,7 @@ pub struct ServerStats {
     /// WiredTiger cache; null for other storage engines.
     pub cache: Option<Cache>,
     pub resident_mb: i64,
+    pub latency: Latencies,
     /// "primary", "secondary", or "standalone".
     pub role: String,
 }
@@ -79,6 +107,8 @@ impl ServerStats {
             let used = int(c, "bytes currently in the cache");
             let max = int(c, "maximum bytes configured");
             let dirty = int(c, "tracked dirty bytes in the cache");
+            let requested = num(c, "pages requested from the cache");
+            let read = num(c, "pages read into cache");
             let pct = |x: i64| {
                 if max > 0 {
                     x as f64 * 100.0 / max as f64
@@ -92,6 +122,8 @@ impl ServerStats {
                 dirty_bytes: dirty,
                 used_percent: pct(used),
                 dirty_percent: pct(dirty),
+                hit_percent: (requested > 0.0)
+                    .then(|| ((requested - read) * 100.0 / requested).clamp(0.0, 100.0)),
             }
         });
         let role = match sub(s, "repl") {
@@ -124,6 +156,7 @@ impl ServerStats {
             },
             cache,
             resident_mb: sub(s, "mem").map(|m| int(m, "resident")).unwrap_or(0),
+            latency: Latencies::from(sub(s, "opLatencies")),
             role: role.to_string(),
         }
     }

@@ -5,6 +5,7 @@ mod common;
 mod support;
 
 mod access;
+mod alerts;
 mod apply;
 mod backup;
 mod backup_crypto;

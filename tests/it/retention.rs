@@ -22,7 +22,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// `backups/<name>` = the real backup with its manifest's finish time set to `finished`.
-fn dated_copy(real: &Path, backups: &Path, name: &str, finished: &str) {
+pub(crate) fn dated_copy(real: &Path, backups: &Path, name: &str, finished: &str) {
     let dir = backups.join(name);
     copy_dir(real, &dir);
     let path = dir.join("manifest.json");
