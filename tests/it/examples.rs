@@ -27,6 +27,7 @@ fn may_exit_2(line: &str) -> bool {
         "audit",
         "migrate status",
         "backup drill",
+        "health --check",
     ]
     .iter()
     .any(|w| line.contains(w))
