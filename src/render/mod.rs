@@ -21,6 +21,7 @@ pub mod backup;
 pub mod drill;
 pub mod explain;
 pub mod health;
+pub mod import;
 pub mod init;
 pub mod list;
 pub mod migrate;

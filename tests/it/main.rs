@@ -2,6 +2,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod pg_support;
 mod support;
 
 mod access;
@@ -25,6 +26,7 @@ mod isolation;
 mod migrate;
 mod nilecare;
 mod owned_seeds;
+mod pg_import;
 mod pitr;
 mod quotas;
 mod relocate;
