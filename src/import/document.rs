@@ -85,3 +85,113 @@ pub fn build(
     doc.extend(body);
     Ok((key, doc))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::catalog::EmbedPlan;
+    use crate::import::convert::{PgKind, Resolved};
+    use crate::import::model::{Collision, Conversion, Embed, Relation};
+    use crate::jsonpath::JsonPath;
+
+    fn column(target: &str, idx: usize, kind: PgKind, to: Conversion) -> FieldPlan {
+        FieldPlan {
+            target: target.into(),
+            value: ValuePlan::Column(
+                idx,
+                Resolved {
+                    kind,
+                    to,
+                    element: None,
+                },
+            ),
+        }
+    }
+
+    fn fixture(as_array: bool) -> (TargetCollection, SourcePlan) {
+        let embed = Embed {
+            target: "latest".into(),
+            table: "t.child".into(),
+            foreign_key: "parent".into(),
+            references: "id".into(),
+            order_by: vec![],
+            descending: false,
+            limit: None,
+            as_array,
+            fields: vec![],
+            path: JsonPath::root(),
+        };
+        let source = Source {
+            name: "s".into(),
+            from: Relation::Table("t.parent".into()),
+            key: "id".into(),
+            skip: None,
+            track_origin: Some("track1".into()),
+            migrated_from: None,
+            fields: vec![],
+            embeds: vec![embed],
+            path: JsonPath::root(),
+        };
+        let coll = TargetCollection {
+            collection: "c".into(),
+            key: "id".into(),
+            on_collision: Collision::Reject,
+            checksum: vec![],
+            sources: vec![source],
+            path: JsonPath::root(),
+        };
+        let plan = SourcePlan {
+            coll: 0,
+            source: 0,
+            columns: vec![],
+            key_type: "int8".into(),
+            fields: vec![
+                column("id", 0, PgKind::Int8, Conversion::Long),
+                column("name", 1, PgKind::Text, Conversion::String),
+            ],
+            original_id: None,
+            embeds: vec![EmbedPlan {
+                columns: vec![],
+                fk_type: "int8".into(),
+                parent_ref: 0,
+                fields: vec![column("n", 0, PgKind::Int4, Conversion::Int)],
+            }],
+        };
+        (coll, plan)
+    }
+
+    #[test]
+    fn children_embed_as_an_array_or_as_the_first_sub_document() {
+        let row = [PgValue::Int(7), PgValue::Null];
+        let kids: Vec<Vec<PgValue>> = vec![vec![PgValue::Int(1)], vec![PgValue::Int(2)]];
+        let rows = RowSet {
+            row: &row,
+            children: vec![kids.iter().map(Vec::as_slice).collect()],
+        };
+        let at = DateTime::from_millis(0);
+        let (coll, plan) = fixture(true);
+        let (key, doc) = build(&coll, &coll.sources[0], &plan, &rows, at).unwrap();
+        assert_eq!(key, "7");
+        assert_eq!(doc.get_object_id("_id").unwrap(), derived_id("c", "7"));
+        // NULL `name` is left out; stamps follow the fields.
+        let mut body = doc.clone();
+        body.remove("_id");
+        assert_eq!(
+            body,
+            bson::doc! {"id": 7_i64, "trackOrigin": "track1", "latest": [{"n": 1}, {"n": 2}]}
+        );
+        let (coll, plan) = fixture(false);
+        let (_, doc) = build(&coll, &coll.sources[0], &plan, &rows, at).unwrap();
+        assert_eq!(doc.get_document("latest").unwrap(), &bson::doc! {"n": 1});
+        let no_key = [PgValue::Null, PgValue::Text("x".into())];
+        let rows = RowSet {
+            row: &no_key,
+            children: vec![vec![]],
+        };
+        assert!(
+            build(&coll, &coll.sources[0], &plan, &rows, at)
+                .unwrap_err()
+                .contains("NULL")
+        );
+    }
+}

@@ -631,3 +631,66 @@ async fn the_password_is_never_printed() {
     );
     assert!(!out.all().contains("wrong-secret-value"), "{}", out.all());
 }
+
+#[tokio::test]
+async fn key_collisions_between_sources_follow_the_declared_rule() {
+    // A Track 2 user with the same id as a Track 1 patient, and one with a Track 1 phone.
+    let rows = format!(
+        "{}\nINSERT INTO track2.users (user_id, name, phone) VALUES ('{A}', 'Same Id', '+15550009999'), ('{}', 'Same Phone', '+221770000001');\n",
+        carechat_rows(),
+        "1c1c1c1c-0000-4000-8000-0000000000c3"
+    );
+    let s = Setup::new(&rows).await;
+    let out = s.import(&["-o", "json"]);
+    out.expect_code(0);
+    let rejects = rejects_lines(&s.rejects());
+    let same_id = rejects
+        .iter()
+        .find(|r| r["source"] == "track2" && r["key"] == A)
+        .unwrap();
+    assert!(
+        same_id["reason"]
+            .as_str()
+            .unwrap()
+            .contains("key collision")
+            && same_id["reason"]
+                .as_str()
+                .unwrap()
+                .contains("(from postgresql_track1)"),
+        "{same_id}"
+    );
+    assert!(same_id.get("collision").is_none(), "{same_id}");
+    let same_phone = rejects
+        .iter()
+        .find(|r| r["key"] == "1c1c1c1c-0000-4000-8000-0000000000c3")
+        .unwrap();
+    assert!(
+        same_phone["reason"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate key"),
+        "{same_phone}"
+    );
+    // The first document stayed as it was.
+    let kept = find(&s.db(), "users", "userId", A).await;
+    assert_eq!(kept.get_str("fullName").unwrap(), "Amina Diallo");
+    s.import(&["--verify"]).expect_code(0);
+
+    // keepFirst: recorded as a collision, which --strict tolerates.
+    let s = Setup::new(&rows).await;
+    edit_mapping(
+        s.ws(),
+        r#""onKeyCollision": "reject""#,
+        r#""onKeyCollision": "keepFirst""#,
+    );
+    s.pg.exec("DELETE FROM track1.patients WHERE patient_id = '0c0c0c0c-0000-4000-8000-00000000000c'; DELETE FROM track2.users WHERE phone = '+221770000001'; DELETE FROM track2.messages WHERE role = 'robot';").await;
+    let out = s.import(&["--strict", "-o", "json"]);
+    out.expect_code(0);
+    let rejects = rejects_lines(&s.rejects());
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert_eq!(rejects[0]["collision"], true);
+    assert!(
+        rejects[0]["reason"].as_str().unwrap().contains("keepFirst"),
+        "{rejects:?}"
+    );
+}
