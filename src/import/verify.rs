@@ -37,6 +37,8 @@ pub struct VerifyRow {
     pub checksum_matches: bool,
     /// Fields the checksum covers.
     pub fields: Vec<String>,
+    /// When the checksums differ: the first keys whose fields differ, or that one side lacks.
+    pub mismatched_keys: Vec<String>,
 }
 
 impl VerifyRow {
@@ -76,8 +78,21 @@ pub async fn verify(
         )
         .await?
         .unwrap_or_else(bson::DateTime::now);
-        let source_sum = source_checksum(pg, coll, src, plan, &rejected, started).await?;
+        let docs = SourceDocs {
+            pg,
+            coll,
+            src,
+            plan,
+            rejected: &rejected,
+            migrated_at: started,
+        };
+        let source_sum = docs.checksum().await?;
         let target_sum = target_checksum(coll, &mongo, &filter).await?;
+        let mismatched_keys = if source_sum == target_sum {
+            vec![]
+        } else {
+            docs.differing_keys(&mongo, &filter).await?
+        };
         out.push(VerifyRow {
             collection: coll.collection.clone(),
             source: src.name.clone(),
@@ -93,6 +108,7 @@ pub async fn verify(
             checksum_source: format!("{} docs {}", source_sum.count, source_sum.finish().hash),
             checksum_target: format!("{} docs {}", target_sum.count, target_sum.finish().hash),
             fields: coll.checksum.clone(),
+            mismatched_keys,
         });
     }
     Ok(out)
@@ -110,29 +126,85 @@ fn checksum_doc(coll: &TargetCollection, d: &Document) -> Vec<u8> {
     bson::to_vec(&p).unwrap_or_default()
 }
 
-async fn source_checksum(
-    pg: &tokio_postgres::Client,
-    coll: &TargetCollection,
-    src: &Source,
-    plan: &SourcePlan,
-    rejected: &BTreeSet<String>,
+/// How many differing keys `--verify` names.
+const MAX_KEYS_SHOWN: usize = 10;
+
+fn hash128(bytes: &[u8]) -> u128 {
+    let h = <sha2::Sha256 as sha2::Digest>::digest(bytes);
+    u128::from_be_bytes(h[..16].try_into().unwrap_or_default())
+}
+
+/// The source's documents as the run built them (rejected rows left out), key and the
+/// checksummed part, to `each`.
+struct SourceDocs<'a> {
+    pg: &'a tokio_postgres::Client,
+    coll: &'a TargetCollection,
+    src: &'a Source,
+    plan: &'a SourcePlan,
+    rejected: &'a BTreeSet<String>,
     migrated_at: bson::DateTime,
-) -> Result<DigestSum> {
-    let reader = SourceReader::new(pg, src, plan).await?;
-    let mut sum = DigestSum::default();
-    let mut after: Option<String> = None;
-    loop {
-        let rows = reader.batch(after.as_deref(), 5_000).await?;
-        let Some(last) = rows.last() else { break };
-        after = Some(last.key.clone());
-        for r in rows.iter().filter(|r| !rejected.contains(&r.key)) {
-            // A row that does not convert was rejected by the run (and is in `rejected`).
-            if let Ok((_, d)) = build(coll, src, plan, &r.row_set(), migrated_at) {
-                sum.add(&checksum_doc(coll, &d));
+}
+
+impl SourceDocs<'_> {
+    async fn each(&self, mut each: impl FnMut(String, Vec<u8>)) -> Result<()> {
+        let reader = SourceReader::new(self.pg, self.src, self.plan).await?;
+        let mut after: Option<String> = None;
+        loop {
+            let rows = reader.batch(after.as_deref(), 5_000).await?;
+            let Some(last) = rows.last() else { break };
+            after = Some(last.key.clone());
+            for r in rows.iter().filter(|r| !self.rejected.contains(&r.key)) {
+                // A row that does not convert was rejected by the run (and is in `rejected`).
+                if let Ok((key, d)) = build(
+                    self.coll,
+                    self.src,
+                    self.plan,
+                    &r.row_set(),
+                    self.migrated_at,
+                ) {
+                    each(key, checksum_doc(self.coll, &d));
+                }
             }
         }
+        Ok(())
     }
-    Ok(sum)
+
+    async fn checksum(&self) -> Result<DigestSum> {
+        let mut sum = DigestSum::default();
+        self.each(|_, part| sum.add(&part)).await?;
+        Ok(sum)
+    }
+
+    /// The keys behind a checksum mismatch: the target's per-key hashes held in memory (only
+    /// when the sums already differ), the source streamed against them.
+    async fn differing_keys(
+        &self,
+        mongo: &mongodb::Collection<Document>,
+        filter: &Document,
+    ) -> Result<Vec<String>> {
+        let mut target = std::collections::HashMap::new();
+        let mut cur = mongo.find(filter.clone()).await?;
+        while cur.advance().await? {
+            let d = cur.deserialize_current()?;
+            let key = get_path(&d, &self.coll.key)
+                .map(super::convert::key_text)
+                .unwrap_or_default();
+            target.insert(key, hash128(&checksum_doc(self.coll, &d)));
+        }
+        let mut out = Vec::new();
+        self.each(|key, part| {
+            if target.remove(&key) != Some(hash128(&part)) && out.len() < MAX_KEYS_SHOWN {
+                out.push(key);
+            }
+        })
+        .await?;
+        out.extend(
+            target
+                .into_keys()
+                .take(MAX_KEYS_SHOWN.saturating_sub(out.len())),
+        );
+        Ok(out)
+    }
 }
 
 async fn target_checksum(

@@ -96,8 +96,10 @@ pub fn verify(rows: &[VerifyRow]) {
                 "ok".into()
             } else {
                 format!(
-                    "MISMATCH source {} target {}",
-                    r.checksum_source, r.checksum_target
+                    "MISMATCH source {} target {}; keys: {}",
+                    r.checksum_source,
+                    r.checksum_target,
+                    r.mismatched_keys.join(", ")
                 )
             },
             if r.ok() { "verified" } else { "FAILED" }.to_string(),

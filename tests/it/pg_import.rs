@@ -359,6 +359,7 @@ async fn the_carechat_mapping_imports_documents_field_by_field_and_verifies() {
         .find(|r| r["collection"] == "users" && r["source"] == "track2")
         .unwrap();
     assert_eq!(t2["checksum_matches"], false, "{t2}");
+    assert_eq!(t2["mismatched_keys"], serde_json::json!([U1]), "{t2}");
     assert_eq!(t2["rows_add_up"], true, "{t2}");
 
     // A second run finds every source done and writes nothing.
