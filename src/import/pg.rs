@@ -36,9 +36,14 @@ pub async fn connect(uri: &str, password: Password) -> Result<Client> {
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(std::time::Duration::from_secs(10));
     }
+    let hint = if config.get_password().is_none() {
+        " (no password was given: set PGPASSWORD, or run on a terminal to be asked)"
+    } else {
+        ""
+    };
     let (client, conn) = config.connect(NoTls).await.map_err(|e| {
         anyhow::anyhow!(
-            "connecting to PostgreSQL at {shown}: {}",
+            "connecting to PostgreSQL at {shown}: {}{hint}",
             crate::redact::scrub(&error_text(&e))
         )
     })?;

@@ -616,6 +616,15 @@ async fn the_password_is_never_printed() {
             out.all()
         );
     }
+    // No password and no terminal to ask on: refused, saying where one comes from.
+    let out = mongoctl(
+        s.ws(),
+        &["import", "carechat", "--from", &s.pg.uri(), "--dry-run"],
+    )
+    .uri(&s.mongo.uri())
+    .run();
+    out.expect_code(1);
+    assert!(out.stderr.contains("set PGPASSWORD"), "{}", out.stderr);
     // From PGPASSWORD, with a wrong one: refused, not echoed.
     let out = mongoctl(
         s.ws(),
