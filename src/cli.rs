@@ -120,6 +120,11 @@ pub enum Command {
         after_help = "Example:\n  mongoctl migrate status\n  mongoctl migrate plan\n  mongoctl migrate up\n  mongoctl migrate rollback --yes"
     )]
     Migrate(crate::commands::migrate::MigrateCommand),
+    /// Import PostgreSQL tables into validated collections, as imports/NAME.json declares (resumable, verified)
+    #[command(
+        after_help = "The password comes from PGPASSWORD (or a hidden prompt on a terminal) and is never printed.\n\nExample:\n  mongoctl --spec examples/carechat import carechat --from postgres://importer@localhost:5432/carechat --dry-run\n  mongoctl --spec examples/carechat import carechat --from postgres://importer@localhost:5432/carechat\n  mongoctl --spec examples/carechat import carechat --from postgres://importer@localhost:5432/carechat --verify -o json"
+    )]
+    Import(crate::commands::import::ImportArgs),
     /// Print the man page (roff), generated from the command-line definitions
     #[command(after_help = "Example:\n  mongoctl man > mongoctl.1 && man ./mongoctl.1")]
     Man,

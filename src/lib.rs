@@ -21,6 +21,7 @@ pub mod flags;
 pub mod health;
 pub mod hints;
 pub mod history;
+pub mod import;
 pub mod infer;
 pub mod inventory;
 pub mod jsonpath;

@@ -9,6 +9,7 @@ pub mod completions;
 pub mod confirm;
 pub mod explain;
 pub mod health;
+pub mod import;
 pub mod init;
 pub mod list;
 pub mod migrate;
@@ -63,5 +64,6 @@ pub async fn run(command: Command, ctx: &Ctx) -> Result<u8> {
         Command::Backup(a) => backup::run(a, ctx).await,
         Command::Restore(a) => restore::run(a, ctx).await,
         Command::Migrate(a) => migrate::run(a, ctx).await,
+        Command::Import(a) => import::run(a, ctx).await,
     }
 }

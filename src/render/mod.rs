@@ -23,6 +23,7 @@ pub mod charts;
 pub mod drill;
 pub mod explain;
 pub mod health;
+pub mod import;
 pub mod init;
 pub mod list;
 pub mod migrate;

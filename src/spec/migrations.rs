@@ -89,7 +89,18 @@ pub fn parse_name(file_name: &str) -> Option<(u64, String)> {
 }
 
 fn files(root: &Path, diags: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf)> {
-    let Ok(rd) = std::fs::read_dir(root.join(DIR)) else {
+    dir_files(root, DIR, "NNNN_name.json", diags)
+}
+
+/// The files of the workspace folder `dir` (sorted; hidden files and `.md` skipped), a
+/// sub-folder reported as not belonging there (`dir/ holds {holds} files`).
+pub(super) fn dir_files(
+    root: &Path,
+    dir: &str,
+    holds: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<(String, PathBuf)> {
+    let Ok(rd) = std::fs::read_dir(root.join(dir)) else {
         return vec![];
     };
     let mut out = Vec::new();
@@ -98,11 +109,11 @@ fn files(root: &Path, diags: &mut Vec<Diagnostic>) -> Vec<(String, PathBuf)> {
         if name.starts_with('.') || name.ends_with(".md") {
             continue;
         }
-        let rel = Path::new(DIR).join(&name);
+        let rel = Path::new(dir).join(&name);
         if e.file_type().is_ok_and(|t| t.is_dir()) {
             diags.push(file_diag(
                 rel,
-                format!("unexpected folder: {DIR}/ holds NNNN_name.json files"),
+                format!("unexpected folder: {dir}/ holds {holds} files"),
             ));
             continue;
         }

@@ -6,6 +6,7 @@ pub mod alerts;
 pub mod common_indexes;
 pub mod diag;
 pub mod fields;
+pub mod imports;
 pub mod indexes;
 pub mod manifest;
 pub mod migrations;
@@ -57,6 +58,8 @@ pub struct Workspace {
     pub seeds: BTreeMap<CollKey, SeedSet>,
     /// `migrations/`, in order.
     pub migrations: Vec<crate::migrate::model::Migration>,
+    /// `imports/`: PostgreSQL import mappings, by file name.
+    pub imports: Vec<crate::import::model::Import>,
     /// The tenants file's tenants (`"tenants": {"file": …}`); a live source is read at run
     /// time (by the tenancy source reader).
     pub tenants: Option<Vec<tenants::Tenant>>,
@@ -125,6 +128,7 @@ pub fn load(root: &Path) -> Loaded {
         indexes: BTreeMap::new(),
         seeds: BTreeMap::new(),
         migrations: Vec::new(),
+        imports: Vec::new(),
         tenants: None,
         tenant_quotas: BTreeMap::new(),
         queries: BTreeMap::new(),
@@ -178,6 +182,8 @@ pub fn load(root: &Path) -> Loaded {
     check_sharding(&ws, &manifest_src, &mut diags);
     ws.migrations = migrations::load(root, &ws.manifest, &mut diags);
     files += ws.migrations.len();
+    ws.imports = imports::load(root, &ws.manifest, &ws.schemas, &mut diags);
+    files += ws.imports.len();
     if let Some(tenants::TenantSource::File(rel)) = &ws.manifest.tenants {
         let templates: Vec<String> = ws
             .manifest

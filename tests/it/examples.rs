@@ -4,7 +4,9 @@
 //! What differs from a user's shell, and why: `MONGODB_URI` points at the test's server and
 //! `--uri <host>` examples get its URI; `HOME` is a temporary directory holding the folders the
 //! examples write into (`~/secrets`, bash-completion's); zsh's `${fpath[1]}` is that `HOME`
-//! (the test runs `sh`); `--watch` examples are stopped with SIGINT (their documented Ctrl-C).
+//! (the test runs `sh`); `--watch` examples are stopped with SIGINT (their documented Ctrl-C);
+//! `import` examples read a PostgreSQL server the test starts, holding the CareChat example's
+//! tables and sample rows (`examples/carechat/postgres/`), its password in `PGPASSWORD`.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -83,8 +85,13 @@ fn strip_comment(l: &str) -> String {
     }
 }
 
-fn as_run_here(example: &str, uri: &str) -> String {
-    let mut line = example.replace("\"${fpath[1]}", "\"$HOME");
+/// The PostgreSQL connection string the README's and `--help`'s import examples name.
+const EXAMPLE_PG_URI: &str = "postgres://importer@localhost:5432/carechat";
+
+fn as_run_here(example: &str, uri: &str, pg_uri: &str) -> String {
+    let mut line = example
+        .replace("\"${fpath[1]}", "\"$HOME")
+        .replace(EXAMPLE_PG_URI, pg_uri);
     for host in ["mongodb://127.0.0.1:27017", "mongodb://host"] {
         line = line.replace(&format!("--uri {host}"), &format!("--uri '{uri}'"));
     }
@@ -97,6 +104,12 @@ fn as_run_here(example: &str, uri: &str) -> String {
 #[tokio::test]
 async fn every_readme_and_help_example_runs_as_written() {
     let server = common::replica_set(1).await;
+    let pg = crate::pg_support::PgServer::start();
+    let carechat_sql = repo().join("examples/carechat/postgres");
+    for f in ["track1.sql", "track2.sql", "sample-data.sql"] {
+        pg.exec(&std::fs::read_to_string(carechat_sql.join(f)).unwrap())
+            .await;
+    }
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
     let home = dir.path().join("home");
@@ -134,7 +147,7 @@ async fn every_readme_and_help_example_runs_as_written() {
     assert!(examples.len() > 40, "{examples:?}");
     let mut failures = Vec::new();
     for example in &examples {
-        let line = as_run_here(example, &server.uri());
+        let line = as_run_here(example, &server.uri(), &pg.uri());
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(&line)
@@ -144,6 +157,7 @@ async fn every_readme_and_help_example_runs_as_written() {
             .env("HOME", &home)
             .env("CI", "true")
             .env("MONGODB_URI", server.uri())
+            .env("PGPASSWORD", &pg.password)
             .env("MONGOCTL_SECRETS_FILE", home.join("secrets/dev.jsonl"))
             .stdin(std::process::Stdio::null());
         if let Ok(m) = std::env::var("MONGOD") {

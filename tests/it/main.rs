@@ -2,6 +2,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod pg_support;
 mod support;
 
 mod access;
@@ -26,6 +27,7 @@ mod isolation;
 mod migrate;
 mod nilecare;
 mod owned_seeds;
+mod pg_import;
 mod pitr;
 mod query_contracts;
 mod quotas;
