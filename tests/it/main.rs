@@ -33,6 +33,7 @@ mod restore_modes;
 mod retention;
 mod sandbox;
 mod sharding;
+mod split;
 mod stats;
 mod tenancy;
 mod validator;
