@@ -351,6 +351,40 @@ async fn split_off_and_collections_that_cannot_be_split_use_one_cursor() {
         serde_json::json!({format!("{DB}.{COLL}"): 2}),
         "the capped collection is read whole: {out}"
     );
+    // Encrypted: the parts go through the file's one age stream.
+    let spec = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("k.key");
+    let o = mongoctl(
+        spec.path(),
+        &["backup", "keygen", "--out", key.to_str().unwrap()],
+    )
+    .run();
+    o.expect_code(0);
+    let recipient = o.stdout.trim().to_string();
+    let enc = tmp.path().join("enc");
+    let out = backup_json(
+        &uri,
+        &[
+            "--split",
+            "3",
+            "--gzip",
+            "--encrypt-to",
+            &recipient,
+            "--out",
+            enc.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out["split"][format!("{DB}.{COLL}")], 3, "{out}");
+    restore_into(
+        &uri,
+        "split_enc",
+        &[enc.to_str().unwrap(), "--identity", key.to_str().unwrap()],
+    );
+    exactly_once(
+        &raw_sorted(&client, DB).await,
+        &raw_sorted(&client, "split_enc").await,
+        "encrypted, restored",
+    );
     let capped = file_docs(&tmp.path().join("two").join(DB).join("capped.bson"));
     let ids: Vec<i32> = capped.iter().map(|d| d.get_i32("_id").unwrap()).collect();
     assert_eq!(
