@@ -14,6 +14,7 @@
 //!   BENCH_DOCS=200000 cargo bench --bench backup
 //!   BENCH_STEPS=encryption cargo bench --bench backup   # only the encryption steps
 //!   BENCH_STEPS=checksums cargo bench --bench backup    # only the checksum speeds
+//!   BENCH_STEPS=single cargo bench --bench backup       # one collection: --split, restore
 
 use std::path::Path;
 use std::process::Command;
@@ -517,6 +518,13 @@ async fn main() {
         raw_insert(&client, "bench", &data).await;
     }
     let steps = std::env::var("BENCH_STEPS").unwrap_or_else(|_| "all".into());
+    if steps == "single" {
+        drop(data);
+        single(&bench, work.path(), rounds, total).await;
+        client.shutdown().await;
+        drop(cluster);
+        return;
+    }
     checksum_speeds(&data, bytes);
     if steps == "checksums" {
         return;
@@ -1137,5 +1145,248 @@ async fn encryption(
         mib(restore_enc.rss),
         mib(upsert.rss),
         mib(drill.rss)
+    );
+}
+
+/// One collection (`BENCH_DOCS` documents of the `observations` shape, about 1 KiB each):
+/// `backup --split N` (`BENCH_SPLIT`, default 4, the default `-j`) against a raw drain on the
+/// same N `_id` ranges, a raw drain on one cursor, `backup --split off` and mongodump of the
+/// collection; then `mongoctl restore` of the split backup (default `--workers`, and
+/// `--workers 4`) against a raw unordered insert plus the index build and mongorestore of
+/// mongodump's files. Interleaved over the rounds, best times compared.
+async fn single(bench: &Bench, work: &Path, rounds: u64, total: u64) {
+    use mongoctl::backup::dump::split::{part_query, split_ranges};
+    const COLL: &str = "observations";
+    let parts: usize = std::env::var("BENCH_SPLIT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let client = &bench.client;
+    let mut r = Rng(0x5106_1E00);
+    let docs: Vec<RawDocumentBuf> = (0..total)
+        .map(|i| RawDocumentBuf::from_document(&generate(COLL, i, &mut r)).unwrap())
+        .collect();
+    let bytes: u64 = docs.iter().map(|d| d.as_bytes().len() as u64).sum();
+    let data = vec![(COLL.to_string(), docs)];
+    let coll = client.database("single").collection::<RawDocumentBuf>(COLL);
+    if coll.estimated_document_count().await.unwrap() != total {
+        client.database("single").drop().await.unwrap();
+        raw_insert(client, "single", &data).await;
+    }
+    println!(
+        "single collection: {total} documents, {:.0} MiB of BSON, {parts} parts",
+        mib(bytes)
+    );
+    let ranges = split_ranges(&coll.clone_with_type::<Document>(), total, parts)
+        .await
+        .unwrap();
+    let drain_ranges = || {
+        let ranges = ranges.clone();
+        let coll = coll.clone();
+        async move {
+            let tasks: Vec<_> = ranges
+                .into_iter()
+                .map(|range| {
+                    let coll = coll.clone();
+                    tokio::spawn(async move {
+                        let mut cur = part_query(&coll, doc! {}, &range).batch().await.unwrap();
+                        let (mut n, mut b) = (0u64, 0u64);
+                        while let Some(batch) = cur.try_next().await.unwrap() {
+                            for d in batch.doc_slices().unwrap() {
+                                n += 1;
+                                b += d.unwrap().as_document().unwrap().as_bytes().len() as u64;
+                            }
+                        }
+                        (n, b)
+                    })
+                })
+                .collect();
+            sum_counts(tasks).await
+        }
+    };
+    let [
+        mut drain_n,
+        mut drain_1,
+        mut split,
+        mut whole,
+        mut mdump,
+        mut insert,
+        mut restore,
+        mut restore_w4,
+        mut mrestore,
+    ] = std::array::from_fn::<Step, 9, _>(|_| Step::default());
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let (split_dir, whole_dir, dump_dir) = (
+        work.join("single-split"),
+        work.join("single-whole"),
+        work.join("single-mongodump"),
+    );
+    let n_parts = parts.to_string();
+    for round in 1..=rounds {
+        for d in [&split_dir, &whole_dir, &dump_dir] {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        let (c, (n, _)) = bench.in_process(drain_ranges()).await;
+        assert_eq!(n, total);
+        drain_n.add(c);
+        let (c, (n, _)) = bench
+            .in_process(async {
+                let mut cur = coll.find(doc! {}).batch().await.unwrap();
+                let mut n = 0u64;
+                while let Some(batch) = cur.try_next().await.unwrap() {
+                    n += batch.doc_slices().unwrap().into_iter().count() as u64;
+                }
+                (n, 0u64)
+            })
+            .await;
+        assert_eq!(n, total);
+        drain_1.add(c);
+        let backup = |dir: &Path, split: &str| {
+            [
+                "backup".to_string(),
+                "--db".into(),
+                "single".into(),
+                "--split".into(),
+                split.into(),
+                "--out".into(),
+                path(dir),
+            ]
+        };
+        let args = backup(&split_dir, &n_parts);
+        split.add(
+            bench
+                .mongoctl(&args.iter().map(String::as_str).collect::<Vec<_>>())
+                .await,
+        );
+        let args = backup(&whole_dir, "off");
+        whole.add(
+            bench
+                .mongoctl(&args.iter().map(String::as_str).collect::<Vec<_>>())
+                .await,
+        );
+        if let Some(tools) = &bench.tools {
+            let args = [
+                format!("--uri={}", bench.uri),
+                "--db=single".into(),
+                format!("--collection={COLL}"),
+                format!("--out={}", path(&dump_dir)),
+                "--quiet".into(),
+            ];
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            mdump.add(bench.run(&tools.join("mongodump"), &args).await);
+        }
+        for db in ["single_raw", "single_restored", "single_mr"] {
+            client.database(db).drop().await.unwrap();
+        }
+        let (c, _) = bench
+            .in_process(raw_insert(client, "single_raw", &data))
+            .await;
+        insert.add(c);
+        client.database("single_raw").drop().await.unwrap();
+        for (step, extra) in [(&mut restore, None), (&mut restore_w4, Some("4"))] {
+            warm(&split_dir);
+            let sd = path(&split_dir);
+            let mut args = vec![
+                "restore",
+                sd.as_str(),
+                "--ns-from",
+                "single.*",
+                "--ns-to",
+                "single_restored.*",
+            ];
+            if let Some(w) = extra {
+                args.extend(["--workers", w]);
+            }
+            step.add(bench.mongoctl(&args).await);
+            client.database("single_restored").drop().await.unwrap();
+        }
+        if let Some(tools) = &bench.tools {
+            warm(&dump_dir);
+            let args = [
+                format!("--uri={}", bench.uri),
+                "--nsFrom=single.*".into(),
+                "--nsTo=single_mr.*".into(),
+                "--quiet".into(),
+                format!("--dir={}", path(&dump_dir)),
+            ];
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            mrestore.add(bench.run(&tools.join("mongorestore"), &args).await);
+            client.database("single_mr").drop().await.unwrap();
+        }
+        println!(
+            "round {round}: drain x{parts} {:.2} s, drain x1 {:.2} s, backup --split {parts} {:.2} s, \
+             --split off {:.2} s, mongodump {:.2} s, raw insert {:.2} s, restore {:.2} s, \
+             --workers 4 {:.2} s, mongorestore {:.2} s",
+            drain_n.last,
+            drain_1.last,
+            split.last,
+            whole.last,
+            mdump.last,
+            insert.last,
+            restore.last,
+            restore_w4.last,
+            mrestore.last
+        );
+    }
+    println!();
+    println!(
+        "single collection, best of {rounds} rounds ({total} documents, {:.0} MiB of BSON)",
+        mib(bytes)
+    );
+    drain_n.line(&format!("(s1) raw drain, {parts} cursors"), "");
+    drain_1.line("(s2) raw drain, 1 cursor", "");
+    split.line(&format!("(s3) backup --split {parts}"), "");
+    whole.line("(s4) backup --split off", "");
+    mdump.line("(s5) mongodump (wine)", "");
+    insert.line("(s6) raw insert + indexes", "");
+    restore.line("(s7) restore of (s3)", "");
+    restore_w4.line("(s7') restore --workers 4", "");
+    mrestore.line("(s8) mongorestore of (s5) (wine)", "");
+    println!();
+    let ratio = |label: &str, v: f64, note: &str| println!("{label:<44}{v:5.2}  {note}");
+    ratio(
+        "split backup speed / mongodump",
+        mdump.wall() / split.wall(),
+        "(target >= 1.70)",
+    );
+    ratio(
+        &format!("split backup speed / raw drain x{parts}"),
+        drain_n.wall() / split.wall(),
+        "(target >= 0.90)",
+    );
+    ratio(
+        "split backup speed / unsplit backup",
+        whole.wall() / split.wall(),
+        "",
+    );
+    ratio(
+        &format!("raw drain x{parts} speed / raw drain x1"),
+        drain_1.wall() / drain_n.wall(),
+        "",
+    );
+    ratio(
+        "unsplit backup speed / mongodump",
+        mdump.wall() / whole.wall(),
+        "",
+    );
+    ratio(
+        "restore speed / mongorestore",
+        mrestore.wall() / restore.wall(),
+        "(target >= 1.60)",
+    );
+    ratio(
+        "restore --workers 4 speed / mongorestore",
+        mrestore.wall() / restore_w4.wall(),
+        "",
+    );
+    ratio(
+        "restore speed / (raw insert+index)",
+        insert.wall() / restore.wall(),
+        "",
+    );
+    println!(
+        "peak RSS: backup --split {:.0} MiB, restore {:.0} MiB",
+        mib(split.rss),
+        mib(restore.rss)
     );
 }

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use indicatif::HumanBytes;
 
 use crate::backup::crypto::{Identities, Recipients};
-use crate::backup::dump::{BackupOptions, Output, backup};
+use crate::backup::dump::{BackupOptions, Output, SplitMode, backup};
 use crate::backup::manifest::verify;
 use crate::backup::nsmatch::NsRules;
 use crate::backup::{retention, retention_policy};
@@ -68,6 +68,12 @@ pub struct BackupRunArgs {
     /// Collections dumped in parallel
     #[arg(long, short = 'j', default_value_t = 4)]
     pub jobs: usize,
+    /// Read a large collection in `_id` ranges on several cursors (within -j): auto (when
+    /// cursors are spare, the collection is large and the cores allow), off, or N parts for
+    /// every collection that can be split. The parts are read at different times: only
+    /// --oplog makes the backup consistent to one point
+    #[arg(long, default_value = "auto", value_name = "auto|off|N")]
+    pub split: SplitMode,
     /// Also capture the oplog written during the backup (replica set), for a restore
     /// consistent to one point in time (restore --oplog-replay)
     #[arg(long)]
@@ -250,6 +256,7 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
         sync: !a.no_sync,
         users_and_roles: a.users_and_roles,
         encrypt: Recipients::parse(&a.encrypt_to, &a.encrypt_to_file)?,
+        split: a.split,
     };
     let (client, _) = ctx.connect(ws.as_ref()).await?;
     let progress = BackupProgress::new(ctx.show_progress() && !to_stdout, "backup");
@@ -259,7 +266,7 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
     let bytes: u64 = m.files.iter().map(|f| f.bytes).sum();
     if ctx.json() && !to_stdout {
         render::json(
-            &serde_json::json!({"ok": true, "location": s.location, "elapsed_secs": s.elapsed_secs, "manifest": m}),
+            &serde_json::json!({"ok": true, "location": s.location, "elapsed_secs": s.elapsed_secs, "split": s.parts, "manifest": m}),
         );
     } else if !ctx.global.quiet {
         // With the archive on stdout, the summary goes to stderr.
@@ -278,6 +285,9 @@ async fn run_backup(a: BackupRunArgs, ctx: &Ctx) -> Result<u8> {
             s.location,
             s.elapsed_secs
         );
+        for (ns, n) in &s.parts {
+            text.push_str(&format!("\n{ns}: read in {n} _id ranges"));
+        }
         if let Some(o) = &m.oplog {
             text.push_str(&format!(
                 "\nOplog: {} entries, consistent to Timestamp({}, {})",

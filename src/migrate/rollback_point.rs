@@ -41,6 +41,7 @@ pub async fn take(
         users_and_roles: false,
         sync: true,
         encrypt: Default::default(),
+        split: Default::default(),
     };
     let summary = backup(client, &opts, &backup_events::ignore())
         .await

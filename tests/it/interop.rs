@@ -31,12 +31,12 @@ const COLLECTIONS: &[&str] = &["things", "patients", "events", "audit.log", "emp
 // ---------------------------------------------------------------------------------------
 // The tools
 
-struct Tools {
+pub(crate) struct Tools {
     dir: PathBuf,
 }
 
 /// The installed tools, or `None` (after saying why) when they are absent outside CI.
-fn tools() -> Option<Tools> {
+pub(crate) fn tools() -> Option<Tools> {
     let dir = std::env::var_os("MONGO_TOOLS_DIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -111,7 +111,7 @@ impl Tools {
     }
 
     /// mongorestore; checks that it reports no failed document.
-    fn mongorestore(&self, uri: &str, args: &[&str], input: Option<Vec<u8>>) -> String {
+    pub(crate) fn mongorestore(&self, uri: &str, args: &[&str], input: Option<Vec<u8>>) -> String {
         let mut a = vec![format!("--uri={uri}")];
         a.extend(args.iter().map(|s| s.to_string()));
         let (_, stderr) = self.run("mongorestore", &a, input);
@@ -122,7 +122,7 @@ impl Tools {
         stderr
     }
 
-    fn mongodump(&self, uri: &str, args: &[&str]) -> Vec<u8> {
+    pub(crate) fn mongodump(&self, uri: &str, args: &[&str]) -> Vec<u8> {
         let mut a = vec![format!("--uri={uri}")];
         a.extend(args.iter().map(|s| s.to_string()));
         self.run("mongodump", &a, None).0
@@ -325,7 +325,12 @@ async fn seed(client: &Client, db: &str) {
     .await;
 }
 
-async fn raw_docs(client: &Client, db: &str, coll: &str, sort: Document) -> Vec<RawDocumentBuf> {
+pub(crate) async fn raw_docs(
+    client: &Client,
+    db: &str,
+    coll: &str,
+    sort: Document,
+) -> Vec<RawDocumentBuf> {
     client
         .database(db)
         .collection::<RawDocumentBuf>(coll)

@@ -38,6 +38,7 @@ mod restore_modes;
 mod retention;
 mod sandbox;
 mod sharding;
+mod split;
 mod stats;
 mod tenancy;
 mod validator;

@@ -16,12 +16,14 @@ use crate::backup::direct::Access;
 use crate::backup::events::{Event, Observer, Phase};
 use crate::backup::manifest::{FileEntry, FileKind};
 
-use super::drain::{Chunk, ChunkPool, drain, drain_cursor};
+use super::drain::{Chunk, ChunkPool, Drained, drain, drain_cursor};
 use super::files::Sink;
 use super::oplog::{oplog_cursor, track_ts};
+use super::parts::{drain_parts, ranges_for};
+use super::split::Range;
 use super::targets::Target;
 use super::users_roles::{AUTHZ_COLLECTIONS, authz_cursor, authz_namespace};
-use super::{BackupOptions, Counts, filter_for};
+use super::{BackupOptions, Counts, filter_for, parts_per_target};
 
 /// An archive with users and roles holds credential hashes: readable by the owner only.
 pub(super) fn archive_access(opts: &BackupOptions) -> Access {
@@ -174,6 +176,7 @@ pub(super) async fn dump_archive(
     }
     let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
+    let parts = parts_per_target(targets, opts);
     for (i, t) in targets.iter().enumerate() {
         if failure.is_some() {
             break;
@@ -196,16 +199,26 @@ pub(super) async fn dump_archive(
         let observe = observe.clone();
         let sem = sem.clone();
         let pool = pool.clone();
+        let (n, t) = (parts[i], t.clone());
         tasks.spawn(async move {
             let copied = async {
-                let _permit = sem.acquire_owned().await?;
-                let (ctx, fwd) = forward(tx.clone(), i);
-                let drained = drain(coll, filter, batch, ctx, pool, i, &observe).await?;
-                fwd.await?;
+                let (drained, used) = if n > 1 {
+                    drain_split(coll, filter, &t, n, batch, &tx, pool, sem, i, &observe).await?
+                } else {
+                    let _permit = sem.acquire_owned().await?;
+                    let (ctx, fwd) = forward(tx.clone(), i);
+                    let whole = Range::whole();
+                    let drained =
+                        drain(coll, filter, &whole, batch, ctx, pool, i, &observe).await?;
+                    fwd.await?;
+                    (drained, 1)
+                };
+                // One EOF after every part: mongorestore reads a namespace's blocks in
+                // arrival order until its EOF, so the parts' blocks may interleave.
                 tx.send(ArchMsg::Eof(i))
                     .await
                     .map_err(|_| anyhow::anyhow!("the archive writer stopped"))?;
-                Ok::<_, anyhow::Error>(drained)
+                Ok::<_, anyhow::Error>((drained, used))
             }
             .await;
             observe(Event::NamespaceFinished {
@@ -221,7 +234,10 @@ pub(super) async fn dump_archive(
     };
     while let Some(r) = tasks.join_next().await {
         match r.map_err(anyhow::Error::from).and_then(|x| x) {
-            Ok((ns, drained)) => {
+            Ok((ns, (drained, used))) => {
+                if used > 1 {
+                    counts.parts.insert(ns.clone(), used);
+                }
                 counts.docs.insert(ns.clone(), drained.docs);
                 counts.digests.insert(ns, drained.digest.finish().hash);
             }
@@ -275,4 +291,41 @@ pub(super) async fn dump_archive(
         },
         counts,
     ))
+}
+
+/// Drains `t` in up to `parts` `_id` ranges, each part's chunks sent on as blocks of
+/// namespace `i` as they come: (drained, parts used). The caller ends the namespace.
+#[allow(clippy::too_many_arguments)]
+async fn drain_split(
+    coll: mongodb::Collection<RawDocumentBuf>,
+    filter: bson::Document,
+    t: &Target,
+    parts: usize,
+    batch: u32,
+    tx: &mpsc::Sender<ArchMsg>,
+    pool: ChunkPool,
+    cursors: Arc<Semaphore>,
+    i: usize,
+    observe: &Observer,
+) -> Result<(Drained, usize)> {
+    let ranges = ranges_for(&coll, t, parts).await?;
+    let used = ranges.len();
+    let (senders, forwards): (Vec<_>, Vec<_>) = (0..used).map(|_| forward(tx.clone(), i)).unzip();
+    let drained = drain_parts(
+        coll,
+        filter,
+        ranges,
+        senders,
+        batch,
+        pool,
+        cursors,
+        i,
+        observe,
+        || {},
+    )
+    .await;
+    for f in forwards {
+        f.await?;
+    }
+    Ok((drained?, used))
 }

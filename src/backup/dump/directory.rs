@@ -5,20 +5,25 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use bson::RawDocumentBuf;
-use mongodb::Client;
-use tokio::sync::Semaphore;
+use bson::{Document, RawDocumentBuf};
+use mongodb::{Client, Collection};
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::backup::checksum::Checksums;
 
 use crate::backup::direct::Access;
 use crate::backup::events::{Event, Observer, Phase};
 use crate::backup::filename::{collection_stem, database_dir, inside};
 use crate::backup::manifest::{FileEntry, FileKind, INCOMPLETE_FILE, MANIFEST_FILE};
 
-use super::drain::{ChunkPool, drain};
-use super::files::{spawn_file_writer, write_file};
+use super::drain::{Chunk, ChunkPool, Drained, drain};
+use super::files::{Encoding, spawn_file_writer, write_file};
+use super::join::{Turns, spawn_relay};
+use super::parts::{drain_parts, ranges_for};
+use super::split::Range;
 use super::targets::Target;
 use super::users_roles::{AUTHZ_COLLECTIONS, authz_namespace, dump_users_and_roles};
-use super::{BackupOptions, Counts, filter_for};
+use super::{BackupOptions, Counts, filter_for, parts_per_target};
 
 /// A collection's files in the directory layout, each as (path relative to the backup, as
 /// the manifest records it; path on disk).
@@ -93,6 +98,7 @@ pub(super) async fn dump_directory(
     let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     let mut files = Vec::new();
+    let parts = parts_per_target(targets, opts);
     for (i, t) in targets.iter().enumerate() {
         let paths = directory_files(dir, t, opts)?;
         if let Some(dbdir) = paths.metadata.1.parent() {
@@ -131,27 +137,40 @@ pub(super) async fn dump_directory(
         let (enc, sync) = (opts.encoding(), opts.sync);
         let encrypted = !opts.encrypt.is_empty();
         let sem = sem.clone();
+        let (n, t) = (parts[i], t.clone());
         tasks.spawn(async move {
-            let _permit = sem.acquire_owned().await?;
-            let pool = ChunkPool::default();
-            let (tx, writer) = spawn_file_writer(path, enc, sync, Access::Shared, pool.clone());
-            let drained = drain(coll, filter, batch, tx, pool, i, &observe).await;
-            let finished = (|| {
-                let written = writer
-                    .join()
-                    .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
-                let drained = drained?;
-                let (bytes, checksums) = written?;
-                Ok::<_, anyhow::Error>((drained, bytes, checksums))
-            })();
+            let finished = if n > 1 {
+                let file = SplitFile {
+                    path,
+                    enc,
+                    sync,
+                    index: i,
+                };
+                drain_split(coll, filter, &t, n, batch, file, sem, &observe).await
+            } else {
+                let _permit = sem.acquire_owned().await?;
+                let pool = ChunkPool::default();
+                let (tx, writer) = spawn_file_writer(path, enc, sync, Access::Shared, pool.clone());
+                let drained =
+                    drain(coll, filter, &Range::whole(), batch, tx, pool, i, &observe).await;
+                (|| {
+                    let written = writer
+                        .join()
+                        .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
+                    let drained = drained?;
+                    let (bytes, checksums) = written?;
+                    Ok::<_, anyhow::Error>((drained, bytes, checksums, 1))
+                })()
+            };
             observe(Event::NamespaceFinished {
                 index: i,
                 ok: finished.is_ok(),
             });
-            let (drained, bytes, checksums) = finished?;
+            let (drained, bytes, checksums, used) = finished?;
             Ok::<_, anyhow::Error>((
                 i * 2 + 1,
                 ns.clone(),
+                used,
                 drained.digest.finish().hash,
                 FileEntry {
                     path: rel,
@@ -167,7 +186,10 @@ pub(super) async fn dump_directory(
     }
     let mut counts = Counts::default();
     while let Some(r) = tasks.join_next().await {
-        let (order, ns, digest, entry) = r??;
+        let (order, ns, used, digest, entry) = r??;
+        if used > 1 {
+            counts.parts.insert(ns.clone(), used);
+        }
         counts.docs.insert(ns.clone(), entry.documents.unwrap_or(0));
         counts.digests.insert(ns, digest);
         files.push((order, entry));
@@ -188,4 +210,92 @@ pub(super) async fn dump_directory(
         }
     }
     Ok((files, counts))
+}
+
+/// Where a split collection's file goes and how it is written.
+struct SplitFile {
+    path: PathBuf,
+    enc: Encoding,
+    sync: bool,
+    /// The namespace's index in the events (and in the spools' names).
+    index: usize,
+}
+
+/// Drains `t` in up to `parts` `_id` ranges into its one file, the parts joined in order:
+/// (drained, bytes, checksums of the joined file, parts used).
+#[allow(clippy::too_many_arguments)]
+async fn drain_split(
+    coll: Collection<RawDocumentBuf>,
+    filter: Document,
+    t: &Target,
+    parts: usize,
+    batch: u32,
+    file: SplitFile,
+    cursors: Arc<Semaphore>,
+    observe: &Observer,
+) -> Result<(Drained, u64, Checksums, usize)> {
+    let ranges = ranges_for(&coll, t, parts).await?;
+    let used = ranges.len();
+    let pool = ChunkPool::default();
+    let (tx, writer) = spawn_file_writer(
+        file.path.clone(),
+        file.enc,
+        file.sync,
+        Access::Shared,
+        pool.clone(),
+    );
+    let spool_dir = file
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let turns = Arc::new(Turns::default());
+    let mut senders = Vec::with_capacity(used);
+    let mut relays = Vec::with_capacity(used);
+    for k in 0..used {
+        let (ptx, prx) = mpsc::channel::<Chunk>(4);
+        senders.push(ptx);
+        // A short name of its own: the data file's name may already be 255 bytes long.
+        let spool = spool_dir.join(format!(".mongoctl-part-{}-{k}.spool", file.index));
+        relays.push(spawn_relay(
+            k,
+            spool,
+            prx,
+            tx.clone(),
+            turns.clone(),
+            pool.clone(),
+        ));
+    }
+    drop(tx);
+    let abort = turns.clone();
+    let drained = drain_parts(
+        coll,
+        filter,
+        ranges,
+        senders,
+        batch,
+        pool,
+        cursors,
+        file.index,
+        observe,
+        move || abort.abort(),
+    )
+    .await;
+    let joined = tokio::task::spawn_blocking(move || {
+        let relayed: Result<()> = relays.into_iter().try_for_each(|r| {
+            r.join()
+                .map_err(|_| anyhow::anyhow!("a part's relay thread panicked"))?
+        });
+        let written = writer
+            .join()
+            .map_err(|_| anyhow::anyhow!("writer thread panicked"))?;
+        Ok::<_, anyhow::Error>((relayed, written))
+    })
+    .await?;
+    // A drain's own error says more than the relays' "another part failed".
+    let drained = drained?;
+    let (relayed, written) = joined?;
+    relayed?;
+    let (bytes, checksums) = written?;
+    Ok((drained, bytes, checksums, used))
 }

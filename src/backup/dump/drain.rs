@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 use crate::backup::events::{Event, Observer};
 use crate::relocate::digest::DigestSum;
 
+use super::split::{Range, part_query};
+
 pub(super) const CHUNK: usize = 1 << 20;
 
 /// Chunk buffers handed back by the writers for the drains to fill again: a backup reuses a
@@ -52,20 +54,21 @@ pub struct Drained {
     pub digest: DigestSum,
 }
 
-/// Drains a collection's cursor as raw BSON into chunks, telling `observe` about each chunk
-/// as namespace `index`; returns the document count and content digest.
+/// Drains a collection's cursor (the documents of `range`, in `_id` order when it is bounded)
+/// as raw BSON into chunks, telling `observe` about each chunk as namespace `index`; returns
+/// the document count and content digest.
 #[allow(clippy::too_many_arguments)]
 pub async fn drain(
     coll: Collection<RawDocumentBuf>,
     filter: Document,
+    range: &Range,
     batch_size: u32,
     tx: mpsc::Sender<Chunk>,
     pool: ChunkPool,
     index: usize,
     observe: &Observer,
 ) -> Result<Drained> {
-    let cursor = coll
-        .find(filter)
+    let cursor = part_query(&coll, filter, range)
         .batch_size(batch_size)
         .batch()
         .await

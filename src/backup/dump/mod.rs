@@ -1,13 +1,17 @@
 //! Reading a cluster into a backup. Each collection's cursor is drained as raw BSON (never
 //! decoded) into ~1 MiB chunks that a writer thread hashes, optionally gzips and writes:
 //! one file per collection in the directory layout, one multiplexed stream for an archive.
-//! Collections are drained in parallel (`jobs`); memory is bounded by the chunk channels.
+//! Collections are drained in parallel (`jobs`), a large one in `_id` ranges on several
+//! cursors (`split`); memory is bounded by the chunk channels.
 
 mod archive;
 mod directory;
 mod drain;
 mod files;
+mod join;
 pub mod oplog;
+mod parts;
+pub mod split;
 mod targets;
 mod users_roles;
 
@@ -36,6 +40,8 @@ use files::cursor_to_file;
 pub use files::{Encoding, Sink};
 pub use oplog::{last_oplog_ts, oplog_start};
 use oplog::{oplog_cursor, track_ts};
+pub use split::SplitMode;
+use split::{Candidate, plan_parts, splittable};
 pub use targets::{Target, discover, server_version};
 
 pub enum Output {
@@ -64,6 +70,8 @@ pub struct BackupOptions {
     pub sync: bool,
     /// Encrypt every file (directory) or the archive to these age recipients (none: plain).
     pub encrypt: Recipients,
+    /// Whether a collection is read in `_id` ranges by several cursors.
+    pub split: SplitMode,
 }
 
 impl BackupOptions {
@@ -80,6 +88,8 @@ pub struct BackupSummary {
     pub location: String,
     pub manifest: Manifest,
     pub elapsed_secs: f64,
+    /// The collections read in `_id` ranges, with their number of parts (cursors).
+    pub parts: std::collections::BTreeMap<String, usize>,
 }
 
 /// Runs a backup and writes its manifest last, telling `observe` how it goes.
@@ -165,6 +175,7 @@ pub async fn backup(
         }
     };
     observe(Event::Finished);
+    let counts_parts = counts.parts.clone();
     let mut oplog = None;
     if let Some(start) = oplog_start {
         let (entry, range) = match &opts.output {
@@ -261,6 +272,7 @@ pub async fn backup(
         location,
         manifest,
         elapsed_secs: t0.elapsed().as_secs_f64(),
+        parts: counts_parts,
     })
 }
 
@@ -273,6 +285,30 @@ pub struct Counts {
     pub authz: Vec<NamespaceEntry>,
     /// (entries, last timestamp) of the oplog copied into an archive
     pub oplog: Option<(u64, Timestamp)>,
+    /// The collections read in more than one part: how many.
+    pub parts: std::collections::BTreeMap<String, usize>,
+}
+
+/// How many `_id` ranges (cursors) each target is read in: views read nothing and do not
+/// count as collections to drain.
+fn parts_per_target(targets: &[Target], opts: &BackupOptions) -> Vec<usize> {
+    let drained: Vec<usize> = (0..targets.len())
+        .filter(|&i| !targets[i].meta.is_view())
+        .collect();
+    let cands: Vec<Candidate> = drained
+        .iter()
+        .map(|&i| Candidate {
+            splittable: splittable(&targets[i]),
+            size: targets[i].size,
+        })
+        .collect();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let planned = plan_parts(&cands, opts.split, opts.jobs, cores);
+    let mut parts = vec![1; targets.len()];
+    for (&i, n) in drained.iter().zip(planned) {
+        parts[i] = n;
+    }
+    parts
 }
 
 fn filter_for(t: &Target, opts: &BackupOptions) -> Document {
