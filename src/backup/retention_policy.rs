@@ -48,6 +48,9 @@ pub struct Decision {
     pub reasons: Vec<String>,
 }
 
+/// The bucket a calendar rule files a backup's time under (its day, ISO week, month, ...).
+type PeriodKey = fn(&DateTime<Utc>) -> String;
+
 /// One decision per entry, in the listing's order (newest first).
 pub fn decide(entries: &[BackupEntry], policy: &Policy, now: DateTime<Utc>) -> Vec<Decision> {
     let mut reasons: Vec<Vec<String>> = vec![Vec::new(); entries.len()];
@@ -61,7 +64,7 @@ pub fn decide(entries: &[BackupEntry], policy: &Policy, now: DateTime<Utc>) -> V
     for (rank, &(i, _)) in complete.iter().enumerate().take(policy.last) {
         reasons[i].push(format!("last {} (#{})", policy.last, rank + 1));
     }
-    let periods: [(&str, usize, fn(&DateTime<Utc>) -> String); 5] = [
+    let periods: [(&str, usize, PeriodKey); 5] = [
         ("hourly", policy.hourly, |t| {
             t.format("%Y-%m-%d %H:00").to_string()
         }),

@@ -146,7 +146,14 @@ pub fn copy_workspace(src: &Path) -> tempfile::TempDir {
         .expect("tempdir");
     std::fs::copy(src.join("mongoctl.json"), dir.path().join("mongoctl.json"))
         .expect("copy manifest");
-    for kind in ["schemas", "indexes", "seeds", "migrations", "queries", "imports"] {
+    for kind in [
+        "schemas",
+        "indexes",
+        "seeds",
+        "migrations",
+        "queries",
+        "imports",
+    ] {
         copy_dir(&src.join(kind), &dir.path().join(kind));
     }
     dir
