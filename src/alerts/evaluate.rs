@@ -158,10 +158,23 @@ pub struct Finding {
 pub struct Evaluation {
     /// The declared kinds, in order.
     pub checked: Vec<Kind>,
-    /// Declared kinds that do not apply here, and why.
+    /// Declared kinds that do not apply here, and why (`[{"kind", "reason"}]` in JSON).
+    #[serde(serialize_with = "kind_and_reason")]
     pub not_applicable: Vec<(Kind, String)>,
     /// Most severe first.
     pub findings: Vec<Finding>,
+}
+
+fn kind_and_reason<S: serde::Serializer>(v: &[(Kind, String)], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct NotApplicable<'a> {
+        kind: Kind,
+        reason: &'a str,
+    }
+    s.collect_seq(v.iter().map(|(kind, reason)| NotApplicable {
+        kind: *kind,
+        reason,
+    }))
 }
 
 impl Evaluation {
@@ -316,7 +329,8 @@ fn used_of(used: i64, budget: u64) -> String {
     )
 }
 
-fn percent_of(used: i64, budget: u64) -> f64 {
+/// `used` as a percentage of `budget` (infinite for anything over a zero budget).
+pub fn percent_of(used: i64, budget: u64) -> f64 {
     if budget == 0 {
         return if used > 0 { f64::INFINITY } else { 0.0 };
     }

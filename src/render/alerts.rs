@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::alerts::{Evaluation, Finding, Kind, Severity};
+use crate::alerts::{Evaluation, Finding, Severity};
 use crate::jsonpath::JsonPath;
 use crate::spec::MANIFEST_FILE;
 use crate::spec::source::SourceFile;
@@ -50,34 +50,18 @@ pub fn lines(ev: &Evaluation) {
 }
 
 #[derive(Serialize)]
-struct NotApplicable<'a> {
-    kind: Kind,
-    reason: &'a str,
-}
-
-#[derive(Serialize)]
 struct Report<'a> {
     ok: bool,
     status: &'static str,
-    checked: &'a [Kind],
-    not_applicable: Vec<NotApplicable<'a>>,
-    findings: &'a [Finding],
+    #[serde(flatten)]
+    evaluation: &'a Evaluation,
 }
 
 pub fn json(ev: &Evaluation) {
     super::json(&Report {
         ok: ev.findings.is_empty(),
         status: status(ev),
-        checked: &ev.checked,
-        not_applicable: ev
-            .not_applicable
-            .iter()
-            .map(|(kind, reason)| NotApplicable {
-                kind: *kind,
-                reason,
-            })
-            .collect(),
-        findings: &ev.findings,
+        evaluation: ev,
     });
 }
 
@@ -135,6 +119,7 @@ fn github_text(spec: &Path, manifest: Option<&SourceFile>, ev: &Evaluation) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerts::Kind;
     use crate::alerts::evaluate::Finding;
 
     fn finding(severity: Severity, kind: Kind, message: &str) -> Finding {
