@@ -78,9 +78,7 @@ async fn check(args: &HealthArgs, ctx: &Ctx) -> Result<u8> {
     }
     let domains = ctx.domains(&ws, &[])?;
     let desired = ctx.desired(&ws, &domains)?;
-    let mut targets = stats::targets(&desired);
-    // A template's tenants are held against their quotas (`verify`), not these thresholds.
-    targets.retain(|(domain, _, _)| ws.manifest.domain(domain).is_none_or(|d| !d.template));
+    let targets = alert_targets(&ws, &desired);
     let (client, _) = ctx.connect(Some(&ws)).await?;
 
     let mut o = Observations::new(chrono::Utc::now());
@@ -112,4 +110,15 @@ async fn check(args: &HealthArgs, ctx: &Ctx) -> Result<u8> {
     } else {
         SUCCESS
     })
+}
+
+/// The declared databases the thresholds apply to (shared with the report's thresholds part).
+pub(crate) fn alert_targets(
+    ws: &crate::spec::Workspace,
+    desired: &crate::model::ClusterState,
+) -> Vec<stats::Target> {
+    let mut targets = stats::targets(desired);
+    // A template's tenants are held against their quotas (`verify`), not these thresholds.
+    targets.retain(|(domain, _, _)| ws.manifest.domain(domain).is_none_or(|d| !d.template));
+    targets
 }

@@ -1,6 +1,6 @@
-//! `report`: one self-contained HTML page about the cluster (sizes and growth charts, indexes,
-//! drift, conformance, audit, backups, slow operations, tenants), for a ticket or a CI
-//! artifact. The parts come from `crate::report` (drift, conformance and tenants computed here
+//! `report`: one self-contained HTML page about the cluster (thresholds and budgets, sizes and
+//! growth charts, indexes, drift, conformance, audit, backups, slow operations, tenants), for a
+//! ticket or a CI artifact. The parts come from `crate::report` (drift, conformance and tenants computed here
 //! with `plan`'s and `verify`'s steps), the page from `render::report`; `-o json` prints the
 //! gathered data. A part the user may not read is named in the page, not an error.
 
@@ -16,7 +16,9 @@ use crate::flags::{ScopeArgs, TenantArgs};
 use crate::live;
 use crate::model::ClusterState;
 use crate::render;
-use crate::report::{self, ConformancePart, Drift, Inputs, Part, Report};
+use crate::report::{
+    self, AlertInputs, ConformancePart, Drift, Inputs, Part, Report, alert_backups_dir,
+};
 use crate::spec::Workspace;
 use crate::stats::TenantReport;
 
@@ -37,7 +39,8 @@ pub struct ReportArgs {
 /// Where the report finds what the cluster does not hold (shared with `verify --report`).
 #[derive(Args, Debug, Clone, Default)]
 pub struct ReportSources {
-    /// Backup directory for the backups part: newest, ages, last drills
+    /// Backup directory for the backups part (newest, ages, last drills) and the backup and
+    /// drill age thresholds (default for those: the manifest's "alerts": {"backups"})
     #[arg(long = "backups", value_name = "DIR")]
     pub backups: Option<PathBuf>,
     /// Oplog slices directory (`backup oplog --follow --out DIR`) for the PITR window
@@ -155,6 +158,11 @@ pub(crate) async fn gather(
         backups: sources.backups.as_deref(),
         oplog_dir: sources.oplog_dir.as_deref(),
         slow_limit: sources.slow_ops,
+        alerts: AlertInputs {
+            thresholds: &ws.manifest.alerts,
+            targets: super::health::alert_targets(ws, desired),
+            backups: alert_backups_dir(sources.backups.as_deref(), &ws.manifest.alerts),
+        },
     })
     .await)
 }

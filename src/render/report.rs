@@ -8,6 +8,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::charts::{self, Bar, GrowthSeries};
 use super::stats::{bytes, count};
+use crate::alerts::Severity;
 use crate::report::*;
 use crate::stats::{Section, TenantReport};
 
@@ -82,6 +83,7 @@ pub fn html(r: &Report) -> String {
                         }
                     }
                     (section("cluster", &r.cluster, cluster))
+                    (section("thresholds", &r.thresholds, thresholds))
                     (section("sizes", &r.sizes, sizes))
                     (section("growth", &r.growth, growth))
                     (section("indexes", &r.indexes, indexes))
@@ -207,6 +209,67 @@ fn cluster(c: &Cluster) -> Markup {
             }
         } @else {
             p class="note" { "A standalone server: no members, replication lag or oplog." }
+        }
+    }
+}
+
+/// `health --check`'s findings, then each storage budget's use and the day it is reached.
+fn thresholds(t: &ThresholdsPart) -> Markup {
+    let ev = &t.evaluation;
+    let class = |s: Severity| match s {
+        Severity::Critical => "badge unavailable",
+        Severity::Warning => "badge warn",
+        Severity::Unknown => "badge no_data",
+    };
+    html! {
+        p {
+            strong { (super::alerts::status(ev)) } ": " (ev.checked.len()) " threshold(s) from the manifest's "
+            code { "alerts" } " checked (as " code { "mongoctl health --check" } "), "
+            (ev.findings.iter().filter(|f| f.severity != Severity::Unknown).count()) " crossed."
+        }
+        @if !ev.findings.is_empty() { table id="threshold-findings" {
+            tr { th { "severity" } th { "finding" } }
+            @for f in &ev.findings {
+                tr data-kind=(f.kind.key()) { td { span class=(class(f.severity)) { (f.severity.word()) } } td { (f.message) } }
+            }
+        } }
+        @if !ev.not_applicable.is_empty() {
+            p class="note" {
+                "Not applicable here: "
+                @for (i, (kind, why)) in ev.not_applicable.iter().enumerate() {
+                    @if i > 0 { "; " }
+                    code { (kind.key()) } " (" (why) ")"
+                }
+                "."
+            }
+        }
+        @if !t.budgets.is_empty() {
+            h3 { "Storage budgets" }
+            p class="note" { "Storage and indexes on disk against " code { "storageBudget" } "; the day it is reached at the growth recorded by " code { "mongoctl stats --record" } "." }
+            table id="budgets" {
+                tr { th { "budget of" } th class="n" { "used" } th class="n" { "budget" } th { "use" } th class="n" { "growth per day" } th { "reaches the budget" } }
+                @for b in &t.budgets {
+                    tr data-scope=(b.scope) {
+                        td { (b.scope) }
+                        td class="n" { (bytes(b.used)) }
+                        td class="n" { (bytes(b.budget as i64)) }
+                        td {
+                            meter min="0" max="100" value=(format!("{:.1}", b.percent.min(100.0))) { (format!("{:.0}%", b.percent)) } " "
+                            @match b.severity { Some(s) => span class=(class(s)) { (format!("{:.1}%", b.percent)) }, None => (format!("{:.1}%", b.percent)), }
+                        }
+                        td class="n" { (b.bytes_per_day.map(|v| format!("{}/day", bytes(v as i64))).unwrap_or_else(|| "-".into())) }
+                        td {
+                            @match (b.days_to_budget, &b.reached_on, b.bytes_per_day) {
+                                (Some(d), _, _) if d <= 0.0 => span class="warn" { "reached" },
+                                (Some(d), Some(on), _) if d < 1.0 => { "within a day (" (on) ")" },
+                                (Some(d), Some(on), _) => { "in " (format!("{d:.0}")) " days (" (on) ")" },
+                                (_, _, Some(_)) => "not growing",
+                                _ => span class="note" { "no growth recorded (two snapshots needed)" },
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -627,6 +690,7 @@ mod tests {
             cluster_uri: "mongodb://u:****@h/".into(),
             generated_at: "2026-01-01T00:00:00Z".into(),
             cluster: Part::unavailable(&denied),
+            thresholds: Part::no_data("no alert thresholds are declared"),
             sizes: Part::no_data("none of the declared databases exists yet"),
             growth: Part::no_data("1 snapshot(s) recorded"),
             indexes: Part::no_data("no index"),
@@ -656,6 +720,63 @@ mod tests {
         assert!(page.contains("p&lt;&amp;&gt;") && !page.contains("p<&>"));
         assert!(!page.contains("<script") && !page.contains("src=\"http"));
         assert!(page.contains("default-src 'none'"));
+    }
+
+    #[test]
+    fn thresholds_show_each_finding_and_when_each_budget_is_reached() {
+        use crate::alerts::{Evaluation, Finding, Kind};
+        let budget = |scope: &str, used: i64, days: Option<f64>, on: Option<&str>| BudgetUse {
+            scope: scope.into(),
+            used,
+            budget: 1000,
+            percent: used as f64 / 10.0,
+            severity: (used >= 1000).then_some(Severity::Critical),
+            bytes_per_day: Some(20.0),
+            days_to_budget: days,
+            reached_on: on.map(str::to_string),
+        };
+        let mut r = empty_report();
+        r.thresholds = Part::Ok {
+            data: ThresholdsPart {
+                evaluation: Evaluation {
+                    checked: vec![Kind::StorageBudget, Kind::ReplicationLag],
+                    not_applicable: vec![(Kind::ReplicationLag, "not a replica set".into())],
+                    findings: vec![Finding {
+                        severity: Severity::Critical,
+                        kind: Kind::StorageBudget,
+                        subject: None,
+                        value: Some(150.0),
+                        threshold: Some(100.0),
+                        message: "storage against budget 150% >= 100% (domain a: <x>)".into(),
+                    }],
+                },
+                budgets: vec![
+                    budget("domain a", 1500, Some(0.0), Some("2026-12-02")),
+                    budget("domain b", 400, Some(30.0), Some("2027-01-01")),
+                ],
+            },
+        };
+        let page = html(&r);
+        let part = &page[page.find("<section id=\"thresholds\"").unwrap()..];
+        let part = &part[..part.find("</section>").unwrap()];
+        assert!(
+            part.contains("<strong>CRITICAL</strong>: 2 threshold(s)"),
+            "{part}"
+        );
+        assert!(part.contains("1 crossed"), "{part}");
+        assert!(part.contains("(domain a: &lt;x&gt;)"), "escaped: {part}");
+        assert!(part.contains("<code>replicationLagSeconds</code> (not a replica set)"));
+        let row = |scope: &str| {
+            let at = part.find(&format!("data-scope=\"{scope}\"")).unwrap();
+            &part[at..at + part[at..].find("</tr>").unwrap()]
+        };
+        assert!(row("domain a").contains(">reached<"), "{}", row("domain a"));
+        assert!(
+            row("domain a").contains("value=\"100.0\""),
+            "the meter stops at full"
+        );
+        assert!(row("domain b").contains("in 30 days (2027-01-01)"));
+        assert!(row("domain b").contains("20 B/day"));
     }
 
     #[test]

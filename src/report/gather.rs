@@ -28,6 +28,8 @@ pub struct Inputs<'a> {
     pub backups: Option<&'a Path>,
     pub oplog_dir: Option<&'a Path>,
     pub slow_limit: i64,
+    /// The manifest's alert thresholds and what they are held against.
+    pub alerts: AlertInputs<'a>,
 }
 
 pub async fn gather(i: Inputs<'_>) -> Report {
@@ -36,7 +38,7 @@ pub async fn gather(i: Inputs<'_>) -> Report {
         .iter()
         .map(|(d, n, _)| (d.clone(), n.clone()))
         .collect();
-    let (cluster, sizes, growth, indexes, audit, slow_operations, backups) = tokio::join!(
+    let (cluster, sizes, growth, indexes, audit, slow_operations, backups, observed) = tokio::join!(
         cluster(i.client),
         sizes(i.client, &targets),
         growth(i.client, &i.metadata_database, &targets),
@@ -44,13 +46,16 @@ pub async fn gather(i: Inputs<'_>) -> Report {
         audit(i.client, &i.declared_access),
         slow(i.client, &profiled, i.slow_limit),
         backups(i.client, &i.metadata_database, i.backups, i.oplog_dir),
+        observe_alerts(i.client, &i.alerts, i.desired, &i.metadata_database),
     );
+    let thresholds = thresholds_part(i.alerts.thresholds, observed, &growth);
     Report {
         project: i.project,
         environment: i.environment,
         cluster_uri: i.cluster_uri,
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         cluster,
+        thresholds,
         sizes,
         growth,
         indexes,

@@ -1,7 +1,7 @@
 //! `mongoctl report`: everything a DBA looks at about one cluster, gathered into one value
 //! that `render::report` draws as a self-contained HTML page (and `-o json` prints). Each part
 //! reuses what its command already computes (stats, growth, index usage, plan, verify, audit,
-//! backup list, the profiler); nothing here prints.
+//! backup list, the profiler, `health --check`'s thresholds); nothing here prints.
 //!
 //! A part the connected user may not read, or that has nothing to show, does not fail the
 //! report: it becomes a [`Part`] saying so plainly, and the other parts are still gathered.
@@ -16,6 +16,7 @@ mod drift;
 mod gather;
 mod growth;
 mod slow;
+mod thresholds;
 
 pub use backups::*;
 pub use cluster::*;
@@ -23,6 +24,7 @@ pub use drift::*;
 pub use gather::*;
 pub use growth::*;
 pub use slow::*;
+pub use thresholds::*;
 
 /// One section of the report: its data, or why there is none.
 #[derive(Debug, Clone, Serialize)]
@@ -114,6 +116,7 @@ pub struct Report {
     pub cluster_uri: String,
     pub generated_at: String,
     pub cluster: Part<Cluster>,
+    pub thresholds: Part<ThresholdsPart>,
     pub sizes: Part<SizesPart>,
     pub growth: Part<GrowthPart>,
     pub indexes: Part<IndexesPart>,
@@ -126,8 +129,9 @@ pub struct Report {
 }
 
 /// The sections by id (the page's anchors and the JSON keys), with their headings.
-pub const SECTIONS: [(&str, &str); 10] = [
+pub const SECTIONS: [(&str, &str); 11] = [
     ("cluster", "Cluster"),
+    ("thresholds", "Thresholds and budgets"),
     ("sizes", "Sizes"),
     ("growth", "Growth and capacity"),
     ("indexes", "Indexes"),
@@ -144,6 +148,7 @@ impl Report {
     pub fn statuses(&self) -> Vec<(&'static str, &'static str, Option<&str>)> {
         let s = [
             (self.cluster.status(), self.cluster.reason()),
+            (self.thresholds.status(), self.thresholds.reason()),
             (self.sizes.status(), self.sizes.reason()),
             (self.growth.status(), self.growth.reason()),
             (self.indexes.status(), self.indexes.reason()),

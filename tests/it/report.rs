@@ -26,8 +26,9 @@ use crate::stats::{load, workspace};
 use crate::support::mongoctl;
 
 /// The section ids of the page, in order (`crate::report::SECTIONS`).
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "cluster",
+    "thresholds",
     "sizes",
     "growth",
     "indexes",
@@ -65,6 +66,17 @@ async fn the_report_of_a_real_server_opens_in_chromium_with_every_section_and_no
     let client = server.client();
     let ws = workspace();
     let p = ws.path();
+    // Thresholds: levels the data below crosses (storage, backup age), one it does not (the
+    // drill is fresh) and one that does not apply on a standalone.
+    let manifest = p.join("mongoctl.json");
+    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["alerts"] = serde_json::json!({
+        "storageBudget": {"warn": 0.001, "critical": 1000000, "domains": {"shop": "10MB"}, "total": "1GB"},
+        "backupAgeHours": {"warn": 0.000001, "critical": 100000},
+        "drillAgeDays": {"critical": 30},
+        "replicationLagSeconds": {"warn": 10}
+    });
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
     load(p, &uri, &client, 600).await;
 
     // Growth: three earlier snapshots (10 days apart) and one recorded now from the server.
@@ -79,7 +91,7 @@ async fn the_report_of_a_real_server_opens_in_chromium_with_every_section_and_no
                 "at": bson::DateTime::from_millis(now - (3 - k) * 10 * day),
                 "databases": [{"domain": "shop", "database": "st_shop", "documents": 300 + k * 100,
                     "dataSize": 20_000 + k * 5_000, "storageSize": 0, "indexSize": 0,
-                    "totalSize": 40_000 + k * 10_000}],
+                    "totalSize": 8_000 + k * 4_000}],
             })
             .await
             .unwrap();
@@ -309,6 +321,77 @@ async fn the_report_of_a_real_server_opens_in_chromium_with_every_section_and_no
     assert_eq!(drills[0]["backup"], shop_backup.to_str().unwrap());
     assert_eq!(section(&j, "tenants")["status"], "no_data");
 
+    // Thresholds: health --check's evaluation, and each budget against the recorded growth.
+    let th = data(&j, "thresholds");
+    let findings = th["evaluation"]["findings"].as_array().unwrap();
+    let finding = |kind: &str| {
+        findings
+            .iter()
+            .filter(|f| f["kind"] == kind)
+            .map(|f| {
+                (
+                    f["severity"].as_str().unwrap(),
+                    f["message"].as_str().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let storage = finding("storageBudget");
+    assert_eq!(storage.len(), 2, "{th:#}");
+    assert!(storage.iter().all(|(s, _)| *s == "WARNING"), "{storage:?}");
+    assert!(
+        storage.iter().any(|(_, m)| m.contains("(domain shop: ")),
+        "{storage:?}"
+    );
+    assert!(
+        storage.iter().any(|(_, m)| m.contains("(all domains: ")),
+        "{storage:?}"
+    );
+    let age = finding("backupAgeHours");
+    assert_eq!(age.len(), 1, "{th:#}");
+    assert!(age[0].1.contains("(backup shop in "), "{age:?}");
+    assert!(
+        finding("drillAgeDays").is_empty(),
+        "the drill is fresh: {th:#}"
+    );
+    assert_eq!(
+        th["evaluation"]["not_applicable"],
+        serde_json::json!([{"kind": "replicationLagSeconds", "reason": "not a replica set"}])
+    );
+    let budgets = th["budgets"].as_array().unwrap();
+    assert_eq!(budgets.len(), 2, "{th:#}");
+    let (shop_budget, all_budget) = (&budgets[0], &budgets[1]);
+    assert_eq!(shop_budget["scope"], "domain shop");
+    assert_eq!(all_budget["scope"], "all domains");
+    assert_eq!(shop_budget["budget"], 10_000_000);
+    assert_eq!(all_budget["budget"], 1_000_000_000);
+    let used = shop_budget["used"].as_i64().unwrap();
+    assert!(used >= 4096, "{shop_budget:#}");
+    assert!(
+        all_budget["used"].as_i64().unwrap() > used,
+        "logs counts too"
+    );
+    let percent = shop_budget["percent"].as_f64().unwrap();
+    assert!((percent - used as f64 * 100.0 / 1e7).abs() < 1e-9);
+    // The rate is the growth part's: shop's snapshots; logs has one, so none of its own.
+    let rate = shop_growth["total_size_per_day"].as_f64().unwrap();
+    assert!(rate > 0.0, "{shop_growth:#}");
+    assert_eq!(shop_budget["bytes_per_day"].as_f64(), Some(rate));
+    assert_eq!(all_budget["bytes_per_day"].as_f64(), Some(rate));
+    let days = shop_budget["days_to_budget"].as_f64().unwrap();
+    assert!(
+        (days - (1e7 - used as f64) / rate).abs() < 1e-6,
+        "{shop_budget:#}"
+    );
+    // (The report's clock ran a little earlier than this one: either day is right.)
+    let day_of = |back: i64| {
+        (chrono::Utc::now() + chrono::Duration::seconds((days * 86_400.0) as i64 - back))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let on = shop_budget["reached_on"].as_str().unwrap().to_string();
+    assert!(on == day_of(0) || on == day_of(300), "{shop_budget:#}");
+
     // The page itself: self-contained.
     let html = std::fs::read_to_string(&page).unwrap();
     for id in SECTIONS {
@@ -366,6 +449,17 @@ async fn the_report_of_a_real_server_opens_in_chromium_with_every_section_and_no
     let slow = &slow[..slow.find("</section>").unwrap()];
     assert!(slow.contains("COLLSCAN ⚠"), "{slow}");
     assert!(slow.contains("{\"note\":1}"), "no suggested index: {slow}");
+    let thresholds_html = &browsed.dom[browsed.dom.find("<section id=\"thresholds\"").unwrap()..];
+    let thresholds_html = &thresholds_html[..thresholds_html.find("</section>").unwrap()];
+    assert!(
+        thresholds_html.contains("data-kind=\"backupAgeHours\""),
+        "{thresholds_html}"
+    );
+    assert!(
+        thresholds_html.contains(&format!("days ({on})")),
+        "no budget date: {thresholds_html}"
+    );
+    assert!(thresholds_html.contains("<meter"), "{thresholds_html}");
     let backups_html = &browsed.dom[browsed.dom.find("<section id=\"backups\"").unwrap()..];
     assert!(backups_html.contains("last drill"), "{backups_html}");
 
