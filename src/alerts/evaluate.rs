@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::thresholds::{Kind, Level, Thresholds, Unit};
+use crate::stats::Quantile;
 
 /// A measurement as it was gathered.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -85,6 +86,9 @@ pub struct Observations {
     /// Averages since the server started.
     pub read_latency_ms: Observed<f64>,
     pub write_latency_ms: Observed<f64>,
+    /// The 99th percentiles of the server's latency histograms (since it started).
+    pub read_p99: Observed<Quantile>,
+    pub write_p99: Observed<Quantile>,
     pub growth: Observed<Vec<DatabaseGrowth>>,
     pub storage: Observed<Vec<DomainStorage>>,
     pub unused_indexes: Observed<Vec<UnusedIndex>>,
@@ -107,6 +111,8 @@ impl Observations {
             cache_hit_percent: Observed::Missing,
             read_latency_ms: Observed::Missing,
             write_latency_ms: Observed::Missing,
+            read_p99: Observed::Missing,
+            write_p99: Observed::Missing,
             growth: Observed::Missing,
             storage: Observed::Missing,
             unused_indexes: Observed::Missing,
@@ -231,6 +237,12 @@ pub fn evaluate(t: &Thresholds, o: &Observations) -> Evaluation {
             Kind::WriteLatency => out.each_one(&o.write_latency_ms, |ms| {
                 (*ms, Some(SINCE_START.to_string()))
             }),
+            Kind::ReadLatencyP99 => {
+                out.each_one(&o.read_p99, |q| (q.ms, Some(in_bucket(q, "reads"))))
+            }
+            Kind::WriteLatencyP99 => {
+                out.each_one(&o.write_p99, |q| (q.ms, Some(in_bucket(q, "writes"))))
+            }
             Kind::GrowthPerDay => out.each(&o.growth, |g| {
                 g.bytes_per_day.map(|b| {
                     (
@@ -290,6 +302,18 @@ pub fn evaluate(t: &Thresholds, o: &Observations) -> Evaluation {
     ev.findings
         .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)));
     ev
+}
+
+/// `bucket 196.6–262.1ms of 40 reads since the server started`.
+fn in_bucket(q: &Quantile, what: &str) -> String {
+    let to = q
+        .bucket_to_ms
+        .map_or_else(|| "…".to_string(), |t| show(t, Unit::Milliseconds));
+    format!(
+        "bucket {}–{to} of {} {what} since the server started",
+        sig3(q.bucket_from_ms),
+        q.ops
+    )
 }
 
 fn hours_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
@@ -723,6 +747,30 @@ mod tests {
             ]
         );
         assert_eq!(ev.not_applicable.len(), 1);
+    }
+
+    #[test]
+    fn a_p99_names_its_bucket_and_an_idle_server_has_none() {
+        let t = levels(&[
+            (Kind::ReadLatencyP99, Some(50.0), Some(500.0)),
+            (Kind::WriteLatencyP99, Some(50.0), None),
+        ]);
+        let mut o = Observations::new(at("2026-12-02T12:00:00Z"));
+        o.read_p99 = Observed::Value(Quantile {
+            ms: 255.59,
+            bucket_from_ms: 196.608,
+            bucket_to_ms: Some(262.144),
+            ops: 40,
+        });
+        o.write_p99 = Observed::NotApplicable("no write since the server started".into());
+        let ev = evaluate(&t, &o);
+        assert_eq!(
+            lines(&ev),
+            [
+                "WARNING - read latency p99 256ms >= 50ms (bucket 197–262ms of 40 reads since the server started)"
+            ]
+        );
+        assert_eq!(ev.not_applicable[0].0, Kind::WriteLatencyP99);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The cluster's side of the observations: serverStatus, replSetGetStatus and the oplog
-//! (through `stats::server_report`), dbStats per declared database, `$indexStats`, and the
-//! recorded size history. Only what a declared threshold needs is read.
+//! (through `stats::server_report`), the latency histograms, dbStats per declared database,
+//! `$indexStats`, and the recorded size history. Only what a declared threshold needs is read.
 
 use anyhow::Result;
 use mongodb::Client;
@@ -102,6 +102,22 @@ pub async fn observe(
                         .collect()
                 });
                 o.oplog_window_hours = section(&r.oplog, |x| x.window_hours);
+            }
+        }
+    }
+    if t.declares(Kind::ReadLatencyP99) || t.declares(Kind::WriteLatencyP99) {
+        let p99 = |h: &stats::Histogram, what: &str| match stats::quantile(h, 0.99) {
+            Some(q) => Observed::Value(q),
+            None => Observed::NotApplicable(format!("no {what} since the server started")),
+        };
+        match stats::latency_histograms(client).await {
+            Section::Ok(h) => {
+                o.read_p99 = p99(&h.reads, "read");
+                o.write_p99 = p99(&h.writes, "write");
+            }
+            Section::Unavailable { unavailable } => {
+                o.read_p99 = Observed::Unavailable(unavailable.short());
+                o.write_p99 = Observed::Unavailable(unavailable.short());
             }
         }
     }

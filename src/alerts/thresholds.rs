@@ -24,6 +24,10 @@ pub enum Kind {
     ReadLatency,
     #[serde(rename = "writeLatencyMs")]
     WriteLatency,
+    #[serde(rename = "readLatencyP99Ms")]
+    ReadLatencyP99,
+    #[serde(rename = "writeLatencyP99Ms")]
+    WriteLatencyP99,
     #[serde(rename = "growthPerDay")]
     GrowthPerDay,
     #[serde(rename = "storageBudget")]
@@ -51,7 +55,7 @@ pub enum Unit {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 14] = [
         Kind::ReplicationLag,
         Kind::OplogWindow,
         Kind::ConnectionsUsed,
@@ -59,6 +63,8 @@ impl Kind {
         Kind::CacheHit,
         Kind::ReadLatency,
         Kind::WriteLatency,
+        Kind::ReadLatencyP99,
+        Kind::WriteLatencyP99,
         Kind::GrowthPerDay,
         Kind::StorageBudget,
         Kind::UnusedIndexSize,
@@ -76,6 +82,8 @@ impl Kind {
             Kind::CacheHit => "cacheHitPercent",
             Kind::ReadLatency => "readLatencyMs",
             Kind::WriteLatency => "writeLatencyMs",
+            Kind::ReadLatencyP99 => "readLatencyP99Ms",
+            Kind::WriteLatencyP99 => "writeLatencyP99Ms",
             Kind::GrowthPerDay => "growthPerDay",
             Kind::StorageBudget => "storageBudget",
             Kind::UnusedIndexSize => "unusedIndexSize",
@@ -98,6 +106,8 @@ impl Kind {
             Kind::CacheHit => "cache hit",
             Kind::ReadLatency => "read latency",
             Kind::WriteLatency => "write latency",
+            Kind::ReadLatencyP99 => "read latency p99",
+            Kind::WriteLatencyP99 => "write latency p99",
             Kind::GrowthPerDay => "growth per day",
             Kind::StorageBudget => "storage against budget",
             Kind::UnusedIndexSize => "unused index size",
@@ -113,7 +123,10 @@ impl Kind {
             Kind::ConnectionsUsed | Kind::CacheDirty | Kind::CacheHit | Kind::StorageBudget => {
                 Unit::Percent
             }
-            Kind::ReadLatency | Kind::WriteLatency => Unit::Milliseconds,
+            Kind::ReadLatency
+            | Kind::WriteLatency
+            | Kind::ReadLatencyP99
+            | Kind::WriteLatencyP99 => Unit::Milliseconds,
             Kind::GrowthPerDay => Unit::BytesPerDay,
             Kind::UnusedIndexSize => Unit::Bytes,
             Kind::BackupAge => Unit::Hours,

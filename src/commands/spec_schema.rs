@@ -257,5 +257,10 @@ mod tests {
             list(&m["properties"]["roles"]["propertyNames"]["not"]["enum"]),
             builtin
         );
+        // Every threshold kind `check` reads has its key.
+        let alerts = m["properties"]["alerts"]["properties"].as_object().unwrap();
+        for kind in crate::alerts::Kind::ALL {
+            assert!(alerts.contains_key(kind.key()), "{}", kind.key());
+        }
     }
 }

@@ -962,3 +962,98 @@ async fn a_measurement_the_user_may_not_take_is_unknown_and_exits_1_unless_a_lev
     );
     assert!(!out.all().contains("reader-pw-123"), "{}", out.all());
 }
+
+#[tokio::test]
+async fn a_read_p99_crosses_from_a_few_slow_reads_that_the_average_hides() {
+    let server = common::standalone().await;
+    let uri = server.uri();
+    let client = server.client();
+    let ws = workspace(
+        r#"{"readLatencyP99Ms": {"warn": 150, "critical": 100000}, "writeLatencyP99Ms": {"warn": 100000}}"#,
+    );
+    let ws = ws.path();
+    mongoctl(ws, &["apply", "--yes"])
+        .uri(&uri)
+        .run()
+        .expect_code(0);
+    insert(&client, 0, 100).await;
+    let orders = client.database(DB).collection::<Document>("orders");
+    for i in 0..1000 {
+        orders.find_one(doc! {"n": i % 100}).await.unwrap().unwrap();
+    }
+    let out = health(ws, &uri, &[]);
+    out.expect_code(0);
+    assert_eq!(
+        out.stdout, "OK - 2 threshold(s) checked, none crossed\n",
+        "{}",
+        out.stderr
+    );
+
+    // 30 reads that each take at least 250 ms (a one-document collection whose filter sleeps
+    // on the server), against 1,000 fast ones: 2.9 % are slow, the average stays low.
+    let slow = client.database(DB).collection::<Document>("slow");
+    slow.insert_one(doc! {"_id": 1}).await.unwrap();
+    for _ in 0..30 {
+        let found = slow
+            .find_one(doc! {"$where": "sleep(250) || true"})
+            .await
+            .unwrap();
+        assert!(found.is_some());
+    }
+    let status = admin(&client, doc! {"serverStatus": 1}).await;
+    let reads = status
+        .get_document("opLatencies")
+        .unwrap()
+        .get_document("reads")
+        .unwrap();
+    let average_ms = num(reads, "latency") / num(reads, "ops") / 1000.0;
+    assert!(
+        average_ms < 150.0,
+        "the average stays under the level: {average_ms} ms"
+    );
+
+    let out = health(ws, &uri, &[]);
+    out.expect_code(2);
+    let j = health(ws, &uri, &["-o", "json"]).json();
+    let p99 = finding(&j, "readLatencyP99Ms", None);
+    assert_eq!(p99["severity"], "WARNING", "{j:#}");
+    // At least 250 ms: the server's [196.608, 262.144) ms bucket or a later one.
+    let ms = value(p99);
+    assert!(ms >= 196.608, "{p99}");
+    let text = line(&out, "WARNING - read latency p99 ");
+    assert!(
+        text.contains(">= 150ms (bucket ") && text.ends_with(" reads since the server started)"),
+        "{text}"
+    );
+    // The bucket named holds the value (bounds to three significant digits).
+    let bucket = text.split_once("(bucket ").unwrap().1;
+    let (from, to) = bucket
+        .split_once("ms of ")
+        .unwrap()
+        .0
+        .split_once('–')
+        .unwrap();
+    let (from, to): (f64, f64) = (from.parse().unwrap(), to.parse().unwrap());
+    assert!(
+        from * 0.995 <= ms && ms <= to * 1.005,
+        "{ms} outside {text}"
+    );
+    let counted: f64 = text
+        .rsplit_once(" of ")
+        .unwrap()
+        .1
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(counted >= 1030.0, "{text}");
+    assert!(
+        !j["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "writeLatencyP99Ms"),
+        "{j:#}"
+    );
+}
