@@ -201,6 +201,8 @@ impl Bench {
     }
 
     /// `mongoctl migrate up` on the workspace `spec`.
+    // The children are reaped by `reap` (wait4, for their rusage), which clippy cannot see.
+    #[allow(clippy::zombie_processes)]
     async fn migrate_up(&self, spec: &Path) -> Cost {
         let (spec, uri) = (spec.to_str().unwrap().to_string(), self.uri.clone());
         self.processes("mongoctl migrate up", move || {
@@ -215,6 +217,8 @@ impl Bench {
     }
 
     /// `mongodump --archive --db SRC --collection C | mongorestore --archive --nsFrom --nsTo`.
+    // The children are reaped by `reap` (wait4, for their rusage), which clippy cannot see.
+    #[allow(clippy::zombie_processes)]
     async fn dump_restore(&self, tools: &Path) -> Cost {
         let uri = format!("--uri={}", self.uri);
         let (dump, restore) = (tools.join("mongodump"), tools.join("mongorestore"));

@@ -9,6 +9,7 @@
 //!     (tenants/s), against the server's own build time summed over the fleet (from the mongod
 //!     log: each build's "registering" to its "completed" line, after the apply's offset),
 //!   - `stats --tenants`, when this build's `mongoctl stats` has that flag,
+//!
 //! and prints a summary table.
 //!
 //!   cargo bench --bench tenants
