@@ -304,10 +304,15 @@ async fn prometheus(args: &StatsArgs, ctx: &Ctx) -> Result<u8> {
     let databases = stats::database_stats(&client, &targets, true).await;
     let indexes = stats::index_usage(&client, &targets, &desired).await;
     let server = stats::server_report(&client).await?;
+    let latency = stats::latency_histograms(&client).await;
     render::prometheus::print(&render::prometheus::Scrape {
         databases: &databases,
         indexes: &indexes,
         server: &server,
+        latency: match &latency {
+            stats::Section::Ok(l) => Some(l),
+            _ => None,
+        },
     })?;
     Ok(SUCCESS)
 }

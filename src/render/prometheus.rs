@@ -1,18 +1,24 @@
 //! `stats -o prometheus`: the numbers of `stats`, `stats --collections`, `stats --indexes` and
 //! `stats --server` in the Prometheus text exposition format (encoded by the `prometheus`
-//! crate), for node_exporter's textfile collector or a scrape through a cron. Sizes in bytes,
-//! times in seconds; a section the user may not read is left out.
+//! crate), for node_exporter's textfile collector or a scrape through a cron, and the server's
+//! own operation latency histograms. Sizes in bytes, times in seconds; a section the user may
+//! not read is left out.
 
 use anyhow::{Context, Result};
+use prometheus::proto::{self, MetricFamily, MetricType};
 use prometheus::{CounterVec, Encoder, GaugeVec, Opts, Registry, TextEncoder};
 
-use crate::stats::{DatabaseStats, IndexReport, Section, ServerReport};
+use crate::stats::{
+    DatabaseStats, IndexReport, LatencyHistograms, Section, ServerReport, cumulative,
+};
 
 /// Everything one scrape holds.
 pub struct Scrape<'a> {
     pub databases: &'a [DatabaseStats],
     pub indexes: &'a IndexReport,
     pub server: &'a ServerReport,
+    /// serverStatus' opLatencies histograms; None when the user may not read them.
+    pub latency: Option<&'a LatencyHistograms>,
 }
 
 const PREFIX: &str = "mongoctl_";
@@ -54,9 +60,14 @@ pub fn text(s: &Scrape) -> Result<String> {
     databases(&f, s.databases)?;
     indexes(&f, s.indexes)?;
     server(&f, s.server)?;
+    let mut families = f.registry.gather();
+    if let Some(l) = s.latency {
+        families.push(latency(l));
+        families.sort_by(|a, b| a.name().cmp(b.name()));
+    }
     let mut buf = Vec::new();
     TextEncoder::new()
-        .encode(&f.registry.gather(), &mut buf)
+        .encode(&families, &mut buf)
         .context("encoding the metrics")?;
     String::from_utf8(buf).context("the encoder wrote invalid UTF-8")
 }
@@ -301,4 +312,93 @@ fn server(f: &Families, report: &ServerReport) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The server's histograms are counted already, so they are handed to the encoder as a
+/// family (the crate's `Histogram` only observes single values): one metric per kind,
+/// cumulative buckets at the server's bounds in seconds, `+Inf` and `_count` the operations
+/// counted, `_sum` the latencies' sum.
+fn latency(l: &LatencyHistograms) -> MetricFamily {
+    let mut family = MetricFamily::default();
+    family.set_name(format!("{PREFIX}op_latency_seconds"));
+    family.set_help(
+        "Operation latency since the server started, by kind (serverStatus opLatencies histograms)."
+            .into(),
+    );
+    family.set_field_type(MetricType::HISTOGRAM);
+    for (kind, h) in l.kinds() {
+        let buckets = cumulative(h)
+            .into_iter()
+            .map(|(upper_micros, below)| {
+                let mut b = proto::Bucket::default();
+                b.set_upper_bound(upper_micros as f64 / 1e6);
+                b.set_cumulative_count(below);
+                b
+            })
+            .collect();
+        let mut histogram = proto::Histogram::default();
+        histogram.set_bucket(buckets);
+        histogram.set_sample_count(h.buckets.iter().map(|&(_, n)| n).sum());
+        histogram.set_sample_sum(h.latency_micros as f64 / 1e6);
+        let mut label = proto::LabelPair::default();
+        label.set_name("type".into());
+        label.set_value(kind.into());
+        let mut metric = proto::Metric::default();
+        metric.set_label(vec![label]);
+        metric.set_histogram(histogram);
+        family.mut_metric().push(metric);
+    }
+    family
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::Histogram;
+
+    #[test]
+    fn latency_histograms_are_encoded_cumulative_in_seconds() {
+        let l = LatencyHistograms {
+            reads: Histogram {
+                buckets: vec![(16, 7), (2048, 3)],
+                ops: 10,
+                latency_micros: 12_000,
+            },
+            writes: Histogram::default(),
+            commands: Histogram {
+                buckets: vec![(1 << 40, 1)],
+                ops: 1,
+                latency_micros: 2_000_000_000_000,
+            },
+        };
+        let mut buf = Vec::new();
+        TextEncoder::new().encode(&[latency(&l)], &mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        let line = |needle: &str| {
+            text.lines()
+                .find(|x| x.starts_with(needle))
+                .unwrap_or_else(|| panic!("no {needle} in\n{text}"))
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        assert!(text.contains("# TYPE mongoctl_op_latency_seconds histogram"));
+        for (series, value) in [
+            (r#"bucket{type="reads",le="0.000016"}"#, "0"),
+            (r#"bucket{type="reads",le="0.000032"}"#, "7"),
+            (r#"bucket{type="reads",le="0.003072"}"#, "10"),
+            (r#"bucket{type="reads",le="+Inf"}"#, "10"),
+            (r#"sum{type="reads"}"#, "0.012"),
+            (r#"count{type="writes"}"#, "0"),
+            // An operation in the unbounded bucket is only in +Inf.
+            (r#"bucket{type="commands",le="1099511.627776"}"#, "0"),
+            (r#"bucket{type="commands",le="+Inf"}"#, "1"),
+        ] {
+            let name = format!("mongoctl_op_latency_seconds_{series}");
+            assert_eq!(line(&name), value, "{name}");
+        }
+        let buckets = text.matches("_bucket{type=\"reads\"").count();
+        assert_eq!(buckets, crate::stats::bucket_lower_bounds().len());
+    }
 }

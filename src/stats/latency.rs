@@ -36,6 +36,8 @@ fn upper_bound(bounds: &[u64], lower: u64) -> Option<u64> {
 pub struct Histogram {
     pub buckets: Vec<(u64, u64)>,
     pub ops: u64,
+    /// The sum of the operations' latencies, microseconds.
+    pub latency_micros: u64,
 }
 
 impl Histogram {
@@ -54,6 +56,7 @@ impl Histogram {
         buckets.sort_unstable();
         Histogram {
             ops: num(d, "ops") as u64,
+            latency_micros: num(d, "latency") as u64,
             buckets,
         }
     }
@@ -100,11 +103,45 @@ pub fn quantile(h: &Histogram, q: f64) -> Option<Quantile> {
     None
 }
 
-/// Reads and writes histograms since the server started.
+/// `(upper bound µs, operations below it)` at every bound the server uses after 0: a
+/// histogram as Prometheus counts it (cumulative, a fixed bucket set so that scrapes can be
+/// subtracted). The server's buckets are `[lower, upper)` where Prometheus' `le` is `≤`;
+/// at microsecond resolution the difference is one microsecond.
+pub fn cumulative(h: &Histogram) -> Vec<(u64, u64)> {
+    let mut below = 0u64;
+    let mut rest = h.buckets.iter().peekable();
+    bucket_lower_bounds()[1..]
+        .iter()
+        .map(|&upper| {
+            while let Some(&&(lower, n)) = rest.peek() {
+                if lower >= upper {
+                    break;
+                }
+                below += n;
+                rest.next();
+            }
+            (upper, below)
+        })
+        .collect()
+}
+
+/// Reads, writes and commands histograms since the server started.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LatencyHistograms {
     pub reads: Histogram,
     pub writes: Histogram,
+    pub commands: Histogram,
+}
+
+impl LatencyHistograms {
+    /// Each histogram with the server's name for its kind.
+    pub fn kinds(&self) -> [(&'static str, &Histogram); 3] {
+        [
+            ("reads", &self.reads),
+            ("writes", &self.writes),
+            ("commands", &self.commands),
+        ]
+    }
 }
 
 /// serverStatus with histograms, and nothing else it could leave out.
@@ -128,6 +165,7 @@ pub async fn latency_histograms(client: &Client) -> Section<LatencyHistograms> {
             LatencyHistograms {
                 reads: part("reads"),
                 writes: part("writes"),
+                commands: part("commands"),
             }
         });
     Section::from_result(result, "serverStatus", "the cluster")
@@ -157,6 +195,7 @@ mod tests {
         Histogram {
             buckets: buckets.to_vec(),
             ops: buckets.iter().map(|b| b.1).sum(),
+            latency_micros: 0,
         }
     }
 
@@ -205,5 +244,23 @@ mod tests {
         let h = Histogram::from_document(&d);
         assert_eq!(h.buckets, [(16, 7), (2048, 3)]);
         assert_eq!(h.ops, 10);
+        assert_eq!(h.latency_micros, 12_000);
+    }
+
+    #[test]
+    fn the_cumulative_counts_rise_at_each_bucket_end() {
+        // 7 in [16, 32), 3 in [2048, 3072), 2 in the last, unbounded bucket.
+        let c = cumulative(&histogram(&[(16, 7), (2048, 3), (1 << 40, 2)]));
+        let bounds = bucket_lower_bounds();
+        assert_eq!(c.len(), bounds.len() - 1);
+        assert_eq!(c.iter().map(|b| b.0).collect::<Vec<_>>(), bounds[1..]);
+        let at = |upper: u64| c.iter().find(|b| b.0 == upper).unwrap().1;
+        assert_eq!(at(16), 0);
+        assert_eq!(at(32), 7);
+        assert_eq!(at(2048), 7);
+        assert_eq!(at(3072), 10);
+        // The last finite bound still excludes the unbounded bucket; +Inf is the total.
+        assert_eq!(at(1 << 40), 10);
+        assert!(c.windows(2).all(|w| w[0].1 <= w[1].1));
     }
 }

@@ -688,6 +688,14 @@ fn gauge(s: &prometheus_parse::Sample) -> f64 {
 }
 
 #[track_caller]
+fn untyped(s: &prometheus_parse::Sample) -> f64 {
+    match s.value {
+        prometheus_parse::Value::Untyped(v) => v,
+        ref other => panic!("{} is not untyped: {other:?}", s.metric),
+    }
+}
+
+#[track_caller]
 fn counter(s: &prometheus_parse::Sample) -> f64 {
     match s.value {
         prometheus_parse::Value::Counter(v) => v,
@@ -754,13 +762,24 @@ async fn stats_prometheus_is_parsed_back_to_the_servers_numbers() {
     promtool_check(&out.stdout);
     let scrape =
         prometheus_parse::Scrape::parse(out.stdout.lines().map(|l| Ok(l.to_string()))).unwrap();
-    // Every sample line was read (the parser skips what it cannot read).
+    // Every sample line was read (the parser skips what it cannot read); the parser folds
+    // a histogram's `_bucket` lines into one sample per kind.
     let sample_lines = out
         .stdout
         .lines()
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .count();
-    assert_eq!(scrape.samples.len(), sample_lines, "{}", out.stdout);
+    let bucket_lines = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("_bucket{"))
+        .count();
+    assert_eq!(
+        scrape.samples.len(),
+        sample_lines - bucket_lines + 3,
+        "{}",
+        out.stdout
+    );
     assert!(
         scrape.docs.contains_key("mongoctl_collection_documents"),
         "{:?}",
@@ -834,6 +853,34 @@ async fn stats_prometheus_is_parsed_back_to_the_servers_numbers() {
         (1500.0..=server_inserts).contains(&inserts),
         "{inserts} vs {server_inserts}"
     );
+    // Latency histograms: cumulative, +Inf is _count, at most the server's count after.
+    let latencies = status.get_document("opLatencies").unwrap();
+    for kind in ["reads", "writes", "commands"] {
+        let t = [("type", kind)];
+        let buckets = match &sample(&scrape, "mongoctl_op_latency_seconds", &t).value {
+            prometheus_parse::Value::Histogram(b) => b.clone(),
+            other => panic!("{kind} is not a histogram: {other:?}"),
+        };
+        assert!(
+            buckets
+                .windows(2)
+                .all(|w| w[0].less_than < w[1].less_than && w[0].count <= w[1].count),
+            "{kind}: {buckets:?}"
+        );
+        let inf = buckets.last().unwrap();
+        assert_eq!(inf.less_than, f64::INFINITY);
+        let count = untyped(sample(&scrape, "mongoctl_op_latency_seconds_count", &t));
+        assert_eq!(inf.count, count, "{kind}");
+        let after = num(latencies.get_document(kind).unwrap(), "ops");
+        assert!(count <= after, "{kind}: {count} counted, {after} after");
+        let sum = untyped(sample(&scrape, "mongoctl_op_latency_seconds_sum", &t));
+        assert!(sum >= 0.0, "{kind}: {sum}");
+        if kind == "writes" {
+            // The test's inserts ran before the scrape and took some time.
+            assert!(count >= 1.0 && sum > 0.0, "writes: {count} ops, {sum} s");
+        }
+    }
+
     let current = gauge(sample(
         &scrape,
         "mongoctl_connections",
