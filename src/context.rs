@@ -172,19 +172,25 @@ impl Ctx {
         let names = self.database_names(ws)?;
         let desired = ws.desired_state(&names, domains);
         // `check` proved this for the names the manifest declares; a name from the
-        // environment at run time (`DB_NAME_<DOMAIN>`) is only known here.
+        // environment at run time (`DB_NAME_<DOMAIN>`) is only known here. Views share
+        // the collections' limit.
         for db in &desired.databases {
-            if let Some(c) = db
-                .collections
+            let names = db.collections.iter().map(|c| c.name.as_str());
+            let views = db
+                .views
                 .iter()
-                .find(|c| db.name.len() + 1 + c.name.len() > spec::manifest::MAX_NAMESPACE_BYTES)
+                .filter(|v| !v.absent)
+                .map(|v| v.name.as_str());
+            if let Some(name) = names
+                .chain(views)
+                .find(|n| db.name.len() + 1 + n.len() > spec::manifest::MAX_NAMESPACE_BYTES)
             {
                 bail!(
                     "domain {}: namespace \"{}.{}\" is {} bytes; MongoDB allows at most {} for database.collection",
                     db.domain,
                     db.name,
-                    c.name,
-                    db.name.len() + 1 + c.name.len(),
+                    name,
+                    db.name.len() + 1 + name.len(),
                     spec::manifest::MAX_NAMESPACE_BYTES
                 );
             }

@@ -469,37 +469,46 @@ fn check_template_name(
 /// environment's, each with that environment's prefix) must fit mongod's namespace limit.
 fn check_namespaces(r: &mut Reader, domains: &[Domain], envs: &BTreeMap<String, Environment>) {
     for d in domains {
-        let mut databases = vec![(d.database.clone(), None)];
-        for (env_name, env) in envs {
-            let prefix = env.database_prefix.as_deref().unwrap_or("");
-            let base = env.databases.get(&d.name).unwrap_or(&d.database);
-            databases.push((format!("{prefix}{base}"), Some(env_name.as_str())));
-        }
+        let p = JsonPath::root().key("domains").key(d.name.as_str());
         for c in &d.collections {
-            let Some((db, env)) = databases
-                .iter()
-                .find(|(db, _)| db.len() + 1 + c.name.len() > MAX_NAMESPACE_BYTES)
-            else {
-                continue;
-            };
-            let ns = format!("{db}.{}", c.name);
-            let r#in = env
-                .map(|e| format!(" in environment \"{e}\""))
-                .unwrap_or_default();
-            r.error(
-                JsonPath::root()
-                    .key("domains")
-                    .key(d.name.as_str())
-                    .key("collections")
-                    .key(c.name.as_str()),
-                format!(
-                    "namespace \"{ns}\"{} is {} bytes; MongoDB allows at most {MAX_NAMESPACE_BYTES} for database.collection",
-                    r#in,
-                    ns.len()
-                ),
-            );
+            check_namespace(r, &p.key("collections"), d, envs, &c.name);
         }
     }
+}
+
+/// `name` (a collection or view of domain `d`, declared under `p`) in every database the
+/// domain resolves to fits mongod's namespace limit (views share the collections' limit).
+pub fn check_namespace(
+    r: &mut Reader,
+    p: &JsonPath,
+    d: &Domain,
+    envs: &BTreeMap<String, Environment>,
+    name: &str,
+) {
+    let mut databases = vec![(d.database.clone(), None)];
+    for (env_name, env) in envs {
+        let prefix = env.database_prefix.as_deref().unwrap_or("");
+        let base = env.databases.get(&d.name).unwrap_or(&d.database);
+        databases.push((format!("{prefix}{base}"), Some(env_name.as_str())));
+    }
+    let Some((db, env)) = databases
+        .iter()
+        .find(|(db, _)| db.len() + 1 + name.len() > MAX_NAMESPACE_BYTES)
+    else {
+        return;
+    };
+    let ns = format!("{db}.{name}");
+    let r#in = env
+        .map(|e| format!(" in environment \"{e}\""))
+        .unwrap_or_default();
+    r.error(
+        p.key(name),
+        format!(
+            "namespace \"{ns}\"{} is {} bytes; MongoDB allows at most {MAX_NAMESPACE_BYTES} for database.collection",
+            r#in,
+            ns.len()
+        ),
+    );
 }
 
 fn read_environment(r: &mut Reader, p: &JsonPath, v: &Value) -> Environment {

@@ -3,7 +3,9 @@
 //! is checked for its shape (an array of one-key stage documents with stage names the server
 //! knows, no `$out`/`$merge`, which a view refuses) and read as Extended JSON the way the
 //! server's drivers read it; the source must be a declared collection or view of the same
-//! domain, without a cycle, and a view on a view has its collation.
+//! domain, without a cycle, and a view on a view has its collation. A collection the pipeline
+//! reads besides its source (`$lookup`, `$graphLookup`, `$unionWith`) that the domain does
+//! not declare is a warning: the server accepts the view and reads nothing from it.
 
 use std::collections::BTreeMap;
 
@@ -71,6 +73,7 @@ const WRITING: &[&str] = &["$out", "$merge"];
 /// then checks them against the domain's collections.
 pub fn read_domains(r: &mut Reader, manifest: &mut Manifest) {
     let value = r.src.value.clone();
+    let envs = &manifest.environments;
     for d in &mut manifest.domains {
         let Some(v) = value
             .get("domains")
@@ -85,6 +88,9 @@ pub fn read_domains(r: &mut Reader, manifest: &mut Manifest) {
             .key("views");
         d.views = read(r, &vp, v);
         check_sources(r, &vp, &d.collections, &d.views);
+        for view in d.views.iter().filter(|v| !v.absent) {
+            super::manifest::check_namespace(r, &vp, d, envs, &view.name);
+        }
     }
 }
 
@@ -343,6 +349,20 @@ pub fn check_sources(
                 );
             }
         }
+        let declared = |name: &str| {
+            collections.iter().any(|c| c.name == name)
+                || by_name.get(name).is_some_and(|x| !x.absent)
+        };
+        for (rp, stage, name) in foreign_reads(&v.pipeline, &vp.key("pipeline")) {
+            if !declared(&name) {
+                r.warn(
+                    rp,
+                    format!(
+                        "{stage} reads \"{name}\", which is neither a collection nor a view declared in this domain; the server accepts the view and finds no documents there"
+                    ),
+                );
+            }
+        }
         if let Some(cycle) = cycle_from(v, &by_name) {
             r.error(
                 vp.key("viewOn"),
@@ -350,6 +370,57 @@ pub fn check_sources(
             );
         }
     }
+}
+
+/// The collections a pipeline reads besides its source, with the path of the field that
+/// names each and its stage: `$lookup.from`, `$graphLookup.from`, `$unionWith` (a name or
+/// `{coll}`), in nested `$lookup`/`$unionWith`/`$facet` pipelines too.
+fn foreign_reads(pipeline: &[Document], p: &JsonPath) -> Vec<(JsonPath, &'static str, String)> {
+    let mut out = Vec::new();
+    for (i, stage) in pipeline.iter().enumerate() {
+        let Some((name, body)) = stage.iter().next() else {
+            continue;
+        };
+        let bp = p.index(i).key(name.as_str());
+        let nested = |key: &str, out: &mut Vec<_>, body: &Document| {
+            if let Ok(stages) = body.get_array(key) {
+                let docs: Vec<Document> = stages
+                    .iter()
+                    .filter_map(|s| s.as_document().cloned())
+                    .collect();
+                out.extend(foreign_reads(&docs, &bp.key(key)));
+            }
+        };
+        match (name.as_str(), body) {
+            ("$lookup", Bson::Document(b)) => {
+                if let Ok(from) = b.get_str("from") {
+                    out.push((bp.key("from"), "$lookup", from.to_string()));
+                }
+                nested("pipeline", &mut out, b);
+            }
+            ("$graphLookup", Bson::Document(b)) => {
+                if let Ok(from) = b.get_str("from") {
+                    out.push((bp.key("from"), "$graphLookup", from.to_string()));
+                }
+            }
+            ("$unionWith", Bson::String(coll)) => {
+                out.push((bp.clone(), "$unionWith", coll.clone()));
+            }
+            ("$unionWith", Bson::Document(b)) => {
+                if let Ok(coll) = b.get_str("coll") {
+                    out.push((bp.key("coll"), "$unionWith", coll.to_string()));
+                }
+                nested("pipeline", &mut out, b);
+            }
+            ("$facet", Bson::Document(facets)) => {
+                for facet in facets.keys() {
+                    nested(facet, &mut out, facets);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The chain of sources from `start` back to itself, if it leads there.
@@ -500,5 +571,67 @@ mod tests {
                 "domains.s.views.w.absent: use true (the view must not exist), or leave absent out",
             ]
         );
+    }
+
+    #[test]
+    fn collections_read_by_lookup_and_union_must_be_declared_or_are_warned_about() {
+        let text = r#"{"project": "p", "domains": {"s": {"database": "s",
+            "collections": {"users": {}, "orders": {}},
+            "views": {
+              "v": {"viewOn": "orders", "pipeline": [
+                {"$lookup": {"from": "user", "localField": "u", "foreignField": "_id", "as": "u",
+                             "pipeline": [{"$unionWith": {"coll": "archive"}}]}},
+                {"$graphLookup": {"from": "users", "startWith": "$u", "connectFromField": "a",
+                                  "connectToField": "b", "as": "g"}},
+                {"$facet": {"all": [{"$unionWith": "refunds"}, {"$unionWith": "w"}]}}]},
+              "w": {"viewOn": "users"}}}}}"#;
+        let (src, mut d) = SourceFile::parse(Path::new(MANIFEST_FILE), text.into()).unwrap();
+        let mut r = Reader::new(&src, &mut d);
+        let mut m = read_manifest(&mut r, &src.value, Path::new(".")).unwrap();
+        read_domains(&mut r, &mut m);
+        let shown: Vec<String> = d
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} {}: {}",
+                    if x.warning { "W" } else { "E" },
+                    x.path,
+                    x.message
+                )
+            })
+            .collect();
+        let after = "which is neither a collection nor a view declared in this domain; the server accepts the view and finds no documents there";
+        assert_eq!(
+            shown,
+            [
+                format!(
+                    "W domains.s.views.v.pipeline[0].$lookup.from: $lookup reads \"user\", {after}"
+                ),
+                format!(
+                    "W domains.s.views.v.pipeline[0].$lookup.pipeline[0].$unionWith.coll: $unionWith reads \"archive\", {after}"
+                ),
+                format!(
+                    "W domains.s.views.v.pipeline[2].$facet.all[0].$unionWith: $unionWith reads \"refunds\", {after}"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_views_namespace_fits_the_servers_limit_in_every_environment() {
+        let name = "v".repeat(253); // "s." + name is 255 bytes, the limit
+        let (_, d) = diags(&format!(r#"{{"{name}": {{"viewOn": "orders"}}}}"#));
+        assert!(d.is_empty(), "{d:?}");
+        let name = "v".repeat(254);
+        let (_, d) = diags(&format!(r#"{{"{name}": {{"viewOn": "orders"}}}}"#));
+        assert_eq!(
+            d,
+            [format!(
+                "domains.s.views.{name}: namespace \"s.{name}\" is 256 bytes; MongoDB allows at most 255 for database.collection"
+            )]
+        );
+        // A view declared absent names nothing to create.
+        let (_, d) = diags(&format!(r#"{{"{name}": {{"absent": true}}}}"#));
+        assert!(d.is_empty(), "{d:?}");
     }
 }

@@ -161,16 +161,8 @@ async fn roles_and_users_converge_and_enforce_least_privilege() {
         .chain([common::ROOT_PASSWORD.to_string()])
         .collect();
     assert_no_secret(&[&apply, &plan, &audit], &all);
-    let history: Vec<Document> = server
-        .client()
-        .database("mongoctl")
-        .collection::<Document>("apply_history")
-        .find(doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let history =
+        crate::support::all_documents(&server.client(), "mongoctl", "apply_history").await;
     let history_text = format!("{history:?}");
     assert!(
         history_text.contains("svc_auth"),

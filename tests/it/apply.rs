@@ -75,15 +75,7 @@ async fn default_spec_applies_then_plans_clean_and_records_history() {
         "{err}"
     );
 
-    let history: Vec<Document> = client
-        .database("mongoctl")
-        .collection::<Document>("apply_history")
-        .find(doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let history = crate::support::all_documents(&client, "mongoctl", "apply_history").await;
     // The default workspace has migrations: one apply records its changes in two parts,
     // around them (the migrations are recorded in their changelog).
     assert_eq!(history.len(), 2, "one apply with migrations = two records");

@@ -730,15 +730,7 @@ async fn our_restore_restores_a_full_mongodump_with_admin() {
             before
         );
         assert_eq!(coll_info(&client, SRC).await, info);
-        let js: Vec<Document> = client
-            .database("app_js")
-            .collection::<Document>("system.js")
-            .find(doc! {})
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+        let js = crate::support::all_documents(&client, "app_js", "system.js").await;
         assert_eq!(js.len(), 1, "{extra:?}");
         assert_eq!(user_doc(&client, "reader").await.as_ref(), Some(&reader));
         // Merged, not replaced: without --drop the user the dump lacks stays; --drop removes it.

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use bson::{Document, doc};
-use futures::TryStreamExt;
 use mongodb::Client;
 
 use crate::backup::{all, arm_fail_command, release_commands};
@@ -313,15 +312,7 @@ async fn a_drop_restore_swaps_the_data_in_or_keeps_the_old_data_when_an_insert_f
         .unwrap();
     assert!(idx.contains(&"v_1".to_string()), "{idx:?}");
     assert_no_temp(&client).await;
-    let journal: Vec<Document> = client
-        .database("mongoctl")
-        .collection::<Document>("restore_progress")
-        .find(doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let journal = crate::support::all_documents(&client, "mongoctl", "restore_progress").await;
     assert!(
         journal.iter().all(|j| !j
             .get_document("_id")

@@ -273,13 +273,7 @@ async fn snapshots_are_recorded_and_growth_is_projected() {
     let history = client
         .database("st_meta")
         .collection::<Document>("stats_history");
-    let snaps: Vec<Document> = history
-        .find(doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let snaps = crate::support::all_documents(&client, "st_meta", "stats_history").await;
     assert_eq!(snaps.len(), 1);
     let dbs = snaps[0].get_array("databases").unwrap();
     assert_eq!(dbs.len(), 2);

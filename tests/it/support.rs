@@ -240,3 +240,17 @@ pub fn free_ports_below_ephemeral(n: u16) -> u16 {
     }
     panic!("no {n} consecutive free ports below {low}");
 }
+
+/// Every document of `db.coll`, in the server's natural order.
+pub async fn all_documents(client: &mongodb::Client, db: &str, coll: &str) -> Vec<bson::Document> {
+    use futures::TryStreamExt;
+    client
+        .database(db)
+        .collection::<bson::Document>(coll)
+        .find(bson::doc! {})
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap()
+}

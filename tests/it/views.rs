@@ -520,3 +520,54 @@ async fn a_template_domains_views_are_created_in_every_tenant_database() {
     run(ws.path(), &server.uri(), &["apply"]).expect_code(0);
     converged(ws.path(), &server.uri());
 }
+
+#[tokio::test]
+async fn the_illajwala_provider_ratings_view_answers_from_live_reviews() {
+    let server = common::standalone().await;
+    let client = server.client();
+    let ws = crate::support::repo().join("examples/illajwala");
+    run(&ws, &server.uri(), &["apply", "--yes"]).expect_code(0);
+    let db = client.database("illajwala_provider");
+    let now = bson::DateTime::now();
+    let (a, b) = (bson::oid::ObjectId::new(), bson::oid::ObjectId::new());
+    let provider = |id, name: &str| {
+        doc! {
+            "_id": id, "userId": bson::oid::ObjectId::new(), "displayName": name,
+            "specialtyCodes": ["cardiology"], "consultationModes": ["video"],
+            "verificationStatus": "verified", "isActive": true,
+            "createdAt": now, "updatedAt": now,
+        }
+    };
+    db.collection::<Document>("providers")
+        .insert_many([provider(a, "Dr. Ayesha Khan"), provider(b, "Dr. Omar Ali")])
+        .await
+        .unwrap();
+    let later = bson::DateTime::from_millis(now.timestamp_millis() + 60_000);
+    let review = |provider, rating: i32, status: &str, at| {
+        doc! {
+            "providerId": provider, "patientId": bson::oid::ObjectId::new(),
+            "appointmentId": bson::oid::ObjectId::new(), "rating": rating, "status": status,
+            "createdAt": at,
+        }
+    };
+    // The validators accept these (inserts fail otherwise); the hidden one is not counted.
+    db.collection::<Document>("reviews")
+        .insert_many([
+            review(a, 4, "published", now),
+            review(a, 5, "published", later),
+            review(a, 1, "hidden", later),
+            review(b, 3, "pending", now),
+        ])
+        .await
+        .unwrap();
+    let rows =
+        crate::support::all_documents(&client, "illajwala_provider", "provider_ratings").await;
+    assert_eq!(
+        rows,
+        [doc! {
+            "_id": a, "reviews": 2, "averageRating": 4.5, "lastReviewAt": later,
+            "displayName": "Dr. Ayesha Khan",
+        }]
+    );
+    converged(&ws, &server.uri());
+}
