@@ -470,27 +470,36 @@ fn check_template_name(
 fn check_namespaces(r: &mut Reader, domains: &[Domain], envs: &BTreeMap<String, Environment>) {
     for d in domains {
         let p = JsonPath::root().key("domains").key(d.name.as_str());
+        let databases = resolved_databases(d, envs);
         for c in &d.collections {
-            check_namespace(r, &p.key("collections"), d, envs, &c.name);
+            check_namespace(r, &p.key("collections"), &databases, &c.name);
         }
     }
 }
 
-/// `name` (a collection or view of domain `d`, declared under `p`) in every database the
-/// domain resolves to fits mongod's namespace limit (views share the collections' limit).
-pub fn check_namespace(
-    r: &mut Reader,
-    p: &JsonPath,
+/// Each database domain `d` resolves to: the manifest's (no environment), then each
+/// environment's, with that environment's prefix.
+pub fn resolved_databases<'e>(
     d: &Domain,
-    envs: &BTreeMap<String, Environment>,
-    name: &str,
-) {
+    envs: &'e BTreeMap<String, Environment>,
+) -> Vec<(String, Option<&'e str>)> {
     let mut databases = vec![(d.database.clone(), None)];
     for (env_name, env) in envs {
         let prefix = env.database_prefix.as_deref().unwrap_or("");
         let base = env.databases.get(&d.name).unwrap_or(&d.database);
         databases.push((format!("{prefix}{base}"), Some(env_name.as_str())));
     }
+    databases
+}
+
+/// `name` (a collection or view declared under `p`) fits mongod's namespace limit in each
+/// of `databases` (views share the collections' limit).
+pub fn check_namespace(
+    r: &mut Reader,
+    p: &JsonPath,
+    databases: &[(String, Option<&str>)],
+    name: &str,
+) {
     let Some((db, env)) = databases
         .iter()
         .find(|(db, _)| db.len() + 1 + name.len() > MAX_NAMESPACE_BYTES)

@@ -88,8 +88,9 @@ pub fn read_domains(r: &mut Reader, manifest: &mut Manifest) {
             .key("views");
         d.views = read(r, &vp, v);
         check_sources(r, &vp, &d.collections, &d.views);
+        let databases = super::manifest::resolved_databases(d, envs);
         for view in d.views.iter().filter(|v| !v.absent) {
-            super::manifest::check_namespace(r, &vp, d, envs, &view.name);
+            super::manifest::check_namespace(r, &vp, &databases, &view.name);
         }
     }
 }
@@ -353,7 +354,8 @@ pub fn check_sources(
             collections.iter().any(|c| c.name == name)
                 || by_name.get(name).is_some_and(|x| !x.absent)
         };
-        for (rp, stage, name) in foreign_reads(&v.pipeline, &vp.key("pipeline")) {
+        let stages: Vec<&Document> = v.pipeline.iter().collect();
+        for (rp, stage, name) in foreign_reads(&stages, &vp.key("pipeline")) {
             if !declared(&name) {
                 r.warn(
                     rp,
@@ -375,7 +377,7 @@ pub fn check_sources(
 /// The collections a pipeline reads besides its source, with the path of the field that
 /// names each and its stage: `$lookup.from`, `$graphLookup.from`, `$unionWith` (a name or
 /// `{coll}`), in nested `$lookup`/`$unionWith`/`$facet` pipelines too.
-fn foreign_reads(pipeline: &[Document], p: &JsonPath) -> Vec<(JsonPath, &'static str, String)> {
+fn foreign_reads(pipeline: &[&Document], p: &JsonPath) -> Vec<(JsonPath, &'static str, String)> {
     let mut out = Vec::new();
     for (i, stage) in pipeline.iter().enumerate() {
         let Some((name, body)) = stage.iter().next() else {
@@ -384,10 +386,7 @@ fn foreign_reads(pipeline: &[Document], p: &JsonPath) -> Vec<(JsonPath, &'static
         let bp = p.index(i).key(name.as_str());
         let nested = |key: &str, out: &mut Vec<_>, body: &Document| {
             if let Ok(stages) = body.get_array(key) {
-                let docs: Vec<Document> = stages
-                    .iter()
-                    .filter_map(|s| s.as_document().cloned())
-                    .collect();
+                let docs: Vec<&Document> = stages.iter().filter_map(|s| s.as_document()).collect();
                 out.extend(foreign_reads(&docs, &bp.key(key)));
             }
         };

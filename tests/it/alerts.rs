@@ -873,10 +873,9 @@ async fn stats_prometheus_is_parsed_back_to_the_servers_numbers() {
         assert_eq!(inf.count, count, "{kind}");
         let after = num(latencies.get_document(kind).unwrap(), "ops");
         assert!(count <= after, "{kind}: {count} counted, {after} after");
-        let sum = untyped(sample(&scrape, "mongoctl_op_latency_seconds_sum", &t));
-        assert!(sum >= 0.0, "{kind}: {sum}");
         if kind == "writes" {
             // The test's inserts ran before the scrape and took some time.
+            let sum = untyped(sample(&scrape, "mongoctl_op_latency_seconds_sum", &t));
             assert!(count >= 1.0 && sum > 0.0, "writes: {count} ops, {sum} s");
         }
     }
